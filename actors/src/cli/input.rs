@@ -1,0 +1,96 @@
+//! Reading alerts for the CLI: sources -> decoder, with every failing record
+//! reported on stderr (file, member, reason) and counted, never fatal.
+
+use super::InputArgs;
+use ampel::alert::Alert;
+use ampel::avro::SchemaRegistry;
+use ampel::source::{for_each_alert, Origin, RawAlert};
+use ampel::AlertDecoder;
+use anyhow::Context;
+use std::ops::ControlFlow;
+use std::process::ExitCode;
+
+/// Counts of one pass over the inputs.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Tally {
+    pub alerts: u64,
+    pub failed: u64,
+}
+
+impl Tally {
+    pub fn exit_code(&self) -> ExitCode {
+        if self.failed > 0 {
+            ExitCode::from(3)
+        } else {
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+pub fn decoder(args: &InputArgs) -> anyhow::Result<AlertDecoder> {
+    let registry = match &args.schemas {
+        Some(dir) => SchemaRegistry::from_dir(dir)
+            .with_context(|| format!("loading the schema registry {}", dir.display()))?,
+        None => SchemaRegistry::builtin(),
+    };
+    Ok(AlertDecoder::new().with_registry(registry))
+}
+
+/// Streams every message of the inputs (without decoding).
+pub fn for_each_raw(args: &InputArgs, tally: &mut Tally, mut f: impl FnMut(RawAlert)) {
+    for_each_alert(&args.paths, |item| {
+        match item {
+            Ok(raw) => f(raw),
+            Err(e) => {
+                tally.failed += 1;
+                eprintln!("error: {e}");
+            }
+        }
+        ControlFlow::Continue(())
+    });
+}
+
+/// Decodes one message, reporting a failure against its origin.
+pub fn decode_reported(decoder: &AlertDecoder, raw: RawAlert, tally: &mut Tally) -> Vec<Alert> {
+    match decoder.decode(raw.bytes) {
+        Ok(alerts) => {
+            tally.alerts += alerts.len() as u64;
+            alerts
+        }
+        Err(e) => {
+            tally.failed += 1;
+            report(&raw.origin, &e);
+            Vec::new()
+        }
+    }
+}
+
+pub fn report(origin: &Origin, e: &dyn std::fmt::Display) {
+    eprintln!("error: {origin}: {e}");
+}
+
+/// Streams, decodes and hands over every alert of the inputs.
+pub fn for_each_decoded(args: &InputArgs, mut f: impl FnMut(Alert)) -> anyhow::Result<Tally> {
+    let decoder = decoder(args)?;
+    let mut tally = Tally::default();
+    let mut failed = 0;
+    for_each_alert(&args.paths, |item| {
+        match item {
+            Ok(raw) => {
+                let mut t = Tally::default();
+                for a in decode_reported(&decoder, raw, &mut t) {
+                    f(a);
+                }
+                tally.alerts += t.alerts;
+                failed += t.failed;
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {e}");
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    tally.failed = failed;
+    Ok(tally)
+}

@@ -1,0 +1,21 @@
+//! The `ampel` command: inspection, filtering and benchmarks over alert
+//! archives now; the live, actor-based broker in later steps.
+//!
+//! Exit status: 0 success, 2 bad usage or configuration, 3 when any record
+//! could not be decoded or shaped (the others were still processed).
+
+mod cli;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match cli::run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! Alert sources on disk: a single Avro file, a directory (recursive), or a
+//! `.tar` / `.tar.gz` archive of alert files, read as a stream.
+//!
+//! Archives are never loaded whole: tar members are read one at a time from
+//! the (gzip) stream, so memory stays at one alert whatever the archive size.
+//! Sources only deliver bytes; decoding is [`crate::decode`]'s job, so a
+//! corrupt alert is reported by the decoder with the [`Origin`] given here.
+
+use bytes::Bytes;
+use std::fmt;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// Largest single alert accepted from an archive member or file (ZTF
+/// alerts are ~100 kB; this guards memory against a corrupt size field).
+pub const MAX_ALERT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Where a message came from: a file, and the member inside an archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub path: PathBuf,
+    pub member: Option<String>,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.member {
+            Some(m) => write!(f, "{} [member {m}]", self.path.display()),
+            None => write!(f, "{}", self.path.display()),
+        }
+    }
+}
+
+/// One undecoded message with its origin.
+#[derive(Debug, Clone)]
+pub struct RawAlert {
+    pub origin: Origin,
+    pub bytes: Bytes,
+}
+
+#[derive(Debug, Error)]
+pub enum SourceError {
+    #[error("{origin}: {source}")]
+    Io {
+        origin: Origin,
+        source: std::io::Error,
+    },
+    #[error("{origin}: {size} bytes exceeds the {MAX_ALERT_BYTES}-byte limit for one alert")]
+    TooLarge { origin: Origin, size: u64 },
+    #[error("{0}: no such file or directory")]
+    NotFound(PathBuf),
+}
+
+impl SourceError {
+    /// Whether the rest of the same archive is unreadable after this error
+    /// (a broken gzip/tar stream cannot be resynchronised).
+    pub fn origin(&self) -> Option<&Origin> {
+        match self {
+            SourceError::Io { origin, .. } | SourceError::TooLarge { origin, .. } => Some(origin),
+            SourceError::NotFound(_) => None,
+        }
+    }
+}
+
+/// Walks `paths` in order and calls `f` for every message or error; `f`
+/// returns `ControlFlow::Break(())` to stop early. Directories are walked
+/// recursively in name order, taking `*.avro`, `*.tar`, `*.tar.gz` and
+/// `*.tgz` files; a path given explicitly is read whatever its name.
+pub fn for_each_alert<P: AsRef<Path>>(
+    paths: &[P],
+    mut f: impl FnMut(Result<RawAlert, SourceError>) -> ControlFlow<()>,
+) {
+    for p in paths {
+        if visit(p.as_ref(), true, &mut f).is_break() {
+            return;
+        }
+    }
+}
+
+fn visit(
+    path: &Path,
+    explicit: bool,
+    f: &mut impl FnMut(Result<RawAlert, SourceError>) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    let origin = || Origin {
+        path: path.to_path_buf(),
+        member: None,
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return f(Err(SourceError::NotFound(path.to_path_buf())))
+        }
+        Err(source) => {
+            return f(Err(SourceError::Io {
+                origin: origin(),
+                source,
+            }))
+        }
+    };
+    if meta.is_dir() {
+        let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
+            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+            Err(source) => {
+                return f(Err(SourceError::Io {
+                    origin: origin(),
+                    source,
+                }))
+            }
+        };
+        entries.sort();
+        for e in entries {
+            visit(&e, false, f)?;
+        }
+        return ControlFlow::Continue(());
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let is_archive = name.ends_with(".tar") || name.ends_with(".tar.gz") || name.ends_with(".tgz");
+    if !explicit && !(is_archive || name.ends_with(".avro")) {
+        return ControlFlow::Continue(());
+    }
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(source) => {
+            return f(Err(SourceError::Io {
+                origin: origin(),
+                source,
+            }))
+        }
+    };
+    let mut reader = BufReader::with_capacity(256 * 1024, file);
+    // Sniff: gzip magic, or a tar header ("ustar" at 257), else one message.
+    let head = match peek(&mut reader, 262) {
+        Ok(h) => h,
+        Err(source) => {
+            return f(Err(SourceError::Io {
+                origin: origin(),
+                source,
+            }))
+        }
+    };
+    if head.starts_with(&[0x1f, 0x8b]) {
+        let gz = flate2::bufread::MultiGzDecoder::new(reader);
+        read_tar(path, gz, f)
+    } else if head.len() >= 262 && &head[257..262] == b"ustar" {
+        read_tar(path, reader, f)
+    } else if meta.len() > MAX_ALERT_BYTES {
+        f(Err(SourceError::TooLarge {
+            origin: origin(),
+            size: meta.len(),
+        }))
+    } else {
+        let mut buf = Vec::with_capacity(meta.len() as usize);
+        match reader.read_to_end(&mut buf) {
+            Ok(_) => f(Ok(RawAlert {
+                origin: origin(),
+                bytes: buf.into(),
+            })),
+            Err(source) => f(Err(SourceError::Io {
+                origin: origin(),
+                source,
+            })),
+        }
+    }
+}
+
+fn peek(reader: &mut BufReader<File>, n: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::BufRead;
+    let buf = reader.fill_buf()?;
+    Ok(buf[..buf.len().min(n)].to_vec())
+}
+
+fn read_tar<R: Read>(
+    path: &Path,
+    reader: R,
+    f: &mut impl FnMut(Result<RawAlert, SourceError>) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    let whole = || Origin {
+        path: path.to_path_buf(),
+        member: None,
+    };
+    let mut archive = tar::Archive::new(reader);
+    let entries = match archive.entries() {
+        Ok(e) => e,
+        Err(source) => {
+            return f(Err(SourceError::Io {
+                origin: whole(),
+                source,
+            }))
+        }
+    };
+    for entry in entries {
+        let mut entry = match entry {
+            Ok(e) => e,
+            Err(source) => {
+                // The stream is broken (truncated or corrupt): nothing after
+                // this point can be located, so report and leave the archive.
+                return f(Err(SourceError::Io {
+                    origin: whole(),
+                    source,
+                }));
+            }
+        };
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let member = entry
+            .path()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| String::from_utf8_lossy(&entry.path_bytes()).into_owned());
+        let base = member.rsplit('/').next().unwrap_or("");
+        if !member.to_lowercase().ends_with(".avro") || base.starts_with("._") {
+            continue;
+        }
+        let origin = Origin {
+            path: path.to_path_buf(),
+            member: Some(member),
+        };
+        let size = entry.size();
+        if size > MAX_ALERT_BYTES {
+            f(Err(SourceError::TooLarge { origin, size }))?;
+            continue;
+        }
+        let mut buf = Vec::with_capacity(size as usize);
+        match entry.read_to_end(&mut buf) {
+            Ok(_) => f(Ok(RawAlert {
+                origin,
+                bytes: buf.into(),
+            }))?,
+            Err(source) => return f(Err(SourceError::Io { origin, source })),
+        }
+    }
+    ControlFlow::Continue(())
+}

@@ -1,0 +1,6 @@
+//! Survey specifics: how each survey's packets decode and shape into the
+//! survey-neutral [`Alert`](crate::alert::Alert). Nothing outside this module
+//! (and the dispatch in [`crate::decode`]) names a survey's fields.
+
+pub mod lsst;
+pub mod ztf;

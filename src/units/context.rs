@@ -1,0 +1,57 @@
+//! Shared resources handed to units when they are built (never globals).
+
+use crate::catalog::{Catalog, CatalogError};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// `NAME=PATH` of a local catalogue, as given on the command line or in a job.
+#[derive(Debug, Clone)]
+pub struct CatalogSpec {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+impl std::str::FromStr for CatalogSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (name, path) = s
+            .split_once('=')
+            .filter(|(n, p)| !n.is_empty() && !p.is_empty())
+            .ok_or_else(|| format!("expected NAME=PATH, got {s:?}"))?;
+        Ok(CatalogSpec {
+            name: name.to_string(),
+            path: path.into(),
+        })
+    }
+}
+
+/// What a unit may use besides its config.
+#[derive(Debug, Default, Clone)]
+pub struct UnitContext {
+    catalogs: HashMap<String, Arc<Catalog>>,
+}
+
+impl UnitContext {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Loads catalogues once; units share them.
+    pub fn with_catalogs(mut self, specs: &[CatalogSpec]) -> Result<Self, CatalogError> {
+        for s in specs {
+            let c = Catalog::load(&s.name, &s.path)?;
+            self.catalogs.insert(s.name.clone(), Arc::new(c));
+        }
+        Ok(self)
+    }
+
+    pub fn add_catalog(&mut self, catalog: Catalog) {
+        self.catalogs
+            .insert(catalog.name.clone(), Arc::new(catalog));
+    }
+
+    pub fn catalog(&self, name: &str) -> Option<Arc<Catalog>> {
+        self.catalogs.get(name).cloned()
+    }
+}
