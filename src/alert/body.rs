@@ -78,6 +78,22 @@ impl Body {
         self.get(name).and_then(Value::as_str)
     }
 
+    /// Replaces the value of an existing field; returns false (and changes
+    /// nothing) when the schema has no such field.
+    pub fn set(&mut self, name: &str, value: Value) -> bool {
+        match self
+            .fields
+            .position(name)
+            .and_then(|i| self.values.get_mut(i))
+        {
+            Some(slot) => {
+                *slot = value;
+                true
+            }
+            None => false,
+        }
+    }
+
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
     }

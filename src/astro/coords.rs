@@ -2,7 +2,7 @@
 //! latitude cut agrees with `SkyCoord(ra, dec).galactic.b` to well below a
 //! milliarcsecond.
 //!
-//! astropy goes ICRS -> FK5(J2000) (the IAU 2000 frame bias) -> Galactic
+//! astropy goes ICRS -> FK5(J2000) (the frame bias of USNO Circular 179) -> Galactic
 //! (the IAU 1958 pole as astropy re-expresses it in FK5 J2000: alpha
 //! 192.8594812065348, delta 27.12825118085622, l of the north celestial pole
 //! 122.9319185680026). Both rotations
@@ -44,16 +44,12 @@ fn matrix() -> &'static M3 {
     static M: OnceLock<M3> = OnceLock::new();
     M.get_or_init(|| {
         let mas = std::f64::consts::PI / (180.0 * 3600.0 * 1000.0);
-        // IAU 2000 frame bias, ICRS -> FK5 J2000 (erfa.bi00 values, as astropy).
-        let dpsibi = -41.775 * mas;
-        let depsbi = -6.8192 * mas;
-        let dra0 = -14.6 * mas;
-        let eps0 = (84381.448_f64 / 3600.0).to_radians();
-        // erfa.bp00: rb = Rx(-depsbi) Ry(dpsibi sin eps0) Rz(dra0).
-        let rb = mul(
-            &mul(&rot(-depsbi, 0), &rot(dpsibi * eps0.sin(), 1)),
-            &rot(dra0, 2),
-        );
+        // ICRS -> FK5 J2000: the frame-bias "B matrix" of USNO Circular 179,
+        // as astropy's `_icrs_to_fk5_matrix` builds it.
+        let eta0 = -19.9 * mas;
+        let xi0 = 9.1 * mas;
+        let da0 = -22.9 * mas;
+        let rb = mul(&mul(&rot(-eta0, 0), &rot(xi0, 1)), &rot(da0, 2));
         // FK5 J2000 -> Galactic: astropy's Galactic frame definition.
         let ra_gp = 192.859_481_206_534_8_f64.to_radians();
         let dec_gp = 27.128_251_180_856_22_f64.to_radians();

@@ -1,0 +1,133 @@
+//! Containers written by another implementation (apache-avro) with the
+//! deflate and snappy codecs, several records per file, and values the
+//! shared alerts do not have (a programid 2 point), decode as expected.
+
+mod common;
+
+use ampel::alert::Alert;
+use ampel::id::t1_link;
+use ampel::AlertDecoder;
+use apache_avro::types::Value as AV;
+use apache_avro::{Codec, DeflateSettings, Reader, Writer};
+use common::*;
+
+/// Records and writer schema of a real alert file.
+fn read(bytes: &[u8]) -> (apache_avro::Schema, Vec<AV>) {
+    let reader = Reader::new(bytes).unwrap();
+    let schema = reader.writer_schema().clone();
+    let records = reader.map(|r| r.unwrap()).collect();
+    (schema, records)
+}
+
+fn write(schema: &apache_avro::Schema, records: Vec<AV>, codec: Codec) -> Vec<u8> {
+    let mut w = Writer::with_codec(schema, Vec::new(), codec);
+    for r in records {
+        w.append(r).unwrap();
+    }
+    w.into_inner().unwrap()
+}
+
+fn summary(a: &Alert) -> (i64, i64, Vec<i64>) {
+    (a.id, a.stock, a.datapoint_ids(true))
+}
+
+#[test]
+fn deflate_and_snappy_containers_decode_like_null() {
+    let decoder = AlertDecoder::new();
+    for set in ZTF_SETS {
+        for m in raw_messages(set).into_iter().step_by(7) {
+            let want: Vec<_> = decoder
+                .decode(m.bytes.clone())
+                .unwrap()
+                .iter()
+                .map(summary)
+                .collect();
+            let (schema, records) = read(&m.bytes);
+            for codec in [
+                Codec::Null,
+                Codec::Deflate(DeflateSettings::default()),
+                Codec::Snappy,
+            ] {
+                let file = write(&schema, records.clone(), codec);
+                let got: Vec<_> = decoder
+                    .decode(file.into())
+                    .unwrap_or_else(|e| panic!("{} with {codec:?}: {e}", m.origin))
+                    .iter()
+                    .map(summary)
+                    .collect();
+                assert_eq!(got, want, "{} with {codec:?}", m.origin);
+            }
+        }
+    }
+}
+
+#[test]
+fn several_records_in_one_container() {
+    let msgs = raw_messages(ZTF_SETS[2]);
+    let decoder = AlertDecoder::new();
+    let (schema, mut records) = read(&msgs[0].bytes);
+    let mut want = decoder.decode(msgs[0].bytes.clone()).unwrap();
+    for m in &msgs[1..5] {
+        records.extend(read(&m.bytes).1);
+        want.extend(decoder.decode(m.bytes.clone()).unwrap());
+    }
+    for codec in [
+        Codec::Null,
+        Codec::Deflate(DeflateSettings::default()),
+        Codec::Snappy,
+    ] {
+        let got = decoder
+            .decode(write(&schema, records.clone(), codec).into())
+            .unwrap();
+        assert_eq!(
+            got.iter().map(summary).collect::<Vec<_>>(),
+            want.iter().map(summary).collect::<Vec<_>>()
+        );
+    }
+}
+
+/// Sets `programid` of `prv_candidates[index]` in a decoded record.
+fn set_prv_programid(record: &mut AV, index: usize, programid: i32) {
+    let AV::Record(fields) = record else {
+        panic!("record")
+    };
+    let (_, prv) = fields
+        .iter_mut()
+        .find(|(n, _)| n == "prv_candidates")
+        .unwrap();
+    let AV::Union(_, inner) = prv else {
+        panic!("union")
+    };
+    let AV::Array(items) = inner.as_mut() else {
+        panic!("array")
+    };
+    let AV::Record(pf) = &mut items[index] else {
+        panic!("prv record")
+    };
+    let (_, pid) = pf.iter_mut().find(|(n, _)| n == "programid").unwrap();
+    *pid = AV::Int(programid);
+}
+
+#[test]
+fn private_points_leave_public_links() {
+    // A v4.02 alert with history; one of its points re-encoded as programid 2.
+    let decoder = AlertDecoder::new();
+    let m = raw_messages(ZTF_SETS[2])
+        .into_iter()
+        .find(|m| decoder.decode(m.bytes.clone()).unwrap()[0].datapoints.len() > 3)
+        .unwrap();
+    let (schema, mut records) = read(&m.bytes);
+    set_prv_programid(&mut records[0], 1, 2);
+    let alert = decoder
+        .decode(write(&schema, records, Codec::Null).into())
+        .unwrap()
+        .remove(0);
+
+    let all = alert.datapoint_ids(true);
+    let public = alert.datapoint_ids(false);
+    assert_eq!(public.len(), all.len() - 1);
+    assert!(!public.contains(&alert.datapoints[2].id));
+    assert_eq!(alert.datapoints[2].program, Some(2));
+    assert!(alert.datapoints[2].tags.contains(&"ZTF_PRIV"));
+    assert_ne!(t1_link(&public), t1_link(&all));
+}
