@@ -181,7 +181,7 @@ impl Catalog {
         let width = self.columns.len();
         let r = radius_arcsec / 3600.0;
         let mut out = Vec::new();
-        if !(r > 0.0) || !ra.is_finite() || !dec.is_finite() {
+        if r.is_nan() || r <= 0.0 || !ra.is_finite() || !dec.is_finite() {
             return out;
         }
         let top = dec + r;

@@ -55,8 +55,7 @@ pub enum SourceError {
 }
 
 impl SourceError {
-    /// Whether the rest of the same archive is unreadable after this error
-    /// (a broken gzip/tar stream cannot be resynchronised).
+    /// The file (and member) the error is about, when there is one.
     pub fn origin(&self) -> Option<&Origin> {
         match self {
             SourceError::Io { origin, .. } | SourceError::TooLarge { origin, .. } => Some(origin),
@@ -122,7 +121,7 @@ fn visit(
         .map(|n| n.to_string_lossy().to_lowercase())
         .unwrap_or_default();
     let is_archive = name.ends_with(".tar") || name.ends_with(".tar.gz") || name.ends_with(".tgz");
-    if !explicit && !(is_archive || name.ends_with(".avro")) {
+    if !(explicit || is_archive || name.ends_with(".avro")) {
         return ControlFlow::Continue(());
     }
     let file = match File::open(path) {

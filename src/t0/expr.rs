@@ -251,6 +251,9 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize, usize)>, ExprError> {
     Ok(out)
 }
 
+/// A top-level operand of `&&` with its byte span in the source.
+type Clause = ((usize, usize), Node);
+
 struct Parser<'a> {
     src: &'a str,
     toks: Vec<(Tok, usize, usize)>,
@@ -310,7 +313,7 @@ impl Parser<'_> {
     }
 
     /// The operands of an `&&` chain, each with its source span.
-    fn and_list(&mut self) -> Result<Vec<((usize, usize), Node)>, ExprError> {
+    fn and_list(&mut self) -> Result<Vec<Clause>, ExprError> {
         let mut out = Vec::new();
         loop {
             let start = self.toks[self.pos].1;

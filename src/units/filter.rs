@@ -55,10 +55,13 @@ pub trait AlertFilter: Send + Sync {
     fn process(&self, alert: &Alert) -> FilterVerdict;
 }
 
+/// Builds a filter unit from its (unvalidated) config.
+pub type BuildFilter = fn(&Json, &UnitContext) -> Result<Box<dyn AlertFilter>, UnitConfigError>;
+
 /// A filter unit's registration: its AMPEL name and how to build it.
 pub struct FilterUnit {
     pub name: &'static str,
-    pub build: fn(&Json, &UnitContext) -> Result<Box<dyn AlertFilter>, UnitConfigError>,
+    pub build: BuildFilter,
 }
 
 inventory::collect!(FilterUnit);

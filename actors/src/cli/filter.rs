@@ -29,7 +29,7 @@ impl UnitArgs {
     pub fn build(&self) -> anyhow::Result<Box<dyn AlertFilter>> {
         let config = load_config_arg(&self.config)?;
         let ctx = UnitContext::new().with_catalogs(&self.catalogs)?;
-        Ok(build_filter(&self.unit, &config, &ctx).context("building the filter unit")?)
+        build_filter(&self.unit, &config, &ctx).context("building the filter unit")
     }
 }
 
