@@ -131,3 +131,55 @@ fn private_points_leave_public_links() {
     assert!(alert.datapoints[2].tags.contains(&"ZTF_PRIV"));
     assert_ne!(t1_link(&public), t1_link(&all));
 }
+
+/// A ZTF schema version we have no files of: the candidate record gains a
+/// field and loses one, and the root gains one. Decoding is driven by the
+/// writer schema, so the alert still shapes, with the new field readable.
+#[test]
+fn newer_schema_versions_decode() {
+    let m = raw_messages(ZTF_SETS[1]).remove(0);
+    let (schema, records) = read(&m.bytes);
+    let mut json: serde_json::Value = serde_json::from_str(&schema.canonical_form()).unwrap();
+    let fields = json["fields"].as_array_mut().unwrap();
+    fields.push(
+        serde_json::json!({"name": "brokerNote", "type": ["null", "string"], "default": null}),
+    );
+    let cand = fields
+        .iter_mut()
+        .find(|f| f["name"] == "candidate")
+        .unwrap();
+    let cfields = cand["type"]["fields"].as_array_mut().unwrap();
+    let dropped = cfields.iter().position(|f| f["name"] == "tooflag").unwrap();
+    cfields.remove(dropped);
+    cfields
+        .push(serde_json::json!({"name": "score_v9", "type": ["null", "float"], "default": null}));
+    let new_schema = apache_avro::Schema::parse(&json).unwrap();
+
+    let AV::Record(mut top) = records.into_iter().next().unwrap() else {
+        panic!()
+    };
+    for (name, value) in top.iter_mut() {
+        if name == "candidate" {
+            let AV::Record(c) = value else { panic!() };
+            c.retain(|(n, _)| n != "tooflag");
+            c.push(("score_v9".into(), AV::Union(1, Box::new(AV::Float(0.25)))));
+        }
+    }
+    top.push((
+        "brokerNote".into(),
+        AV::Union(1, Box::new(AV::String("hello".into()))),
+    ));
+    let file = write(&new_schema, vec![AV::Record(top)], Codec::Null);
+
+    let decoder = AlertDecoder::new();
+    let old = decoder.decode(m.bytes.clone()).unwrap().remove(0);
+    let new = decoder.decode(file.into()).unwrap().remove(0);
+    assert_eq!(summary(&new), summary(&old));
+    assert_eq!(new.latest().body.f64("score_v9"), Some(0.25));
+    assert!(!new.latest().body.contains("tooflag"));
+    assert_eq!(
+        new.latest().body.f64("magpsf"),
+        old.latest().body.f64("magpsf")
+    );
+    assert_eq!(decoder.schemas_parsed(), 2);
+}
