@@ -3,6 +3,7 @@
 //! in AMPEL's order, with Python's comparison semantics (NaN compares false;
 //! `max`/`min` keep the first of incomparable values).
 
+use super::DecentFilterConfig;
 use crate::alert::{Alert, Body, DataPointKind, Value};
 use crate::astro::icrs_to_galactic;
 use crate::catalog::Catalog;
@@ -39,26 +40,14 @@ pub(crate) struct GaiaVeto {
     pub excessnoise_sig_max: f64,
 }
 
+/// The cuts of one configured filter. SimpleDecentFilter's config maps
+/// onto DecentFilter's (with the Gaia veto off), so one parameter set serves
+/// both.
 #[derive(Debug, Clone)]
 pub(crate) struct Cuts {
     pub detections: DetectionRule,
     pub drb_rule: DrbRule,
-    pub min_ndet: i64,
-    pub min_tspan: f64,
-    pub max_tspan: f64,
-    pub min_archive_tspan: f64,
-    pub max_archive_tspan: f64,
-    pub min_drb: f64,
-    pub min_rb: f64,
-    pub max_fwhm: f64,
-    pub max_elong: f64,
-    pub max_magdiff: f64,
-    pub min_sso_dist: f64,
-    pub min_gal_lat: f64,
-    pub ps1_sgveto_rad: f64,
-    pub ps1_sgveto_th: f64,
-    pub ps1_confusion_rad: f64,
-    pub ps1_confusion_sg_tol: f64,
+    pub p: DecentFilterConfig,
     pub gaia: Option<GaiaVeto>,
 }
 
@@ -133,18 +122,18 @@ impl Cuts {
             }
         }
         let ndet = jds.len() as i64;
-        if ndet < self.min_ndet {
+        if ndet < self.p.min_ndet {
             return Err(reject(
                 "min_ndet",
-                format!("{ndet} detections < {}", self.min_ndet),
+                format!("{ndet} detections < {}", self.p.min_ndet),
             ));
         }
 
         // 2. Detection history length.
         if !jds.is_empty() {
             let tspan = py_max(jds.iter().copied()) - py_min(jds.iter().copied());
-            if !(self.min_tspan <= tspan && tspan <= self.max_tspan) {
-                let cut = if tspan < self.min_tspan {
+            if !(self.p.min_tspan <= tspan && tspan <= self.p.max_tspan) {
+                let cut = if tspan < self.p.min_tspan {
                     "min_tspan"
                 } else {
                     "max_tspan"
@@ -153,7 +142,7 @@ impl Cuts {
                     cut,
                     format!(
                         "detection time span {tspan} d outside [{}, {}]",
-                        self.min_tspan, self.max_tspan
+                        self.p.min_tspan, self.p.max_tspan
                     ),
                 ));
             }
@@ -176,10 +165,10 @@ impl Cuts {
 
         // 5. Real-bogus scores.
         let rb = num(latest, "rb")?;
-        if rb < self.min_rb {
-            return Err(reject("min_rb", format!("rb {rb} < {}", self.min_rb)));
+        if rb < self.p.min_rb {
+            return Err(reject("min_rb", format!("rb {rb} < {}", self.p.min_rb)));
         }
-        if self.min_drb > 0.0 {
+        if self.p.min_drb > 0.0 {
             match (self.drb_rule, latest.get("drb")) {
                 (_, None) => {}
                 (DrbRule::WhenTruthy, Some(v)) if v.as_f64().is_none_or(|x| x == 0.0) => {}
@@ -188,8 +177,8 @@ impl Cuts {
                 }
                 (_, Some(v)) => {
                     let drb = v.as_f64().unwrap_or(f64::NAN);
-                    if drb < self.min_drb {
-                        return Err(reject("min_drb", format!("drb {drb} < {}", self.min_drb)));
+                    if drb < self.p.min_drb {
+                        return Err(reject("min_drb", format!("drb {drb} < {}", self.p.min_drb)));
                     }
                 }
             }
@@ -197,24 +186,24 @@ impl Cuts {
 
         // 6. Image quality.
         let fwhm = num(latest, "fwhm")?;
-        if fwhm > self.max_fwhm {
+        if fwhm > self.p.max_fwhm {
             return Err(reject(
                 "max_fwhm",
-                format!("fwhm {fwhm} > {}", self.max_fwhm),
+                format!("fwhm {fwhm} > {}", self.p.max_fwhm),
             ));
         }
         let elong = num(latest, "elong")?;
-        if elong > self.max_elong {
+        if elong > self.p.max_elong {
             return Err(reject(
                 "max_elong",
-                format!("elong {elong} > {}", self.max_elong),
+                format!("elong {elong} > {}", self.p.max_elong),
             ));
         }
         let magdiff = num(latest, "magdiff")?;
-        if magdiff.abs() > self.max_magdiff {
+        if magdiff.abs() > self.p.max_magdiff {
             return Err(reject(
                 "max_magdiff",
-                format!("|magdiff| {} > {}", magdiff.abs(), self.max_magdiff),
+                format!("|magdiff| {} > {}", magdiff.abs(), self.p.max_magdiff),
             ));
         }
 
@@ -228,8 +217,8 @@ impl Cuts {
                 ));
             };
             let span = end - start;
-            if !(self.min_archive_tspan < span && span < self.max_archive_tspan) {
-                let cut = if span <= self.min_archive_tspan {
+            if !(self.p.min_archive_tspan < span && span < self.p.max_archive_tspan) {
+                let cut = if span <= self.p.min_archive_tspan {
                     "min_archive_tspan"
                 } else {
                     "max_archive_tspan"
@@ -238,7 +227,7 @@ impl Cuts {
                     cut,
                     format!(
                         "archive time span {span} d outside ({}, {})",
-                        self.min_archive_tspan, self.max_archive_tspan
+                        self.p.min_archive_tspan, self.p.max_archive_tspan
                     ),
                 ));
             }
@@ -246,21 +235,21 @@ impl Cuts {
 
         // 8. Solar-system objects.
         let ssdistnr = num(latest, "ssdistnr")?;
-        if 0.0 <= ssdistnr && ssdistnr < self.min_sso_dist {
+        if 0.0 <= ssdistnr && ssdistnr < self.p.min_sso_dist {
             return Err(reject(
                 "min_sso_dist",
-                format!("ssdistnr {ssdistnr} < {}", self.min_sso_dist),
+                format!("ssdistnr {ssdistnr} < {}", self.p.min_sso_dist),
             ));
         }
 
         // 9. Galactic latitude.
         let (ra, dec) = (num(latest, "ra")?, num(latest, "dec")?);
-        if self.min_gal_lat > 0.0 {
+        if self.p.min_gal_lat > 0.0 {
             let (_, b) = icrs_to_galactic(ra, dec);
-            if b.abs() < self.min_gal_lat {
+            if b.abs() < self.p.min_gal_lat {
                 return Err(reject(
                     "min_gal_lat",
-                    format!("|b| {} < {}", b.abs(), self.min_gal_lat),
+                    format!("|b| {} < {}", b.abs(), self.p.min_gal_lat),
                 ));
             }
         }
@@ -276,25 +265,25 @@ impl Cuts {
             num(latest, "sgscore2")?,
             num(latest, "sgscore3")?,
         ];
-        if d[0] < self.ps1_sgveto_rad && sg[0] > self.ps1_sgveto_th {
+        if d[0] < self.p.ps1_sgveto_rad && sg[0] > self.p.ps1_sgveto_th {
             return Err(reject(
                 "ps1_sgveto",
                 format!(
                     "PS1 source at {} arcsec with sgscore1 {} > {}",
-                    d[0], sg[0], self.ps1_sgveto_th
+                    d[0], sg[0], self.p.ps1_sgveto_th
                 ),
             ));
         }
 
         // 11. PS1 confusion.
-        let very_close = py_max(d) < self.ps1_confusion_rad;
-        let confused = py_max(sg.map(|s| (s - 0.5).abs())) < self.ps1_confusion_sg_tol;
+        let very_close = py_max(d) < self.p.ps1_confusion_rad;
+        let confused = py_max(sg.map(|s| (s - 0.5).abs())) < self.p.ps1_confusion_sg_tol;
         if confused && very_close {
             return Err(reject(
                 "ps1_confusion",
                 format!(
                     "three PS1 sources within {} arcsec with sgscore near 0.5",
-                    self.ps1_confusion_rad
+                    self.p.ps1_confusion_rad
                 ),
             ));
         }

@@ -2,6 +2,7 @@
 //! every parameter defaulted (AMPEL-HU-astro's unit).
 
 use super::decent::{Cuts, DetectionRule, DrbRule};
+use super::DecentFilterConfig;
 use crate::alert::Alert;
 use crate::config::{parse_unit_config, ConfigProblem, UnitConfigError, Validate};
 use crate::units::{AlertFilter, FilterUnit, FilterVerdict, UnitContext};
@@ -73,26 +74,37 @@ pub struct SimpleDecentFilter {
 
 impl SimpleDecentFilterConfig {
     pub fn build(&self) -> SimpleDecentFilter {
+        let p = DecentFilterConfig {
+            min_ndet: self.min_ndet,
+            min_tspan: self.min_tspan,
+            max_tspan: self.max_tspan,
+            min_archive_tspan: self.min_archive_tspan,
+            max_archive_tspan: self.max_archive_tspan,
+            min_drb: self.min_drb,
+            min_rb: self.min_rb,
+            max_fwhm: self.max_fwhm,
+            max_elong: self.max_elong,
+            max_magdiff: self.max_magdiff,
+            max_nbad: self.max_nbad,
+            min_sso_dist: self.min_sso_dist,
+            min_gal_lat: self.min_gal_lat,
+            ps1_sgveto_rad: self.ps1_sgveto_rad,
+            ps1_sgveto_th: self.ps1_sgveto_th,
+            ps1_confusion_rad: self.ps1_confusion_rad,
+            ps1_confusion_sg_tol: self.ps1_confusion_sg_tol,
+            // No catalogues: the Gaia veto is off.
+            gaia_rs: 0.0,
+            gaia_pm_signif: 0.0,
+            gaia_plx_signif: 0.0,
+            gaia_veto_gmag_min: 0.0,
+            gaia_veto_gmag_max: 0.0,
+            gaia_excessnoise_sig_max: 0.0,
+        };
         SimpleDecentFilter {
             cuts: Cuts {
                 detections: DetectionRule::MagpsfNotNull,
                 drb_rule: DrbRule::WhenTruthy,
-                min_ndet: self.min_ndet,
-                min_tspan: self.min_tspan,
-                max_tspan: self.max_tspan,
-                min_archive_tspan: self.min_archive_tspan,
-                max_archive_tspan: self.max_archive_tspan,
-                min_drb: self.min_drb,
-                min_rb: self.min_rb,
-                max_fwhm: self.max_fwhm,
-                max_elong: self.max_elong,
-                max_magdiff: self.max_magdiff,
-                min_sso_dist: self.min_sso_dist,
-                min_gal_lat: self.min_gal_lat,
-                ps1_sgveto_rad: self.ps1_sgveto_rad,
-                ps1_sgveto_th: self.ps1_sgveto_th,
-                ps1_confusion_rad: self.ps1_confusion_rad,
-                ps1_confusion_sg_tol: self.ps1_confusion_sg_tol,
+                p,
                 gaia: None,
             },
         }

@@ -1,12 +1,11 @@
 //! `ampel alert show`: the AMPEL identities of each alert, one JSON per line.
 
-use super::input::for_each_decoded;
+use super::input::print_json_lines;
 use super::InputArgs;
 use ampel::alert::{Alert, Survey};
 use ampel::id::t1_link;
 use clap::Args;
 use serde::Serialize;
-use std::io::Write;
 use std::process::ExitCode;
 
 #[derive(Debug, Args)]
@@ -50,19 +49,5 @@ pub fn shown(alert: &Alert, private: bool) -> String {
 
 pub fn run(args: ShowArgs) -> anyhow::Result<ExitCode> {
     let private = args.access.iter().any(|a| a == "ZTF_PRIV");
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut io_err = None;
-    let tally = for_each_decoded(&args.input, |alert| {
-        if io_err.is_none() {
-            if let Err(e) = writeln!(out, "{}", shown(&alert, private)) {
-                io_err = Some(e);
-            }
-        }
-    })?;
-    out.flush()?;
-    if let Some(e) = io_err {
-        return Err(e.into());
-    }
-    Ok(tally.exit_code())
+    print_json_lines(&args.input, |alert| shown(alert, private))
 }

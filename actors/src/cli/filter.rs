@@ -1,13 +1,12 @@
 //! `ampel filter`: a T0 filter unit's verdict on each alert.
 
-use super::input::for_each_decoded;
+use super::input::print_json_lines;
 use super::InputArgs;
 use ampel::config::load_config_arg;
 use ampel::units::{build_filter, AlertFilter, CatalogSpec, UnitContext};
 use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
-use std::io::Write;
 use std::process::ExitCode;
 
 /// Unit selection shared by `filter` and `bench t0`.
@@ -52,27 +51,14 @@ struct Verdict<'a> {
 
 pub fn run(args: FilterArgs) -> anyhow::Result<ExitCode> {
     let filter = args.unit.build()?;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut io_err = None;
-    let tally = for_each_decoded(&args.input, |alert| {
-        let v = filter.process(&alert);
-        let line = serde_json::to_string(&Verdict {
+    print_json_lines(&args.input, |alert| {
+        let v = filter.process(alert);
+        serde_json::to_string(&Verdict {
             candid: alert.id,
             object_id: &alert.name,
             accepted: v.accepted(),
             reason: v.rejection().map(ToString::to_string),
         })
-        .expect("plain data serialises");
-        if io_err.is_none() {
-            if let Err(e) = writeln!(out, "{line}") {
-                io_err = Some(e);
-            }
-        }
-    })?;
-    out.flush()?;
-    if let Some(e) = io_err {
-        return Err(e.into());
-    }
-    Ok(tally.exit_code())
+        .expect("plain data serialises")
+    })
 }

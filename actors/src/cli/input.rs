@@ -7,6 +7,7 @@ use ampel::avro::SchemaRegistry;
 use ampel::source::{for_each_alert, Origin, RawAlert};
 use ampel::AlertDecoder;
 use anyhow::Context;
+use std::io::Write;
 use std::ops::ControlFlow;
 use std::process::ExitCode;
 
@@ -93,4 +94,27 @@ pub fn for_each_decoded(args: &InputArgs, mut f: impl FnMut(Alert)) -> anyhow::R
     });
     tally.failed = failed;
     Ok(tally)
+}
+
+/// Writes one line per alert of the inputs to stdout (buffered), as made by
+/// `line`; the exit code reflects records that failed.
+pub fn print_json_lines(
+    args: &InputArgs,
+    mut line: impl FnMut(&Alert) -> String,
+) -> anyhow::Result<ExitCode> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut io_err = None;
+    let tally = for_each_decoded(args, |alert| {
+        if io_err.is_none() {
+            if let Err(e) = writeln!(out, "{}", line(&alert)) {
+                io_err = Some(e);
+            }
+        }
+    })?;
+    if let Some(e) = io_err {
+        return Err(e.into());
+    }
+    out.flush()?;
+    Ok(tally.exit_code())
 }
