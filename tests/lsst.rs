@@ -104,3 +104,22 @@ fn confluent_errors_are_precise() {
     let e = AlertDecoder::new().decode(frame).unwrap_err();
     assert!(matches!(e, AvroError::UnknownFraming(_)), "{e}");
 }
+
+#[test]
+fn cutouts_decode_on_demand() {
+    let keep = AlertDecoder::new().keep_raw(true);
+    let lean = AlertDecoder::new();
+    for set in [ZTF_SETS[0], ZTF_SETS[2], LSST_SET] {
+        let m = raw_messages(set).remove(0);
+        let a = keep.decode(m.bytes.clone()).unwrap().remove(0);
+        let c = a.cutouts().unwrap().expect("raw kept");
+        for stamp in [&c.science, &c.template, &c.difference] {
+            let s = stamp.as_ref().expect("three stamps");
+            match a.survey {
+                Survey::Ztf => assert_eq!(&s[..2], [0x1f, 0x8b], "{set}: gzipped FITS"),
+                Survey::Lsst => assert_eq!(&s[..6], b"SIMPLE", "{set}: FITS"),
+            }
+        }
+        assert_eq!(lean.decode(m.bytes).unwrap()[0].cutouts().unwrap(), None);
+    }
+}

@@ -6,9 +6,11 @@
 //! specifics stay in `crate::survey`; nothing here names ZTF or LSST fields.
 
 mod body;
+mod cutouts;
 mod value;
 
 pub use body::{Body, FieldNames};
+pub use cutouts::Cutouts;
 pub use value::{Row, Value};
 
 use bytes::Bytes;
