@@ -83,3 +83,27 @@ fn decent_filter_verdicts_match_python_ampel() {
         eprintln!("config {name}: {accepted} of 252 accepted");
     }
 }
+
+/// Python AMPEL's pydantic models coerce `1.0` to an int and `"0.3"` to a
+/// float; such configs give the same verdicts here.
+#[test]
+fn lax_numbers_as_in_pydantic() {
+    let mut cfg = decent_configs()["standard"].clone();
+    cfg["min_ndet"] = serde_json::json!(1.0);
+    cfg["max_nbad"] = serde_json::json!("2");
+    cfg["min_rb"] = serde_json::json!("0.3");
+    let filter = build_filter("DecentFilter", &cfg, &UnitContext::new()).unwrap();
+    for ((origin, alert), exp) in alerts(ZTF_SETS[2]).iter().zip(expected(ZTF_SETS[2])) {
+        let want = exp["verdicts"]["standard"].as_bool().unwrap();
+        assert_eq!(filter.process(alert).accepted(), want, "{origin}");
+    }
+    cfg["min_ndet"] = serde_json::json!(1.5);
+    let e = build_filter("DecentFilter", &cfg, &UnitContext::new())
+        .err()
+        .unwrap();
+    assert!(
+        e.to_string()
+            .contains("min_ndet: invalid value: floating point `1.5`, expected an integer"),
+        "{e}"
+    );
+}

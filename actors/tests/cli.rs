@@ -146,7 +146,10 @@ fn bad_configs_exit_2_naming_the_problem() {
         err.contains("min_rbb: unknown parameter (did you mean min_rb?)"),
         "{err}"
     );
-    assert!(err.contains("min_ndet: invalid type"), "{err}");
+    assert!(
+        err.contains("min_ndet: invalid value: string \"x\", expected an integer"),
+        "{err}"
+    );
 
     let out = ampel(&["filter", "--unit", "DecentFiltr", path]);
     assert_eq!(out.status.code(), Some(2));

@@ -2,6 +2,7 @@
 //! reported at once), and reading config arguments (JSON or `@file.yml`).
 
 mod arg;
+pub mod lax;
 mod unit_config;
 
 pub use arg::{load_config_arg, ConfigArgError};

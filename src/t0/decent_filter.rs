@@ -3,7 +3,7 @@
 
 use super::decent::{Cuts, DetectionRule, DrbRule, GaiaVeto};
 use crate::alert::Alert;
-use crate::config::{parse_unit_config, ConfigProblem, UnitConfigError, Validate};
+use crate::config::{lax, parse_unit_config, ConfigProblem, UnitConfigError, Validate};
 use crate::units::{AlertFilter, FilterUnit, FilterVerdict, UnitContext};
 use serde::Deserialize;
 use serde_json::Value as Json;
@@ -20,32 +20,52 @@ fn max_archive_default() -> f64 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecentFilterConfig {
+    #[serde(deserialize_with = "lax::i64")]
     pub min_ndet: i64,
+    #[serde(deserialize_with = "lax::f64")]
     pub min_tspan: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub max_tspan: f64,
-    #[serde(default)]
+    #[serde(deserialize_with = "lax::f64", default)]
     pub min_archive_tspan: f64,
-    #[serde(default = "max_archive_default")]
+    #[serde(deserialize_with = "lax::f64", default = "max_archive_default")]
     pub max_archive_tspan: f64,
-    #[serde(default)]
+    #[serde(deserialize_with = "lax::f64", default)]
     pub min_drb: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub min_rb: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub max_fwhm: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub max_elong: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub max_magdiff: f64,
     /// Declared by AMPEL, never applied by it; kept for config compatibility.
+    #[serde(deserialize_with = "lax::i64")]
     pub max_nbad: i64,
+    #[serde(deserialize_with = "lax::f64")]
     pub min_sso_dist: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub min_gal_lat: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub ps1_sgveto_rad: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub ps1_sgveto_th: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub ps1_confusion_rad: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub ps1_confusion_sg_tol: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub gaia_rs: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub gaia_pm_signif: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub gaia_plx_signif: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub gaia_veto_gmag_min: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub gaia_veto_gmag_max: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub gaia_excessnoise_sig_max: f64,
 }
 

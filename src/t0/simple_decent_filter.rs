@@ -4,7 +4,7 @@
 use super::decent::{Cuts, DetectionRule, DrbRule};
 use super::DecentFilterConfig;
 use crate::alert::Alert;
-use crate::config::{parse_unit_config, ConfigProblem, UnitConfigError, Validate};
+use crate::config::{lax, parse_unit_config, ConfigProblem, UnitConfigError, Validate};
 use crate::units::{AlertFilter, FilterUnit, FilterVerdict, UnitContext};
 use serde::Deserialize;
 use serde_json::Value as Json;
@@ -12,23 +12,40 @@ use serde_json::Value as Json;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SimpleDecentFilterConfig {
+    #[serde(deserialize_with = "lax::i64")]
     pub min_ndet: i64,
+    #[serde(deserialize_with = "lax::f64")]
     pub min_tspan: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub max_tspan: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub min_archive_tspan: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub max_archive_tspan: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub min_drb: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub min_rb: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub max_fwhm: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub max_elong: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub max_magdiff: f64,
     /// Declared, never applied (as in AMPEL).
+    #[serde(deserialize_with = "lax::i64")]
     pub max_nbad: i64,
+    #[serde(deserialize_with = "lax::f64")]
     pub min_sso_dist: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub min_gal_lat: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub ps1_sgveto_rad: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub ps1_sgveto_th: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub ps1_confusion_rad: f64,
+    #[serde(deserialize_with = "lax::f64")]
     pub ps1_confusion_sg_tol: f64,
 }
 
