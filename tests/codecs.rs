@@ -183,3 +183,21 @@ fn newer_schema_versions_decode() {
     );
     assert_eq!(decoder.schemas_parsed(), 2);
 }
+
+/// Each distinct writer schema is parsed once, however many alerts carry it.
+#[test]
+fn writer_schemas_are_parsed_once() {
+    let decoder = AlertDecoder::new();
+    let mut n = 0;
+    for set in ZTF_SETS {
+        for m in raw_messages(set) {
+            n += decoder.decode(m.bytes).unwrap().len();
+        }
+    }
+    assert_eq!(n, 252);
+    assert_eq!(
+        decoder.schemas_parsed(),
+        3,
+        "one per schema version 3.0, 3.3, 4.02"
+    );
+}
