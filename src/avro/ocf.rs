@@ -165,17 +165,18 @@ impl OcfFile {
             if count == 0 && size == 0 {
                 continue;
             }
-            if count > size.max(1) {
-                // Every datum takes at least... zero bytes in theory, but a
-                // count beyond the byte size is a corrupt header in practice.
+            let data = decompress(codec, bytes.slice(start..start + size), index)?;
+            // Avro allows zero-byte datums, but an alert record never is one:
+            // more objects than bytes is a corrupt count, refused before any
+            // decoder loops over it.
+            if count > data.len() {
                 return Err(AvroError::Invalid {
                     what: "block object count",
                     offset: at,
-                    reason: format!("{count} objects in {size} bytes"),
+                    reason: format!("{count} objects in {} bytes", data.len()),
                 });
             }
-            let data = bytes.slice(start..start + size);
-            blocks.push((count, decompress(codec, data, index)?));
+            blocks.push((count, data));
         }
         Ok(OcfFile {
             schema,
