@@ -16,6 +16,7 @@
 //! - [`t0`]: T0 filter units.
 //! - [`catalog`]: local catalogues with an indexed cone search.
 //! - [`astro`]: sky geometry.
+//! - [`store`]: the archive (AMPEL's collections) and its embedded SQLite implementation.
 
 pub mod alert;
 pub mod astro;
@@ -25,6 +26,7 @@ pub mod config;
 pub mod decode;
 pub mod id;
 pub mod source;
+pub mod store;
 pub mod survey;
 pub mod t0;
 pub mod units;

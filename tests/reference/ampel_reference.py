@@ -10,7 +10,8 @@ For every alert it prints one JSON line with what Python AMPEL computes:
 the stock id (ZTFIdMapper), datapoint ids in shaper order
 (ZiAlertSupplier.shape_alert_dict + ZiDataPointShaper), the T1 links for
 public and private access (T1Compiler's hash), the galactic latitude
-(astropy) and DecentFilter verdicts for the configs in decent_configs.json.
+(astropy), DecentFilter verdicts for the configs in decent_configs.json,
+and the T2LightCurveSummary body (default config) of each alert's public state.
 """
 import json
 import sys
@@ -26,6 +27,8 @@ from ampel.log.AmpelLogger import AmpelLogger
 from ampel.ztf.alert.ZiAlertSupplier import ZiAlertSupplier
 from ampel.ztf.ingest.ZiDataPointShaper import ZiDataPointShaperBase
 from ampel.ztf.t0.DecentFilter import DecentFilter
+from ampel.ztf.t2.T2LightCurveSummary import T2LightCurveSummary
+from ampel.view.LightCurve import LightCurve
 
 # DecentFilter configs, shared with the Rust tests (tests/python_parity.rs).
 CONFIGS = json.load(open(Path(__file__).with_name("decent_configs.json")))
@@ -42,6 +45,7 @@ def main():
     for f in filters.values():
         f.post_init()  # the AMPEL context calls this; plain construction does not
     shaper = ZiDataPointShaperBase()
+    lc_unit = T2LightCurveSummary(logger=logger)
     for path in sys.argv[1:]:
         with tarfile.open(path) as tar:
             for member in tar:
@@ -52,6 +56,11 @@ def main():
                 dps = shaper.process([dict(d) for d in alert.datapoints], alert.stock)
                 ids = [d["id"] for d in dps]
                 pub = [d["id"] for d in dps if "ZTF_PUB" in d["tag"]]
+                # T2LightCurveSummary on the public state of this alert: t1 dps
+                # sorted ascending (T1Compiler), datapoints in that order (T2Worker).
+                public = sorted((d for d in dps if "ZTF_PUB" in d["tag"]), key=lambda d: d["id"])
+                t1 = {"link": link(pub), "stock": alert.stock, "dps": [d["id"] for d in public]}
+                lc_summary = lc_unit.process(LightCurve.build(t1, public))
                 c = rec["candidate"]
                 b = SkyCoord(c["ra"], c["dec"], unit="deg").galactic.b.deg
                 out = {
@@ -64,6 +73,7 @@ def main():
                     "link_priv": link(ids),
                     "gal_b": b,
                     "verdicts": {k: bool(f.process(alert)) for k, f in filters.items()},
+                    "t2_lightcurve_summary": lc_summary,
                 }
                 print(json.dumps(out))
 

@@ -1,0 +1,235 @@
+//! The documents of AMPEL's collections, with AMPEL's field names, so that
+//! the embedded archive and MongoDB hold the same shapes.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+
+/// AMPEL's document codes (negative: system; positive: unit-defined).
+pub mod code {
+    pub const OK: i64 = 0;
+    pub const NEW: i64 = -1;
+    pub const ERROR: i64 = -2;
+    pub const INTERNAL_ERROR: i64 = -3;
+    pub const EXCEPTION: i64 = -4;
+    pub const RUNNING: i64 = -5;
+    pub const RERUN_REQUESTED: i64 = -6;
+    pub const TOO_MANY_TRIALS: i64 = -7;
+    pub const T2_PENDING_DEPENDENCY: i64 = -2001;
+    pub const T2_MISSING_DEPENDENCY: i64 = -2006;
+    pub const T2_FAILED_DEPENDENCY: i64 = -2010;
+
+    /// Name of a code, for tables and logs.
+    pub fn name(c: i64) -> String {
+        match c {
+            OK => "OK".into(),
+            NEW => "NEW".into(),
+            ERROR => "ERROR".into(),
+            INTERNAL_ERROR => "INTERNAL_ERROR".into(),
+            EXCEPTION => "EXCEPTION".into(),
+            RUNNING => "RUNNING".into(),
+            RERUN_REQUESTED => "RERUN_REQUESTED".into(),
+            TOO_MANY_TRIALS => "TOO_MANY_TRIALS".into(),
+            T2_PENDING_DEPENDENCY => "T2_PENDING_DEPENDENCY".into(),
+            T2_MISSING_DEPENDENCY => "T2_MISSING_DEPENDENCY".into(),
+            T2_FAILED_DEPENDENCY => "T2_FAILED_DEPENDENCY".into(),
+            c if c > 0 => format!("UNIT_{c}"),
+            c => format!("CODE_{c}"),
+        }
+    }
+}
+
+/// Tiers.
+pub type Tier = u8;
+
+/// One touch of a document: who, when, in which run, what happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetaRecord {
+    pub run: i64,
+    pub ts: f64,
+    pub tier: Tier,
+    pub process: String,
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channel: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<f64>,
+    /// The alert that caused the touch (T0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<i64>,
+}
+
+/// A stock journal entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    pub run: i64,
+    pub ts: f64,
+    pub tier: Tier,
+    pub process: String,
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channel: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<Json>,
+}
+
+/// First/last time a channel touched a stock.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ChannelTimes {
+    pub tied: f64,
+    pub upd: f64,
+}
+
+/// `stock` collection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StockDoc {
+    pub stock: i64,
+    pub channel: Vec<String>,
+    #[serde(default)]
+    pub tag: Vec<String>,
+    #[serde(default)]
+    pub name: Vec<String>,
+    #[serde(default)]
+    pub journal: Vec<JournalEntry>,
+    #[serde(default)]
+    pub ts: BTreeMap<String, ChannelTimes>,
+    pub updated: f64,
+}
+
+/// `t0` collection: a datapoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataPointDoc {
+    pub id: i64,
+    pub stock: i64,
+    pub channel: Vec<String>,
+    #[serde(default)]
+    pub tag: Vec<String>,
+    #[serde(default)]
+    pub meta: Vec<MetaRecord>,
+    pub body: Json,
+}
+
+/// `t1` collection: a state (compound).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct T1Doc {
+    pub stock: i64,
+    pub link: i64,
+    pub dps: Vec<i64>,
+    pub channel: Vec<String>,
+    #[serde(default)]
+    pub tag: Vec<String>,
+    pub code: i64,
+    #[serde(default)]
+    pub meta: Vec<MetaRecord>,
+}
+
+/// `t2` collection: one (stock, unit, config, link) computation, shared by
+/// every channel that needs it; `body` holds one entry per run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct T2Doc {
+    pub stock: i64,
+    pub unit: String,
+    pub config: i64,
+    pub link: i64,
+    /// `"t0"` (point T2: link is a datapoint id), `"stock"` (link is the
+    /// stock) or absent (state T2: link is a T1 link).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub col: Option<String>,
+    pub channel: Vec<String>,
+    #[serde(default)]
+    pub tag: Vec<String>,
+    pub code: i64,
+    #[serde(default)]
+    pub meta: Vec<MetaRecord>,
+    #[serde(default)]
+    pub body: Vec<Json>,
+    /// Failed attempts so far.
+    #[serde(default)]
+    pub trials: u32,
+    /// Not before this time (back-off after a failure), unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<f64>,
+}
+
+impl T2Doc {
+    /// The identity of a T2 document.
+    pub fn key(&self) -> T2Key {
+        T2Key {
+            stock: self.stock,
+            unit: self.unit.clone(),
+            config: self.config,
+            link: self.link,
+        }
+    }
+
+    /// The latest result, if any.
+    pub fn latest_body(&self) -> Option<&Json> {
+        self.body.last()
+    }
+}
+
+/// Identity of a T2 document.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct T2Key {
+    pub stock: i64,
+    pub unit: String,
+    pub config: i64,
+    pub link: i64,
+}
+
+/// `t3` collection: one T3 unit run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct T3Doc {
+    pub run: i64,
+    pub process: String,
+    pub unit: String,
+    pub confid: i64,
+    pub channel: String,
+    pub stock: Vec<i64>,
+    pub code: i64,
+    pub meta: MetaRecord,
+    #[serde(default)]
+    pub body: Json,
+}
+
+/// `event` collection: one process run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventDoc {
+    pub run: i64,
+    pub process: String,
+    pub tier: Option<Tier>,
+    pub start: f64,
+    #[serde(default)]
+    pub end: Option<f64>,
+    #[serde(default)]
+    pub code: i64,
+    #[serde(default)]
+    pub counts: BTreeMap<String, i64>,
+    pub version: String,
+    #[serde(default)]
+    pub commit: Option<String>,
+    #[serde(default)]
+    pub job: Option<String>,
+}
+
+/// `log` collection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogDoc {
+    pub run: i64,
+    pub ts: f64,
+    pub level: String,
+    pub tier: Option<Tier>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stock: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<i64>,
+    pub msg: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<Json>,
+}

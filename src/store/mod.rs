@@ -1,0 +1,151 @@
+//! The archive: AMPEL's collections behind one trait, with an embedded
+//! SQLite implementation (the default: no server needed). The MongoDB
+//! implementation lives in the runtime crate (network I/O stays out of the
+//! core); both pass the same conformance suite (`tests/archive_conformance.rs`).
+//!
+//! Writes go through [`Archive::write`]: a batch of [`WriteOp`]s applied
+//! atomically. Ops carry AMPEL's update semantics (add a channel to a set,
+//! append a meta record, insert a T2 ticket only once), spelled out in
+//! [`merge`] so every backend applies them the same way.
+
+mod doc;
+pub mod merge;
+mod sqlite;
+
+pub use doc::*;
+pub use sqlite::SqliteArchive;
+
+use serde_json::Value as Json;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("archive {location}: {reason}")]
+    Backend { location: String, reason: String },
+    #[error("archive {location}: stored document does not parse ({collection}): {reason}")]
+    Corrupt {
+        location: String,
+        collection: &'static str,
+        reason: String,
+    },
+    #[error("unsupported store address {0:?} (expected sqlite:PATH or mongodb://...)")]
+    BadAddress(String),
+}
+
+impl StoreError {
+    /// Whether retrying the same operation may succeed (connection loss,
+    /// lock contention) rather than fail the same way again.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Backend { reason, .. } => {
+                reason.contains("locked") || reason.contains("busy") || reason.contains("connection")
+            }
+            _ => false,
+        }
+    }
+}
+
+/// One write; see [`merge`] for how each op combines with what is stored.
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    /// Insert the datapoint, or add its channels/tags and meta to the stored one.
+    DataPoint(DataPointDoc),
+    /// Insert or update a stock for a channel: channel, names and tags added,
+    /// journal entry appended, `ts.<channel>` set (tied once, upd always).
+    Stock {
+        stock: i64,
+        channel: String,
+        names: Vec<String>,
+        tags: Vec<String>,
+        journal: JournalEntry,
+    },
+    /// Append a journal entry to an existing stock.
+    Journal { stock: i64, entry: JournalEntry },
+    /// Insert the state, or add its channels and meta to the stored one.
+    State(T1Doc),
+    /// Insert a T2 ticket (code NEW) once; later tickets add their channels.
+    T2Ticket(T2Doc),
+    /// Record a T2 run: code, trials, back-off, meta, and a body if any.
+    T2Result {
+        key: T2Key,
+        code: i64,
+        body: Option<Json>,
+        meta: MetaRecord,
+        trials: u32,
+        retry_after: Option<f64>,
+    },
+    /// Set a T2 document's code (reset to NEW, pending dependency...).
+    T2Code { key: T2Key, code: i64 },
+    T3(T3Doc),
+    Log(LogDoc),
+    /// Insert or replace the event of a run.
+    Event(EventDoc),
+    /// Store a config under its id (idempotent).
+    Config { id: i64, config: Json },
+    Trouble(Json),
+}
+
+/// Which T2 documents to read.
+#[derive(Debug, Clone, Default)]
+pub struct T2Query {
+    pub stock: Option<i64>,
+    pub unit: Option<String>,
+    pub code: Option<i64>,
+    pub channel: Option<String>,
+}
+
+/// Which stocks to read (T3 selection).
+#[derive(Debug, Clone, Default)]
+pub struct StockQuery {
+    pub channel: Option<String>,
+    /// Updated at or after (unix seconds).
+    pub updated_after: Option<f64>,
+    pub updated_before: Option<f64>,
+    /// All of these tags.
+    pub tags: Vec<String>,
+}
+
+/// Which log lines to read.
+#[derive(Debug, Clone, Default)]
+pub struct LogQuery {
+    pub run: Option<i64>,
+    pub stock: Option<i64>,
+    pub channel: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// AMPEL's collections.
+pub trait Archive: Send {
+    /// Where the archive is, for messages.
+    fn location(&self) -> String;
+    /// The next run id (a persistent monotonic counter).
+    fn next_run_id(&mut self) -> Result<i64, StoreError>;
+    /// Applies the ops atomically, in order.
+    fn write(&mut self, ops: Vec<WriteOp>) -> Result<(), StoreError>;
+
+    fn stock(&self, stock: i64) -> Result<Option<StockDoc>, StoreError>;
+    fn stock_by_name(&self, name: &str) -> Result<Option<StockDoc>, StoreError>;
+    fn stocks(&self, q: &StockQuery) -> Result<Vec<StockDoc>, StoreError>;
+    /// Datapoints of a stock, ordered by id.
+    fn datapoints(&self, stock: i64) -> Result<Vec<DataPointDoc>, StoreError>;
+    fn states(&self, stock: i64) -> Result<Vec<T1Doc>, StoreError>;
+    fn t2(&self, q: &T2Query) -> Result<Vec<T2Doc>, StoreError>;
+    /// Atomically moves up to `max` T2 documents that are NEW or
+    /// RERUN_REQUESTED (and past their back-off) to RUNNING and returns them.
+    fn claim_t2(&mut self, now: f64, max: usize) -> Result<Vec<T2Doc>, StoreError>;
+    fn t3(&self, stock: Option<i64>) -> Result<Vec<T3Doc>, StoreError>;
+    fn events(&self) -> Result<Vec<EventDoc>, StoreError>;
+    fn logs(&self, q: &LogQuery) -> Result<Vec<LogDoc>, StoreError>;
+    fn config(&self, id: i64) -> Result<Option<Json>, StoreError>;
+    /// Counts per collection (for summaries).
+    fn counts(&self) -> Result<std::collections::BTreeMap<String, i64>, StoreError>;
+}
+
+/// Opens an embedded archive from `sqlite:PATH` (or a bare path).
+pub fn open_embedded(address: &str) -> Result<SqliteArchive, StoreError> {
+    let path = address.strip_prefix("sqlite:").unwrap_or(address);
+    if path.contains("://") {
+        return Err(StoreError::BadAddress(address.to_string()));
+    }
+    SqliteArchive::open(path)
+}

@@ -1,0 +1,382 @@
+//! The embedded archive: one SQLite file (WAL journal, full sync), each
+//! collection a table of JSON documents with its key columns indexed. Every
+//! [`Archive::write`] batch is one transaction, so a crash leaves either all
+//! of a batch or none of it.
+
+use super::*;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS counter(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS conf(id INTEGER PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS stock(stock INTEGER PRIMARY KEY, updated REAL NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS stock_updated ON stock(updated);
+CREATE TABLE IF NOT EXISTS stock_name(name TEXT PRIMARY KEY, stock INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS stock_channel(stock INTEGER NOT NULL, channel TEXT NOT NULL, PRIMARY KEY(channel, stock));
+CREATE TABLE IF NOT EXISTS t0(id INTEGER PRIMARY KEY, stock INTEGER NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS t0_stock ON t0(stock);
+CREATE TABLE IF NOT EXISTS t1(stock INTEGER NOT NULL, link INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY(stock, link));
+CREATE TABLE IF NOT EXISTS t2(stock INTEGER NOT NULL, unit TEXT NOT NULL, config INTEGER NOT NULL, link INTEGER NOT NULL,
+    code INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY(stock, unit, config, link));
+CREATE INDEX IF NOT EXISTS t2_code ON t2(code);
+CREATE INDEX IF NOT EXISTS t2_unit ON t2(unit);
+CREATE TABLE IF NOT EXISTS t3(id INTEGER PRIMARY KEY, run INTEGER NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS event(run INTEGER PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS log(id INTEGER PRIMARY KEY, run INTEGER NOT NULL, stock INTEGER, channel TEXT, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS log_run ON log(run);
+CREATE INDEX IF NOT EXISTS log_stock ON log(stock);
+CREATE TABLE IF NOT EXISTS trouble(id INTEGER PRIMARY KEY, doc TEXT NOT NULL);
+";
+
+/// The embedded archive.
+pub struct SqliteArchive {
+    conn: Connection,
+    path: String,
+}
+
+impl SqliteArchive {
+    /// Opens (creating if needed) the archive file at `path`; `:memory:`
+    /// gives a throw-away archive.
+    pub fn open(path: &str) -> Result<Self, StoreError> {
+        let be = |e: rusqlite::Error| StoreError::Backend {
+            location: path.to_string(),
+            reason: e.to_string(),
+        };
+        let conn = Connection::open(path).map_err(be)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(be)?;
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;")
+            .map_err(be)?;
+        conn.execute_batch(SCHEMA).map_err(be)?;
+        Ok(SqliteArchive {
+            conn,
+            path: path.to_string(),
+        })
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> StoreError {
+        StoreError::Backend {
+            location: self.path.clone(),
+            reason: e.to_string(),
+        }
+    }
+
+    fn parse<T: DeserializeOwned>(&self, collection: &'static str, text: &str) -> Result<T, StoreError> {
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+            location: self.path.clone(),
+            collection,
+            reason: e.to_string(),
+        })
+    }
+
+    fn query_docs<T: DeserializeOwned>(
+        &self,
+        collection: &'static str,
+        sql: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<T>, StoreError> {
+        let mut st = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(args, |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(self.parse(collection, &r.map_err(|e| self.err(e))?)?);
+        }
+        Ok(out)
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("documents serialise")
+}
+
+fn get_doc<T: DeserializeOwned>(tx: &Transaction, sql: &str, args: &[&dyn rusqlite::ToSql]) -> rusqlite::Result<Option<T>> {
+    let text: Option<String> = tx.prepare_cached(sql)?.query_row(args, |r| r.get(0)).optional()?;
+    Ok(text.map(|t| serde_json::from_str(&t).expect("archive documents are written by us")))
+}
+
+fn apply(tx: &Transaction, op: WriteOp) -> rusqlite::Result<()> {
+    match op {
+        WriteOp::DataPoint(d) => {
+            let stored = get_doc(tx, "SELECT doc FROM t0 WHERE id = ?1", &[&d.id])?;
+            let d = merge::datapoint(stored, d);
+            tx.prepare_cached("INSERT OR REPLACE INTO t0(id, stock, doc) VALUES (?1, ?2, ?3)")?
+                .execute(params![d.id, d.stock, json(&d)])?;
+        }
+        WriteOp::Stock {
+            stock,
+            channel,
+            names,
+            tags,
+            journal,
+        } => {
+            let stored = get_doc(tx, "SELECT doc FROM stock WHERE stock = ?1", &[&stock])?;
+            let d = merge::stock(stored, stock, &channel, &names, &tags, journal);
+            tx.prepare_cached("INSERT OR REPLACE INTO stock(stock, updated, doc) VALUES (?1, ?2, ?3)")?
+                .execute(params![d.stock, d.updated, json(&d)])?;
+            tx.prepare_cached("INSERT OR IGNORE INTO stock_channel(stock, channel) VALUES (?1, ?2)")?
+                .execute(params![stock, channel])?;
+            for n in &names {
+                tx.prepare_cached("INSERT OR IGNORE INTO stock_name(name, stock) VALUES (?1, ?2)")?
+                    .execute(params![n, stock])?;
+            }
+        }
+        WriteOp::Journal { stock, entry } => {
+            if let Some(mut d) = get_doc::<StockDoc>(tx, "SELECT doc FROM stock WHERE stock = ?1", &[&stock])? {
+                d.journal.push(entry);
+                tx.prepare_cached("UPDATE stock SET doc = ?2 WHERE stock = ?1")?
+                    .execute(params![stock, json(&d)])?;
+            }
+        }
+        WriteOp::State(d) => {
+            let stored = get_doc(tx, "SELECT doc FROM t1 WHERE stock = ?1 AND link = ?2", &[&d.stock, &d.link])?;
+            let d = merge::state(stored, d);
+            tx.prepare_cached("INSERT OR REPLACE INTO t1(stock, link, doc) VALUES (?1, ?2, ?3)")?
+                .execute(params![d.stock, d.link, json(&d)])?;
+        }
+        WriteOp::T2Ticket(d) => {
+            let stored = get_doc(
+                tx,
+                "SELECT doc FROM t2 WHERE stock = ?1 AND unit = ?2 AND config = ?3 AND link = ?4",
+                &[&d.stock, &d.unit, &d.config, &d.link],
+            )?;
+            let d = merge::t2_ticket(stored, d);
+            put_t2(tx, &d)?;
+        }
+        WriteOp::T2Result {
+            key,
+            code,
+            body,
+            meta,
+            trials,
+            retry_after,
+        } => {
+            if let Some(d) = get_t2(tx, &key)? {
+                put_t2(tx, &merge::t2_result(d, code, body, meta, trials, retry_after))?;
+            }
+        }
+        WriteOp::T2Code { key, code } => {
+            if let Some(mut d) = get_t2(tx, &key)? {
+                d.code = code;
+                if code == code::NEW {
+                    d.trials = 0;
+                    d.retry_after = None;
+                }
+                put_t2(tx, &d)?;
+            }
+        }
+        WriteOp::T3(d) => {
+            tx.prepare_cached("INSERT INTO t3(run, doc) VALUES (?1, ?2)")?
+                .execute(params![d.run, json(&d)])?;
+        }
+        WriteOp::Log(d) => {
+            tx.prepare_cached("INSERT INTO log(run, stock, channel, doc) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![d.run, d.stock, d.channel, json(&d)])?;
+        }
+        WriteOp::Event(d) => {
+            tx.prepare_cached("INSERT OR REPLACE INTO event(run, doc) VALUES (?1, ?2)")?
+                .execute(params![d.run, json(&d)])?;
+        }
+        WriteOp::Config { id, config } => {
+            tx.prepare_cached("INSERT OR IGNORE INTO conf(id, doc) VALUES (?1, ?2)")?
+                .execute(params![id, json(&config)])?;
+        }
+        WriteOp::Trouble(doc) => {
+            tx.prepare_cached("INSERT INTO trouble(doc) VALUES (?1)")?
+                .execute(params![json(&doc)])?;
+        }
+    }
+    Ok(())
+}
+
+fn get_t2(tx: &Transaction, k: &T2Key) -> rusqlite::Result<Option<T2Doc>> {
+    get_doc(
+        tx,
+        "SELECT doc FROM t2 WHERE stock = ?1 AND unit = ?2 AND config = ?3 AND link = ?4",
+        &[&k.stock, &k.unit, &k.config, &k.link],
+    )
+}
+
+fn put_t2(tx: &Transaction, d: &T2Doc) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT OR REPLACE INTO t2(stock, unit, config, link, code, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+        .execute(params![d.stock, d.unit, d.config, d.link, d.code, json(d)])?;
+    Ok(())
+}
+
+impl Archive for SqliteArchive {
+    fn location(&self) -> String {
+        format!("sqlite:{}", self.path)
+    }
+
+    fn next_run_id(&mut self) -> Result<i64, StoreError> {
+        let tx = self.conn.transaction().map_err(|e| StoreError::Backend {
+            location: self.path.clone(),
+            reason: e.to_string(),
+        })?;
+        let run: i64 = tx
+            .query_row(
+                "INSERT INTO counter(name, value) VALUES ('run', 1)
+                 ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| StoreError::Backend {
+                location: self.path.clone(),
+                reason: e.to_string(),
+            })?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(run)
+    }
+
+    fn write(&mut self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let be = |e: rusqlite::Error| StoreError::Backend {
+            location: path.clone(),
+            reason: e.to_string(),
+        };
+        let tx = self.conn.transaction().map_err(be)?;
+        for op in ops {
+            apply(&tx, op).map_err(be)?;
+        }
+        tx.commit().map_err(be)
+    }
+
+    fn stock(&self, stock: i64) -> Result<Option<StockDoc>, StoreError> {
+        Ok(self
+            .query_docs("stock", "SELECT doc FROM stock WHERE stock = ?1", &[&stock])?
+            .pop())
+    }
+
+    fn stock_by_name(&self, name: &str) -> Result<Option<StockDoc>, StoreError> {
+        Ok(self
+            .query_docs(
+                "stock",
+                "SELECT s.doc FROM stock s JOIN stock_name n ON n.stock = s.stock WHERE n.name = ?1",
+                &[&name],
+            )?
+            .pop())
+    }
+
+    fn stocks(&self, q: &StockQuery) -> Result<Vec<StockDoc>, StoreError> {
+        let after = q.updated_after.unwrap_or(f64::MIN);
+        let before = q.updated_before.unwrap_or(f64::MAX);
+        let docs: Vec<StockDoc> = match &q.channel {
+            Some(c) => self.query_docs(
+                "stock",
+                "SELECT s.doc FROM stock s JOIN stock_channel c ON c.stock = s.stock
+                 WHERE c.channel = ?1 AND s.updated >= ?2 AND s.updated <= ?3 ORDER BY s.stock",
+                &[c, &after, &before],
+            )?,
+            None => self.query_docs(
+                "stock",
+                "SELECT doc FROM stock WHERE updated >= ?1 AND updated <= ?2 ORDER BY stock",
+                &[&after, &before],
+            )?,
+        };
+        Ok(docs
+            .into_iter()
+            .filter(|d| q.tags.iter().all(|t| d.tag.contains(t)))
+            .collect())
+    }
+
+    fn datapoints(&self, stock: i64) -> Result<Vec<DataPointDoc>, StoreError> {
+        self.query_docs("t0", "SELECT doc FROM t0 WHERE stock = ?1 ORDER BY id", &[&stock])
+    }
+
+    fn states(&self, stock: i64) -> Result<Vec<T1Doc>, StoreError> {
+        self.query_docs("t1", "SELECT doc FROM t1 WHERE stock = ?1 ORDER BY link", &[&stock])
+    }
+
+    fn t2(&self, q: &T2Query) -> Result<Vec<T2Doc>, StoreError> {
+        let docs: Vec<T2Doc> = self.query_docs(
+            "t2",
+            "SELECT doc FROM t2 WHERE (?1 IS NULL OR stock = ?1) AND (?2 IS NULL OR unit = ?2)
+             AND (?3 IS NULL OR code = ?3) ORDER BY stock, unit, config, link",
+            &[&q.stock, &q.unit, &q.code],
+        )?;
+        Ok(match &q.channel {
+            Some(c) => docs.into_iter().filter(|d| d.channel.contains(c)).collect(),
+            None => docs,
+        })
+    }
+
+    fn claim_t2(&mut self, now: f64, max: usize) -> Result<Vec<T2Doc>, StoreError> {
+        let path = self.path.clone();
+        let be = |e: rusqlite::Error| StoreError::Backend {
+            location: path.clone(),
+            reason: e.to_string(),
+        };
+        let tx = self.conn.transaction().map_err(be)?;
+        let mut claimed = Vec::new();
+        {
+            let mut st = tx
+                .prepare_cached("SELECT doc FROM t2 WHERE code IN (-1, -6) ORDER BY stock, unit, config, link")
+                .map_err(be)?;
+            let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(be)?;
+            for r in rows {
+                let d: T2Doc = serde_json::from_str(&r.map_err(be)?).map_err(|e| StoreError::Corrupt {
+                    location: path.clone(),
+                    collection: "t2",
+                    reason: e.to_string(),
+                })?;
+                if merge::claimable(&d, now) {
+                    claimed.push(d);
+                    if claimed.len() == max {
+                        break;
+                    }
+                }
+            }
+        }
+        for d in &mut claimed {
+            d.code = code::RUNNING;
+            put_t2(&tx, d).map_err(be)?;
+        }
+        tx.commit().map_err(be)?;
+        Ok(claimed)
+    }
+
+    fn t3(&self, stock: Option<i64>) -> Result<Vec<T3Doc>, StoreError> {
+        let docs: Vec<T3Doc> = self.query_docs("t3", "SELECT doc FROM t3 ORDER BY id", &[])?;
+        Ok(match stock {
+            Some(s) => docs.into_iter().filter(|d| d.stock.contains(&s)).collect(),
+            None => docs,
+        })
+    }
+
+    fn events(&self) -> Result<Vec<EventDoc>, StoreError> {
+        self.query_docs("event", "SELECT doc FROM event ORDER BY run", &[])
+    }
+
+    fn logs(&self, q: &LogQuery) -> Result<Vec<LogDoc>, StoreError> {
+        let limit = q.limit.map_or(-1, |l| l as i64);
+        self.query_docs(
+            "log",
+            "SELECT doc FROM log WHERE (?1 IS NULL OR run = ?1) AND (?2 IS NULL OR stock = ?2)
+             AND (?3 IS NULL OR channel = ?3) ORDER BY id LIMIT ?4",
+            &[&q.run, &q.stock, &q.channel, &limit],
+        )
+    }
+
+    fn config(&self, id: i64) -> Result<Option<Json>, StoreError> {
+        Ok(self
+            .query_docs("conf", "SELECT doc FROM conf WHERE id = ?1", &[&id])?
+            .pop())
+    }
+
+    fn counts(&self) -> Result<BTreeMap<String, i64>, StoreError> {
+        let mut out = BTreeMap::new();
+        for t in ["stock", "t0", "t1", "t2", "t3", "log", "event", "conf", "trouble"] {
+            let n: i64 = self
+                .conn
+                .query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0))
+                .map_err(|e| self.err(e))?;
+            out.insert(t.to_string(), n);
+        }
+        Ok(out)
+    }
+}
