@@ -29,6 +29,7 @@ pub mod source;
 pub mod store;
 pub mod survey;
 pub mod t0;
+pub mod t2;
 pub mod units;
 
 pub use decode::AlertDecoder;

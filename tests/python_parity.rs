@@ -107,3 +107,59 @@ fn lax_numbers_as_in_pydantic() {
         "{e}"
     );
 }
+
+/// T2LightCurveSummary on each alert's public state equals Python AMPEL's
+/// body (ZiDataPointShaper bodies, T1 dps sorted, LightCurve.build).
+#[test]
+fn lightcurve_summary_bodies_match_python_ampel() {
+    use ampel::store::DataPointDoc;
+    use ampel::survey::document::{datapoint_body, visible};
+    use ampel::t2::{build_t2, T2Input, T2Outcome};
+    let unit = build_t2(
+        "T2LightCurveSummary",
+        &serde_json::json!({}),
+        &UnitContext::new(),
+    )
+    .unwrap();
+    let access = vec!["ZTF".to_string(), "ZTF_PUB".to_string()];
+    let mut with_nondetection = 0;
+    for set in ZTF_SETS {
+        for ((origin, alert), exp) in alerts(set).iter().zip(expected(set)) {
+            let mut docs: Vec<DataPointDoc> = alert
+                .datapoints
+                .iter()
+                .map(|dp| DataPointDoc {
+                    id: dp.id,
+                    stock: alert.stock,
+                    channel: vec![],
+                    tag: dp.tags.iter().map(|t| t.to_string()).collect(),
+                    meta: vec![],
+                    body: datapoint_body(alert, dp),
+                })
+                .filter(|d| visible(&d.tag, &access))
+                .collect();
+            docs.sort_by_key(|d| d.id);
+            let deps = Default::default();
+            let input = T2Input {
+                stock: alert.stock,
+                datapoints: &docs,
+                state: None,
+                stock_doc: None,
+                dependencies: &deps,
+            };
+            let T2Outcome::Ok(body) = unit.process(&input) else {
+                panic!("{origin}")
+            };
+            assert_eq!(body, exp["t2_lightcurve_summary"], "{origin}");
+            assert_eq!(
+                serde_json::to_string(&body).unwrap().len(),
+                serde_json::to_string(&exp["t2_lightcurve_summary"])
+                    .unwrap()
+                    .len()
+            );
+            with_nondetection +=
+                usize::from(body.get("last_significant_nondetection_jd").is_some());
+        }
+    }
+    assert_eq!(with_nondetection, 19);
+}

@@ -46,8 +46,7 @@ pub fn stock(
     add_all(&mut d.name, names);
     add_all(&mut d.tag, tags);
     d.journal.push(journal);
-    d.ts
-        .entry(channel.to_string())
+    d.ts.entry(channel.to_string())
         .and_modify(|t| t.upd = ts)
         .or_insert(ChannelTimes { tied: ts, upd: ts });
     d.updated = ts;
@@ -99,5 +98,6 @@ pub fn t2_result(
 
 /// Whether a T2 document may be claimed now.
 pub fn claimable(d: &T2Doc, now: f64) -> bool {
-    (d.code == code::NEW || d.code == code::RERUN_REQUESTED) && d.retry_after.is_none_or(|t| t <= now)
+    (d.code == code::NEW || d.code == code::RERUN_REQUESTED)
+        && d.retry_after.is_none_or(|t| t <= now)
 }

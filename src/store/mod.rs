@@ -38,7 +38,9 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::Backend { reason, .. } => {
-                reason.contains("locked") || reason.contains("busy") || reason.contains("connection")
+                reason.contains("locked")
+                    || reason.contains("busy")
+                    || reason.contains("connection")
             }
             _ => false,
         }
@@ -60,7 +62,10 @@ pub enum WriteOp {
         journal: JournalEntry,
     },
     /// Append a journal entry to an existing stock.
-    Journal { stock: i64, entry: JournalEntry },
+    Journal {
+        stock: i64,
+        entry: JournalEntry,
+    },
     /// Insert the state, or add its channels and meta to the stored one.
     State(T1Doc),
     /// Insert a T2 ticket (code NEW) once; later tickets add their channels.
@@ -75,13 +80,19 @@ pub enum WriteOp {
         retry_after: Option<f64>,
     },
     /// Set a T2 document's code (reset to NEW, pending dependency...).
-    T2Code { key: T2Key, code: i64 },
+    T2Code {
+        key: T2Key,
+        code: i64,
+    },
     T3(T3Doc),
     Log(LogDoc),
     /// Insert or replace the event of a run.
     Event(EventDoc),
     /// Store a config under its id (idempotent).
-    Config { id: i64, config: Json },
+    Config {
+        id: i64,
+        config: Json,
+    },
     Trouble(Json),
 }
 

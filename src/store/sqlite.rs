@@ -45,9 +45,12 @@ impl SqliteArchive {
             reason: e.to_string(),
         };
         let conn = Connection::open(path).map_err(be)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(be)?;
-        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;")
+        conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(be)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;",
+        )
+        .map_err(be)?;
         conn.execute_batch(SCHEMA).map_err(be)?;
         Ok(SqliteArchive {
             conn,
@@ -62,7 +65,11 @@ impl SqliteArchive {
         }
     }
 
-    fn parse<T: DeserializeOwned>(&self, collection: &'static str, text: &str) -> Result<T, StoreError> {
+    fn parse<T: DeserializeOwned>(
+        &self,
+        collection: &'static str,
+        text: &str,
+    ) -> Result<T, StoreError> {
         serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
             location: self.path.clone(),
             collection,
@@ -92,8 +99,15 @@ fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("documents serialise")
 }
 
-fn get_doc<T: DeserializeOwned>(tx: &Transaction, sql: &str, args: &[&dyn rusqlite::ToSql]) -> rusqlite::Result<Option<T>> {
-    let text: Option<String> = tx.prepare_cached(sql)?.query_row(args, |r| r.get(0)).optional()?;
+fn get_doc<T: DeserializeOwned>(
+    tx: &Transaction,
+    sql: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> rusqlite::Result<Option<T>> {
+    let text: Option<String> = tx
+        .prepare_cached(sql)?
+        .query_row(args, |r| r.get(0))
+        .optional()?;
     Ok(text.map(|t| serde_json::from_str(&t).expect("archive documents are written by us")))
 }
 
@@ -114,24 +128,34 @@ fn apply(tx: &Transaction, op: WriteOp) -> rusqlite::Result<()> {
         } => {
             let stored = get_doc(tx, "SELECT doc FROM stock WHERE stock = ?1", &[&stock])?;
             let d = merge::stock(stored, stock, &channel, &names, &tags, journal);
-            tx.prepare_cached("INSERT OR REPLACE INTO stock(stock, updated, doc) VALUES (?1, ?2, ?3)")?
-                .execute(params![d.stock, d.updated, json(&d)])?;
-            tx.prepare_cached("INSERT OR IGNORE INTO stock_channel(stock, channel) VALUES (?1, ?2)")?
-                .execute(params![stock, channel])?;
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO stock(stock, updated, doc) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![d.stock, d.updated, json(&d)])?;
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO stock_channel(stock, channel) VALUES (?1, ?2)",
+            )?
+            .execute(params![stock, channel])?;
             for n in &names {
                 tx.prepare_cached("INSERT OR IGNORE INTO stock_name(name, stock) VALUES (?1, ?2)")?
                     .execute(params![n, stock])?;
             }
         }
         WriteOp::Journal { stock, entry } => {
-            if let Some(mut d) = get_doc::<StockDoc>(tx, "SELECT doc FROM stock WHERE stock = ?1", &[&stock])? {
+            if let Some(mut d) =
+                get_doc::<StockDoc>(tx, "SELECT doc FROM stock WHERE stock = ?1", &[&stock])?
+            {
                 d.journal.push(entry);
                 tx.prepare_cached("UPDATE stock SET doc = ?2 WHERE stock = ?1")?
                     .execute(params![stock, json(&d)])?;
             }
         }
         WriteOp::State(d) => {
-            let stored = get_doc(tx, "SELECT doc FROM t1 WHERE stock = ?1 AND link = ?2", &[&d.stock, &d.link])?;
+            let stored = get_doc(
+                tx,
+                "SELECT doc FROM t1 WHERE stock = ?1 AND link = ?2",
+                &[&d.stock, &d.link],
+            )?;
             let d = merge::state(stored, d);
             tx.prepare_cached("INSERT OR REPLACE INTO t1(stock, link, doc) VALUES (?1, ?2, ?3)")?
                 .execute(params![d.stock, d.link, json(&d)])?;
@@ -154,7 +178,10 @@ fn apply(tx: &Transaction, op: WriteOp) -> rusqlite::Result<()> {
             retry_after,
         } => {
             if let Some(d) = get_t2(tx, &key)? {
-                put_t2(tx, &merge::t2_result(d, code, body, meta, trials, retry_after))?;
+                put_t2(
+                    tx,
+                    &merge::t2_result(d, code, body, meta, trials, retry_after),
+                )?;
             }
         }
         WriteOp::T2Code { key, code } => {
@@ -285,11 +312,19 @@ impl Archive for SqliteArchive {
     }
 
     fn datapoints(&self, stock: i64) -> Result<Vec<DataPointDoc>, StoreError> {
-        self.query_docs("t0", "SELECT doc FROM t0 WHERE stock = ?1 ORDER BY id", &[&stock])
+        self.query_docs(
+            "t0",
+            "SELECT doc FROM t0 WHERE stock = ?1 ORDER BY id",
+            &[&stock],
+        )
     }
 
     fn states(&self, stock: i64) -> Result<Vec<T1Doc>, StoreError> {
-        self.query_docs("t1", "SELECT doc FROM t1 WHERE stock = ?1 ORDER BY link", &[&stock])
+        self.query_docs(
+            "t1",
+            "SELECT doc FROM t1 WHERE stock = ?1 ORDER BY link",
+            &[&stock],
+        )
     }
 
     fn t2(&self, q: &T2Query) -> Result<Vec<T2Doc>, StoreError> {
@@ -315,15 +350,18 @@ impl Archive for SqliteArchive {
         let mut claimed = Vec::new();
         {
             let mut st = tx
-                .prepare_cached("SELECT doc FROM t2 WHERE code IN (-1, -6) ORDER BY stock, unit, config, link")
+                .prepare_cached(
+                    "SELECT doc FROM t2 WHERE code IN (-1, -6) ORDER BY stock, unit, config, link",
+                )
                 .map_err(be)?;
             let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(be)?;
             for r in rows {
-                let d: T2Doc = serde_json::from_str(&r.map_err(be)?).map_err(|e| StoreError::Corrupt {
-                    location: path.clone(),
-                    collection: "t2",
-                    reason: e.to_string(),
-                })?;
+                let d: T2Doc =
+                    serde_json::from_str(&r.map_err(be)?).map_err(|e| StoreError::Corrupt {
+                        location: path.clone(),
+                        collection: "t2",
+                        reason: e.to_string(),
+                    })?;
                 if merge::claimable(&d, now) {
                     claimed.push(d);
                     if claimed.len() == max {
@@ -370,7 +408,9 @@ impl Archive for SqliteArchive {
 
     fn counts(&self) -> Result<BTreeMap<String, i64>, StoreError> {
         let mut out = BTreeMap::new();
-        for t in ["stock", "t0", "t1", "t2", "t3", "log", "event", "conf", "trouble"] {
+        for t in [
+            "stock", "t0", "t1", "t2", "t3", "log", "event", "conf", "trouble",
+        ] {
             let n: i64 = self
                 .conn
                 .query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0))

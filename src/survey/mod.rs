@@ -2,5 +2,6 @@
 //! survey-neutral [`Alert`](crate::alert::Alert). Nothing outside this module
 //! (and the dispatch in [`crate::decode`]) names a survey's fields.
 
+pub mod document;
 pub mod lsst;
 pub mod ztf;

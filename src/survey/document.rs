@@ -1,0 +1,81 @@
+//! Datapoint bodies as they are archived (the `t0` collection), per survey:
+//! for ZTF exactly what AMPEL's `ZiDataPointShaper` stores.
+
+use crate::alert::{Alert, DataPoint, DataPointKind, Survey, Value};
+use serde_json::{Map, Value as Json};
+
+/// A value as stored JSON (NaN/inf become null, as JSON has neither).
+pub fn to_json(v: &Value) -> Json {
+    match v {
+        Value::Null => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Int(i) => Json::from(*i),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+        Value::Str(s) => Json::String(s.to_string()),
+        Value::Bytes(b) => Json::Array(b.iter().map(|x| Json::from(*x)).collect()),
+    }
+}
+
+/// The archived body of a datapoint.
+pub fn datapoint_body(alert: &Alert, dp: &DataPoint) -> Json {
+    match (alert.survey, dp.kind) {
+        // ZiDataPointShaper: the row without candid and programpi, with the
+        // difference-image file name cut to its base name.
+        (Survey::Ztf, DataPointKind::Detection) => {
+            let mut m = Map::new();
+            for (k, v) in dp.body.iter() {
+                match k {
+                    "candid" | "programpi" => {}
+                    "pdiffimfilename" => {
+                        let v = match v.as_str() {
+                            Some(s) if !s.is_empty() => {
+                                Json::String(s.rsplit('/').next().unwrap_or(s).replace(".fz", ""))
+                            }
+                            _ => to_json(v),
+                        };
+                        m.insert(k.to_string(), v);
+                    }
+                    _ => {
+                        m.insert(k.to_string(), to_json(v));
+                    }
+                }
+            }
+            Json::Object(m)
+        }
+        // ZiDataPointShaper's upper-limit body.
+        (Survey::Ztf, _) => {
+            let mut m = Map::new();
+            for k in ["jd", "diffmaglim", "rcid", "fid", "programid"] {
+                m.insert(k.to_string(), dp.body.get(k).map_or(Json::Null, to_json));
+            }
+            Json::Object(m)
+        }
+        (Survey::Lsst, _) => Json::Object(
+            dp.body
+                .iter()
+                .map(|(k, v)| (k.to_string(), to_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// Tags of a stock of this survey.
+pub fn stock_tags(alert: &Alert) -> Vec<String> {
+    vec![match alert.survey {
+        Survey::Ztf => "ZTF".to_string(),
+        Survey::Lsst => "LSST".to_string(),
+    }]
+}
+
+/// Data rights: whether a channel with `access` may see a datapoint with
+/// `tags`. Points tagged with an access tag (ZTF_PUB, ZTF_PRIV) are visible
+/// when the channel has one of them; untagged points are visible to all.
+/// For ZTF this drops exactly the programid 2 points from public channels.
+pub fn visible(tags: &[String], access: &[String]) -> bool {
+    const RIGHTS: [&str; 2] = ["ZTF_PUB", "ZTF_PRIV"];
+    let restricted: Vec<&String> = tags
+        .iter()
+        .filter(|t| RIGHTS.contains(&t.as_str()))
+        .collect();
+    restricted.is_empty() || restricted.iter().any(|t| access.contains(t))
+}

@@ -1,0 +1,114 @@
+//! T2 units: computations on a state (a T1 and its datapoints), a datapoint,
+//! or a stock. Each result is stored once per (stock, unit, config, link)
+//! and shared by every channel that asks for it.
+//!
+//! Units are pure: the tier runner loads their input from the archive, runs
+//! them (catching panics), and records body, code and meta.
+
+mod catalog_match;
+mod lightcurve;
+mod lightcurve_summary;
+mod multimess_match;
+mod template_match;
+mod tutorial_decision;
+
+pub use catalog_match::{T2CatalogMatch, T2CatalogMatchConfig};
+pub use lightcurve::LightCurve;
+pub use lightcurve_summary::{T2LightCurveSummary, T2LightCurveSummaryConfig};
+pub use multimess_match::{NeutrinoRegion, T2MultiMessMatch, T2MultiMessMatchConfig};
+pub use template_match::{T2TemplateMatch, T2TemplateMatchConfig};
+pub use tutorial_decision::{T2TutorialDecision, T2TutorialDecisionConfig};
+
+use crate::config::UnitConfigError;
+use crate::store::{DataPointDoc, StockDoc, T1Doc};
+use crate::units::UnitContext;
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+
+/// What a T2 unit computes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum T2Kind {
+    /// One datapoint (link = datapoint id, col "t0").
+    Point,
+    /// A state: T1 document and its datapoints (link = T1 link).
+    State,
+    /// A whole stock (link = stock id, col "stock").
+    Stock,
+}
+
+/// Another T2 result a tied unit needs, on the same link.
+#[derive(Debug, Clone, PartialEq)]
+pub struct T2Dependency {
+    pub unit: String,
+    pub config: Json,
+}
+
+/// The input of one T2 run.
+#[derive(Debug)]
+pub struct T2Input<'a> {
+    pub stock: i64,
+    /// Point: the datapoint; state: the T1's datapoints in its `dps` order
+    /// (ascending ids); stock: all datapoints of the stock.
+    pub datapoints: &'a [DataPointDoc],
+    pub state: Option<&'a T1Doc>,
+    pub stock_doc: Option<&'a StockDoc>,
+    /// Latest bodies of the dependencies, by unit name.
+    pub dependencies: &'a BTreeMap<String, Json>,
+}
+
+/// A T2 run's result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum T2Outcome {
+    /// Success: stored with code OK.
+    Ok(Json),
+    /// A unit-defined code (positive, a valid result) with its body.
+    Code(i64, Json),
+    /// A transient failure: retried with back-off up to max_try.
+    Retry(String),
+    /// A permanent failure: stored as ERROR, not retried.
+    Error(String),
+}
+
+/// A T2 unit.
+pub trait T2Unit: Send + Sync {
+    fn kind(&self) -> T2Kind;
+    /// Tied units name their dependencies; others need none.
+    fn dependencies(&self) -> Vec<T2Dependency> {
+        Vec::new()
+    }
+    fn process(&self, input: &T2Input) -> T2Outcome;
+}
+
+/// Builds a T2 unit from its (unvalidated) config.
+pub type BuildT2 = fn(&Json, &UnitContext) -> Result<Box<dyn T2Unit>, UnitConfigError>;
+
+/// A T2 unit's registration by its AMPEL name.
+pub struct T2UnitRegistration {
+    pub name: &'static str,
+    pub build: BuildT2,
+}
+
+inventory::collect!(T2UnitRegistration);
+
+pub fn t2_names() -> Vec<&'static str> {
+    let mut v: Vec<_> = inventory::iter::<T2UnitRegistration>
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+pub fn build_t2(
+    name: &str,
+    config: &Json,
+    ctx: &UnitContext,
+) -> Result<Box<dyn T2Unit>, UnitConfigError> {
+    match inventory::iter::<T2UnitRegistration>
+        .into_iter()
+        .find(|u| u.name == name)
+    {
+        Some(u) => (u.build)(config, ctx),
+        None => Err(UnitConfigError::unknown_unit(name, &t2_names())),
+    }
+}
