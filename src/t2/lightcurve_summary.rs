@@ -74,11 +74,11 @@ impl T2Unit for T2LightCurveSummary {
         }
         // AMPEL: next(reversed(filtered upper limits)), i.e. the last one in
         // state order (ids ascending: the earliest such limit).
-        let significant = lc.upperlimits.iter().filter(|ul| {
+        let mut significant = lc.upperlimits.iter().filter(|ul| {
             num(ul, "jd").is_some_and(|jd| jd < first_jd)
                 && num(ul, "diffmaglim").is_some_and(|m| m > self.cfg.limiting_magnitude)
         });
-        if let Some(ul) = significant.last() {
+        if let Some(ul) = significant.next_back() {
             for f in ["jd", "fid", "diffmaglim"] {
                 r.insert(format!("last_significant_nondetection_{f}"), field(ul, f));
             }
