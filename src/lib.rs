@@ -25,11 +25,14 @@ pub mod catalog;
 pub mod config;
 pub mod decode;
 pub mod id;
+pub mod job;
+pub mod run;
 pub mod source;
 pub mod store;
 pub mod survey;
 pub mod t0;
 pub mod t2;
+pub mod t3;
 pub mod units;
 
 pub use decode::AlertDecoder;

@@ -59,6 +59,9 @@ pub struct MetaRecord {
     /// The alert that caused the touch (T0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert: Option<i64>,
+    /// Anything else worth keeping (an error message, a reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<Json>,
 }
 
 /// A stock journal entry.

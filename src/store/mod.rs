@@ -141,9 +141,15 @@ pub trait Archive: Send {
     fn datapoints(&self, stock: i64) -> Result<Vec<DataPointDoc>, StoreError>;
     fn states(&self, stock: i64) -> Result<Vec<T1Doc>, StoreError>;
     fn t2(&self, q: &T2Query) -> Result<Vec<T2Doc>, StoreError>;
-    /// Atomically moves up to `max` T2 documents that are NEW or
-    /// RERUN_REQUESTED (and past their back-off) to RUNNING and returns them.
-    fn claim_t2(&mut self, now: f64, max: usize) -> Result<Vec<T2Doc>, StoreError>;
+    /// Atomically moves up to `max` T2 documents of the given units that are
+    /// NEW or RERUN_REQUESTED (and past their back-off) to RUNNING, and
+    /// returns them.
+    fn claim_t2(
+        &mut self,
+        now: f64,
+        max: usize,
+        units: &[String],
+    ) -> Result<Vec<T2Doc>, StoreError>;
     fn t3(&self, stock: Option<i64>) -> Result<Vec<T3Doc>, StoreError>;
     fn events(&self) -> Result<Vec<EventDoc>, StoreError>;
     fn logs(&self, q: &LogQuery) -> Result<Vec<LogDoc>, StoreError>;

@@ -340,7 +340,12 @@ impl Archive for SqliteArchive {
         })
     }
 
-    fn claim_t2(&mut self, now: f64, max: usize) -> Result<Vec<T2Doc>, StoreError> {
+    fn claim_t2(
+        &mut self,
+        now: f64,
+        max: usize,
+        units: &[String],
+    ) -> Result<Vec<T2Doc>, StoreError> {
         let path = self.path.clone();
         let be = |e: rusqlite::Error| StoreError::Backend {
             location: path.clone(),
@@ -362,7 +367,7 @@ impl Archive for SqliteArchive {
                         collection: "t2",
                         reason: e.to_string(),
                     })?;
-                if merge::claimable(&d, now) {
+                if merge::claimable(&d, now) && units.contains(&d.unit) {
                     claimed.push(d);
                     if claimed.len() == max {
                         break;

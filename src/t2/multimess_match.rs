@@ -68,7 +68,7 @@ fn d_max_pull() -> f64 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct T2MultiMessMatchConfig {
-    /// File with the neutrino regions (relative paths: to the working directory).
+    /// File with the neutrino regions (relative to the job file).
     pub regions: PathBuf,
     #[serde(default = "d_temporal", deserialize_with = "lax::f64")]
     pub temporal_pull_scaling: f64,
@@ -94,9 +94,6 @@ impl Validate for T2MultiMessMatchConfig {
             if v <= 0.0 || !v.is_finite() {
                 p.push(ConfigProblem::new(k, format!("must be positive, got {v}")));
             }
-        }
-        if let Err(e) = load_regions(&self.regions) {
-            p.push(ConfigProblem::new("regions", e));
         }
     }
 }
@@ -205,9 +202,9 @@ impl T2Unit for T2MultiMessMatch {
     }
 }
 
-fn build(config: &Json, _: &UnitContext) -> Result<Box<dyn T2Unit>, UnitConfigError> {
+fn build(config: &Json, ctx: &UnitContext) -> Result<Box<dyn T2Unit>, UnitConfigError> {
     let cfg: T2MultiMessMatchConfig = parse_unit_config("T2MultiMessMatch", config)?;
-    let regions = load_regions(&cfg.regions).map_err(|e| UnitConfigError {
+    let regions = load_regions(&ctx.resolve(&cfg.regions)).map_err(|e| UnitConfigError {
         unit: "T2MultiMessMatch".into(),
         problems: vec![ConfigProblem::new("regions", e)],
     })?;

@@ -30,6 +30,9 @@ impl std::str::FromStr for CatalogSpec {
 #[derive(Debug, Default, Clone)]
 pub struct UnitContext {
     catalogs: HashMap<String, Arc<Catalog>>,
+    /// Relative file paths in unit configs are relative to this directory
+    /// (the job file's), so configs, and their ids, stay as written.
+    base_dir: PathBuf,
 }
 
 impl UnitContext {
@@ -49,6 +52,20 @@ impl UnitContext {
     pub fn add_catalog(&mut self, catalog: Catalog) {
         self.catalogs
             .insert(catalog.name.clone(), Arc::new(catalog));
+    }
+
+    pub fn with_base_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.base_dir = dir.into();
+        self
+    }
+
+    /// A path from a unit config, resolved against the base directory.
+    pub fn resolve(&self, p: &std::path::Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
     }
 
     pub fn catalog(&self, name: &str) -> Option<Arc<Catalog>> {

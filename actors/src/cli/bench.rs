@@ -79,3 +79,37 @@ pub fn run(args: BenchT0Args) -> anyhow::Result<ExitCode> {
     }
     .exit_code())
 }
+
+#[derive(Debug, Args)]
+pub struct BenchReplayArgs {
+    /// Job file; its archive setting is ignored (a fresh embedded archive
+    /// in a temporary directory is used).
+    #[arg(long)]
+    job: std::path::PathBuf,
+}
+
+/// The full pipeline (T0..T3 with storage) on a fresh archive.
+pub fn replay(args: BenchReplayArgs) -> anyhow::Result<ExitCode> {
+    let mut pipeline = super::run::pipeline(&args.job)?;
+    let dir = std::env::temp_dir().join(format!("ampel-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("bench.sqlite");
+    let mut archive = ampel::store::open_embedded(&path.display().to_string())?;
+    let summary = pipeline.replay(&mut archive, &super::run::version(), &mut |_| {});
+    drop(archive);
+    let _ = std::fs::remove_dir_all(&dir);
+    let summary = summary?;
+    eprintln!(
+        "{} alerts ({} failed) in {:.3} s; {} T2 runs, {} T3 runs",
+        summary.alerts, summary.failed, summary.seconds, summary.t2_runs, summary.t3_runs
+    );
+    println!(
+        "{}",
+        serde_json::json!({
+            "job": summary.job, "alerts": summary.alerts, "failed": summary.failed,
+            "accepted": summary.accepted, "t2": summary.t2, "t2_runs": summary.t2_runs,
+            "seconds": summary.seconds, "alerts_per_s": summary.alerts_per_s,
+        })
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -5,6 +5,8 @@ mod bench;
 mod config_hash;
 mod filter;
 mod input;
+mod inspect;
+mod run;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -36,6 +38,52 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Run a job (channels over an alert archive) through all tiers.
+    Run(run::RunArgs),
+    /// Inspect stocks in an archive.
+    Stock {
+        #[command(subcommand)]
+        command: StockCommand,
+    },
+    /// Inspect or reset T2 documents.
+    T2 {
+        #[command(subcommand)]
+        command: T2Command,
+    },
+    /// Process runs recorded in an archive.
+    Event {
+        #[command(subcommand)]
+        command: EventCommand,
+    },
+    /// Logs stored in an archive.
+    Log {
+        #[command(subcommand)]
+        command: LogCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum StockCommand {
+    /// Journal, datapoints, states, T2 results and T3 records of a stock.
+    Show(inspect::StockShowArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum T2Command {
+    /// T2 documents: stock, unit, config, link, channel, code, body.
+    Show(inspect::T2ShowArgs),
+    /// Set matching T2 documents back to NEW.
+    Reset(inspect::T2ResetArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum EventCommand {
+    Show(inspect::StoreArg),
+}
+
+#[derive(Debug, Subcommand)]
+enum LogCommand {
+    Show(inspect::LogShowArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -54,6 +102,8 @@ enum ConfigCommand {
 enum BenchCommand {
     /// Decode, shape and filter alerts N times; prints a JSON summary last.
     T0(bench::BenchT0Args),
+    /// The whole pipeline of a job on a fresh embedded archive.
+    Replay(bench::BenchReplayArgs),
 }
 
 /// Where alerts come from, shared by the commands that read alerts.
@@ -80,5 +130,24 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench {
             command: BenchCommand::T0(a),
         } => bench::run(a),
+        Command::Bench {
+            command: BenchCommand::Replay(a),
+        } => bench::replay(a),
+        Command::Run(a) => run::run(a),
+        Command::Stock {
+            command: StockCommand::Show(a),
+        } => inspect::stock_show(a),
+        Command::T2 {
+            command: T2Command::Show(a),
+        } => inspect::t2_show(a),
+        Command::T2 {
+            command: T2Command::Reset(a),
+        } => inspect::t2_reset(a),
+        Command::Event {
+            command: EventCommand::Show(a),
+        } => inspect::event_show(a),
+        Command::Log {
+            command: LogCommand::Show(a),
+        } => inspect::log_show(a),
     }
 }

@@ -1,0 +1,366 @@
+//! Inspecting an archive: `stock show`, `t2 show`, `t2 reset`, `event show`,
+//! `log show`. JSON with `--json`, readable tables otherwise.
+
+use ampel::store::{
+    code, open_embedded, Archive, LogQuery, SqliteArchive, StockDoc, T2Query, WriteOp,
+};
+use anyhow::{bail, Context};
+use clap::Args;
+use serde_json::{json, Value as Json};
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct StoreArg {
+    /// Archive address (sqlite:PATH).
+    #[arg(long, env = "AMPEL_STORE", default_value = ampel::job::DEFAULT_ARCHIVE)]
+    store: String,
+    /// JSON output (one document per line) instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+impl StoreArg {
+    fn open(&self) -> anyhow::Result<SqliteArchive> {
+        let path = self.store.strip_prefix("sqlite:").unwrap_or(&self.store);
+        if path != ":memory:" && !std::path::Path::new(path).exists() {
+            bail!("no archive at {path} (run a job first, or pass --store sqlite:PATH)");
+        }
+        open_embedded(&self.store).with_context(|| format!("opening {}", self.store))
+    }
+}
+
+fn code_text(c: i64) -> String {
+    format!("{c} {}", code::name(c))
+}
+
+fn short(v: &Json, n: usize) -> String {
+    let s = v.to_string();
+    if s.chars().count() > n {
+        format!("{}...", s.chars().take(n).collect::<String>())
+    } else {
+        s
+    }
+}
+
+fn table(headers: &[&str], rows: Vec<Vec<String>>) {
+    let mut w: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<width$}", width = w[i]))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    println!("{}", line(headers.iter().map(|h| h.to_string()).collect()));
+    for r in rows {
+        println!("{}", line(r));
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct StockShowArgs {
+    #[command(flatten)]
+    store: StoreArg,
+    /// Stock id or name (e.g. ZTF23abcdefg).
+    id: String,
+}
+
+fn find_stock(a: &dyn Archive, id: &str) -> anyhow::Result<StockDoc> {
+    let found = match id.parse::<i64>() {
+        Ok(n) => a.stock(n)?,
+        Err(_) => a.stock_by_name(id)?,
+    };
+    found.with_context(|| format!("no stock {id} in {}", a.location()))
+}
+
+pub fn stock_show(args: StockShowArgs) -> anyhow::Result<ExitCode> {
+    let a = args.store.open()?;
+    let s = find_stock(&a, &args.id)?;
+    let dps = a.datapoints(s.stock)?;
+    let states = a.states(s.stock)?;
+    let t2 = a.t2(&T2Query {
+        stock: Some(s.stock),
+        ..Default::default()
+    })?;
+    let t3 = a.t3(Some(s.stock))?;
+    if args.store.json {
+        println!(
+            "{}",
+            json!({"stock": s, "datapoints": dps, "states": states, "t2": t2, "t3": t3})
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "stock {}  names {:?}  channels {:?}  tags {:?}",
+        s.stock, s.name, s.channel, s.tag
+    );
+    println!("\njournal");
+    table(
+        &["run", "tier", "process", "action", "channel", "alert"],
+        s.journal
+            .iter()
+            .map(|j| {
+                vec![
+                    j.run.to_string(),
+                    j.tier.to_string(),
+                    j.process.clone(),
+                    j.action.clone(),
+                    j.channel.join(","),
+                    j.alert.map(|x| x.to_string()).unwrap_or_default(),
+                ]
+            })
+            .collect(),
+    );
+    println!("\ndatapoints ({})", dps.len());
+    table(
+        &["id", "tags", "channels", "jd"],
+        dps.iter()
+            .map(|d| {
+                vec![
+                    d.id.to_string(),
+                    d.tag.join(","),
+                    d.channel.join(","),
+                    d.body.get("jd").map(|v| v.to_string()).unwrap_or_default(),
+                ]
+            })
+            .collect(),
+    );
+    println!("\nstates");
+    table(
+        &["link", "datapoints", "channels"],
+        states
+            .iter()
+            .map(|s| {
+                vec![
+                    s.link.to_string(),
+                    s.dps.len().to_string(),
+                    s.channel.join(","),
+                ]
+            })
+            .collect(),
+    );
+    println!("\nt2");
+    table(
+        &["unit", "config", "link", "code", "channels", "body"],
+        t2.iter()
+            .map(|d| {
+                vec![
+                    d.unit.clone(),
+                    d.config.to_string(),
+                    d.link.to_string(),
+                    code_text(d.code),
+                    d.channel.join(","),
+                    d.latest_body().map(|b| short(b, 80)).unwrap_or_default(),
+                ]
+            })
+            .collect(),
+    );
+    println!("\nt3");
+    table(
+        &["run", "process", "unit", "code"],
+        t3.iter()
+            .map(|d| {
+                vec![
+                    d.run.to_string(),
+                    d.process.clone(),
+                    d.unit.clone(),
+                    code_text(d.code),
+                ]
+            })
+            .collect(),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub struct T2ShowArgs {
+    #[command(flatten)]
+    store: StoreArg,
+    #[arg(long)]
+    unit: Option<String>,
+    #[arg(long, allow_hyphen_values = true)]
+    code: Option<i64>,
+    /// Only this stock (id or name).
+    #[arg(long)]
+    stock: Option<String>,
+}
+
+pub fn t2_show(args: T2ShowArgs) -> anyhow::Result<ExitCode> {
+    let a = args.store.open()?;
+    let stock = match &args.stock {
+        Some(s) => Some(find_stock(&a, s)?.stock),
+        None => None,
+    };
+    let docs = a.t2(&T2Query {
+        stock,
+        unit: args.unit.clone(),
+        code: args.code,
+        channel: None,
+    })?;
+    if args.store.json {
+        for d in &docs {
+            println!(
+                "{}",
+                json!({"stock": d.stock, "unit": d.unit, "config": d.config, "link": d.link,
+                    "channel": d.channel, "code": d.code, "body": d.latest_body()})
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    table(
+        &[
+            "stock", "unit", "config", "link", "code", "channels", "body",
+        ],
+        docs.iter()
+            .map(|d| {
+                vec![
+                    d.stock.to_string(),
+                    d.unit.clone(),
+                    d.config.to_string(),
+                    d.link.to_string(),
+                    code_text(d.code),
+                    d.channel.join(","),
+                    d.latest_body().map(|b| short(b, 60)).unwrap_or_default(),
+                ]
+            })
+            .collect(),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub struct T2ResetArgs {
+    #[command(flatten)]
+    store: StoreArg,
+    #[arg(long)]
+    unit: Option<String>,
+    /// Only documents with this code (e.g. -4 for EXCEPTION).
+    #[arg(long, allow_hyphen_values = true)]
+    code: Option<i64>,
+    #[arg(long)]
+    stock: Option<String>,
+}
+
+/// Sets matching T2 documents back to NEW (trials cleared), so the next run
+/// computes them again; results already stored are kept in the body history.
+pub fn t2_reset(args: T2ResetArgs) -> anyhow::Result<ExitCode> {
+    let mut a = args.store.open()?;
+    let stock = match &args.stock {
+        Some(s) => Some(find_stock(&a, s)?.stock),
+        None => None,
+    };
+    if args.unit.is_none() && args.code.is_none() && stock.is_none() {
+        bail!("name what to reset: --unit, --code and/or --stock");
+    }
+    let docs = a.t2(&T2Query {
+        stock,
+        unit: args.unit,
+        code: args.code,
+        channel: None,
+    })?;
+    let n = docs.len();
+    a.write(
+        docs.into_iter()
+            .map(|d| WriteOp::T2Code {
+                key: d.key(),
+                code: code::NEW,
+            })
+            .collect(),
+    )?;
+    eprintln!("reset {n} T2 document(s) to NEW");
+    if args.store.json {
+        println!("{}", json!({"reset": n}));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn event_show(args: StoreArg) -> anyhow::Result<ExitCode> {
+    let a = args.open()?;
+    let events = a.events()?;
+    if args.json {
+        for e in &events {
+            println!("{}", serde_json::to_string(e)?);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    table(
+        &[
+            "run", "process", "start", "seconds", "code", "counts", "version",
+        ],
+        events
+            .iter()
+            .map(|e| {
+                vec![
+                    e.run.to_string(),
+                    e.process.clone(),
+                    format!("{:.0}", e.start),
+                    e.end
+                        .map(|x| format!("{:.2}", x - e.start))
+                        .unwrap_or_else(|| "running?".into()),
+                    code_text(e.code),
+                    short(&json!(e.counts), 70),
+                    format!("{} {}", e.version, e.commit.clone().unwrap_or_default()),
+                ]
+            })
+            .collect(),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub struct LogShowArgs {
+    #[command(flatten)]
+    store: StoreArg,
+    #[arg(long)]
+    run: Option<i64>,
+    #[arg(long)]
+    stock: Option<i64>,
+    #[arg(long)]
+    channel: Option<String>,
+    #[arg(long, default_value_t = 1000)]
+    limit: usize,
+}
+
+pub fn log_show(args: LogShowArgs) -> anyhow::Result<ExitCode> {
+    let a = args.store.open()?;
+    let logs = a.logs(&LogQuery {
+        run: args.run,
+        stock: args.stock,
+        channel: args.channel.clone(),
+        limit: Some(args.limit),
+    })?;
+    if args.store.json {
+        for l in &logs {
+            println!("{}", serde_json::to_string(l)?);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    table(
+        &[
+            "run", "level", "tier", "channel", "stock", "alert", "msg", "extra",
+        ],
+        logs.iter()
+            .map(|l| {
+                vec![
+                    l.run.to_string(),
+                    l.level.clone(),
+                    l.tier.map(|t| t.to_string()).unwrap_or_default(),
+                    l.channel.clone().unwrap_or_default(),
+                    l.stock.map(|x| x.to_string()).unwrap_or_default(),
+                    l.alert.map(|x| x.to_string()).unwrap_or_default(),
+                    l.msg.clone(),
+                    l.extra.as_ref().map(|e| short(e, 80)).unwrap_or_default(),
+                ]
+            })
+            .collect(),
+    );
+    Ok(ExitCode::SUCCESS)
+}

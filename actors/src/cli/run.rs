@@ -1,0 +1,69 @@
+//! `ampel run`: a job through all tiers on the archive, with a progress bar
+//! on a terminal and a JSON summary printed last.
+
+use ampel::job::Job;
+use ampel::run::{Pipeline, Progress, Version};
+use ampel::store::open_embedded;
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Job file (YAML).
+    #[arg(long)]
+    job: PathBuf,
+    /// Archive address, overriding the job's (sqlite:PATH).
+    #[arg(long, env = "AMPEL_STORE")]
+    store: Option<String>,
+}
+
+pub fn version() -> Version {
+    let commit = env!("AMPEL_GIT_COMMIT");
+    Version {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        commit: (!commit.is_empty()).then(|| commit.to_string()),
+    }
+}
+
+/// Loads and builds a job; every problem is listed (exit 2).
+pub fn pipeline(job: &std::path::Path) -> anyhow::Result<Pipeline> {
+    let job = Job::load(job)?;
+    Ok(Pipeline::build(job)?)
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let mut pipeline = pipeline(&args.job)?;
+    let address = args.store.unwrap_or_else(|| pipeline.job.archive.clone());
+    let mut archive =
+        open_embedded(&address).with_context(|| format!("opening the archive {address}"))?;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = ProgressBar::new_spinner();
+        b.set_style(
+            ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("valid template"),
+        );
+        b.enable_steady_tick(std::time::Duration::from_millis(120));
+        b
+    });
+    let mut report = |p: Progress| {
+        if let Some(b) = &bar {
+            b.set_message(format!(
+                "{}: {} alerts, {} accepted, {} failed",
+                p.stage, p.alerts, p.accepted, p.failed
+            ));
+        }
+    };
+    let summary = pipeline.replay(&mut archive, &version(), &mut report)?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    println!("{}", serde_json::to_string(&summary)?);
+    Ok(if summary.failed > 0 {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

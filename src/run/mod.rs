@@ -1,0 +1,28 @@
+//! Running a job through the tiers on an archive: T0 (filter, ingest), T1
+//! (states), T2 (tickets, then a worker draining them), T3 (selections and
+//! reactions). This is the embedded, single-process runner used by
+//! `ampel run` for replays; the live runtime (actors) calls the same tier
+//! functions.
+
+mod pipeline;
+mod t0;
+mod t2;
+mod t3;
+
+pub use pipeline::{Pipeline, Progress, RunSummary};
+pub use t2::T2Worker;
+
+/// Seconds since the Unix epoch (the `ts` of meta records and events).
+pub fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Identity of the running program, recorded in every event.
+#[derive(Debug, Clone)]
+pub struct Version {
+    pub version: String,
+    pub commit: Option<String>,
+}

@@ -1,0 +1,393 @@
+//! A job turned into runnable units, and the replay loop.
+
+use super::t0::{ChannelRt, T0};
+use super::t2::{T2Spec, T2Worker};
+use super::t3::T3Process;
+use super::{now, Version};
+use crate::avro::SchemaRegistry;
+use crate::id::config_id;
+use crate::job::{Job, JobError, JobProblem};
+use crate::source::for_each_alert;
+use crate::store::{code, Archive, EventDoc, LogDoc, StoreError, WriteOp};
+use crate::t2::{build_t2, T2Unit};
+use crate::t3::{build_t3, query};
+use crate::units::{build_filter, CatalogSpec, UnitContext};
+use crate::AlertDecoder;
+use serde::Serialize;
+use serde_json::{json, Value as Json};
+use std::collections::{BTreeMap, HashMap};
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Progress of a replay, for a progress bar.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub alerts: u64,
+    pub failed: u64,
+    pub accepted: u64,
+    pub stage: &'static str,
+}
+
+/// What a run did, printed last by `ampel run`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunSummary {
+    pub job: String,
+    pub run: i64,
+    pub archive: String,
+    pub alerts: u64,
+    pub failed: u64,
+    pub accepted: BTreeMap<String, u64>,
+    pub rejected: BTreeMap<String, u64>,
+    pub datapoints: i64,
+    pub states: i64,
+    pub t2: BTreeMap<String, i64>,
+    pub t2_runs: u64,
+    pub t3_runs: u64,
+    pub seconds: f64,
+    pub alerts_per_s: f64,
+}
+
+/// A job's units, built and validated.
+pub struct Pipeline {
+    pub job: Job,
+    t0: T0,
+    worker: T2Worker,
+    t3: Vec<T3Process>,
+    configs: Vec<(i64, Json)>,
+}
+
+fn unit_problem(file: &Path, at: String, e: crate::config::UnitConfigError) -> Vec<JobProblem> {
+    e.problems
+        .into_iter()
+        .map(|p| JobProblem {
+            file: file.to_path_buf(),
+            path: match p.path.as_str() {
+                "unit" => format!("{at}.unit"),
+                "(config)" => format!("{at}.config"),
+                other => format!("{at}.config.{other}"),
+            },
+            message: p.message,
+        })
+        .collect()
+}
+
+impl Pipeline {
+    /// Builds every unit of the job; all problems are reported together,
+    /// each with its file and key path.
+    pub fn build(job: Job) -> Result<Pipeline, JobError> {
+        let mut problems = Vec::new();
+        let specs: Vec<CatalogSpec> = job
+            .catalogs
+            .iter()
+            .map(|(n, p)| CatalogSpec {
+                name: n.clone(),
+                path: p.clone(),
+            })
+            .collect();
+        let ctx = match UnitContext::new()
+            .with_base_dir(&job.dir)
+            .with_catalogs(&specs)
+        {
+            Ok(c) => c,
+            Err(e) => {
+                return Err(JobError(vec![JobProblem {
+                    file: job.file.clone(),
+                    path: "catalogs".into(),
+                    message: e.to_string(),
+                }]))
+            }
+        };
+        let mut channels = Vec::new();
+        let mut units: HashMap<(String, i64), Arc<dyn T2Unit>> = HashMap::new();
+        let mut configs: Vec<(i64, Json)> = Vec::new();
+        let mut t3 = Vec::new();
+        for (file, ch) in &job.channels {
+            let pre = |k: &str| {
+                if *file == job.file {
+                    let i = job
+                        .channels
+                        .iter()
+                        .position(|(_, c)| c.channel == ch.channel)
+                        .unwrap_or(0);
+                    format!("channels[{i}].{k}")
+                } else {
+                    k.to_string()
+                }
+            };
+            let filter = match build_filter(&ch.t0_filter.unit, &ch.t0_filter.config, &ctx) {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    problems.extend(unit_problem(file, pre("t0_filter"), e));
+                    None
+                }
+            };
+            let mut specs = Vec::new();
+            for (i, u) in ch.t2_compute.iter().enumerate() {
+                match add_t2(
+                    &u.unit,
+                    &u.config,
+                    &ctx,
+                    &mut units,
+                    &mut configs,
+                    &mut specs,
+                ) {
+                    Ok(()) => {}
+                    Err(e) => {
+                        problems.extend(unit_problem(file, pre(&format!("t2_compute[{i}]")), e))
+                    }
+                }
+            }
+            for (j, p) in ch.t3_supervise.iter().enumerate() {
+                for (k, m) in p.filter.t2.iter().enumerate() {
+                    if let Err(e) = query::validate(&m.condition) {
+                        problems.push(JobProblem {
+                            file: file.clone(),
+                            path: pre(&format!("t3_supervise[{j}].filter.t2[{k}].match")),
+                            message: e,
+                        });
+                    }
+                }
+                let mut run = Vec::new();
+                for (k, u) in p.run.iter().enumerate() {
+                    match build_t3(&u.unit, &u.config, &ctx) {
+                        Ok(unit) => {
+                            let id = config_id(&u.config).unwrap_or_default();
+                            configs.push((id, u.config.clone()));
+                            run.push((u.unit.clone(), id, unit));
+                        }
+                        Err(e) => problems.extend(unit_problem(
+                            file,
+                            pre(&format!("t3_supervise[{j}].run[{k}]")),
+                            e,
+                        )),
+                    }
+                }
+                t3.push(T3Process {
+                    channel: ch.channel.clone(),
+                    access: ch.access.clone(),
+                    name: p.name.clone(),
+                    filter: p.filter.clone(),
+                    run,
+                });
+            }
+            if let Ok(id) = config_id(&ch.t0_filter.config) {
+                configs.push((id, ch.t0_filter.config.clone()));
+            }
+            if let Some(filter) = filter {
+                channels.push(ChannelRt {
+                    name: ch.channel.clone(),
+                    access: ch.access.clone(),
+                    filter,
+                    on_stock_match: ch.t0_filter.on_stock_match,
+                    t2: specs,
+                });
+            }
+        }
+        if !problems.is_empty() {
+            return Err(JobError(problems));
+        }
+        let worker = T2Worker::new(units, job.t2.clone());
+        Ok(Pipeline {
+            t0: T0::new(channels, job.name.clone()),
+            worker,
+            t3,
+            configs,
+            job,
+        })
+    }
+
+    /// Replays the job's alert archives: T0+T1 for every alert (batched),
+    /// then T2 until drained, then T3. Records an event and logs.
+    pub fn replay(
+        &mut self,
+        archive: &mut dyn Archive,
+        version: &Version,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<RunSummary, StoreError> {
+        let started = now();
+        let run = archive.next_run_id()?;
+        let mut event = EventDoc {
+            run,
+            process: self.job.name.clone(),
+            tier: None,
+            start: started,
+            end: None,
+            code: code::RUNNING,
+            counts: BTreeMap::new(),
+            version: version.version.clone(),
+            commit: version.commit.clone(),
+            job: Some(self.job.file.display().to_string()),
+        };
+        let mut ops: Vec<WriteOp> = vec![WriteOp::Event(event.clone())];
+        ops.extend(self.configs.iter().map(|(id, c)| WriteOp::Config {
+            id: *id,
+            config: c.clone(),
+        }));
+        archive.write(ops)?;
+
+        let decoder = AlertDecoder::new().with_registry(SchemaRegistry::builtin());
+        let mut summary = RunSummary {
+            job: self.job.name.clone(),
+            run,
+            archive: archive.location(),
+            ..Default::default()
+        };
+        let mut batch = self.t0.batch(run);
+        let mut result: Result<(), StoreError> = Ok(());
+        let paths = self.job.source.paths.clone();
+        let batch_size = self.job.batch_size;
+        let mut in_batch = 0usize;
+        for_each_alert(&paths, |item| {
+            let outcome = match item {
+                Ok(raw) => match decoder.decode(raw.bytes) {
+                    Ok(alerts) => {
+                        let mut r = Ok(());
+                        for alert in alerts {
+                            summary.alerts += 1;
+                            r = self.t0.ingest(&alert, archive, &mut batch, &mut summary);
+                            if r.is_err() {
+                                break;
+                            }
+                        }
+                        r
+                    }
+                    Err(e) => {
+                        summary.failed += 1;
+                        batch.fail(&raw.origin.to_string(), &e.to_string());
+                        Ok(())
+                    }
+                },
+                Err(e) => {
+                    summary.failed += 1;
+                    batch.fail(
+                        &e.origin().map(ToString::to_string).unwrap_or_default(),
+                        &e.to_string(),
+                    );
+                    Ok(())
+                }
+            };
+            in_batch += 1;
+            let outcome = outcome.and_then(|()| {
+                if in_batch >= batch_size {
+                    in_batch = 0;
+                    batch.flush(archive)
+                } else {
+                    Ok(())
+                }
+            });
+            if let Err(e) = outcome {
+                result = Err(e);
+                return ControlFlow::Break(());
+            }
+            if summary.alerts % 64 == 0 {
+                progress(Progress {
+                    alerts: summary.alerts,
+                    failed: summary.failed,
+                    accepted: summary.accepted.values().sum(),
+                    stage: "T0",
+                });
+            }
+            ControlFlow::Continue(())
+        });
+        // Whatever happened, keep what was already accepted.
+        let flushed = batch.flush(archive);
+        result.and(flushed)?;
+
+        progress(Progress {
+            alerts: summary.alerts,
+            failed: summary.failed,
+            accepted: summary.accepted.values().sum(),
+            stage: "T2",
+        });
+        summary.t2_runs = self.worker.drain(archive, run)?;
+        progress(Progress {
+            alerts: summary.alerts,
+            failed: summary.failed,
+            accepted: summary.accepted.values().sum(),
+            stage: "T3",
+        });
+        for p in &self.t3 {
+            summary.t3_runs += super::t3::run_process(p, archive, run)?;
+        }
+
+        let counts = archive.counts()?;
+        summary.datapoints = counts.get("t0").copied().unwrap_or(0);
+        summary.states = counts.get("t1").copied().unwrap_or(0);
+        for d in archive.t2(&Default::default())? {
+            *summary.t2.entry(code::name(d.code)).or_default() += 1;
+        }
+        let end = now();
+        summary.seconds = end - started;
+        summary.alerts_per_s = summary.alerts as f64 / summary.seconds.max(1e-9);
+        event.end = Some(end);
+        event.code = if summary.failed > 0 {
+            code::ERROR
+        } else {
+            code::OK
+        };
+        event.counts = BTreeMap::from([
+            ("alerts".to_string(), summary.alerts as i64),
+            ("failed".to_string(), summary.failed as i64),
+            (
+                "accepted".to_string(),
+                summary.accepted.values().sum::<u64>() as i64,
+            ),
+            ("t2_runs".to_string(), summary.t2_runs as i64),
+            ("t3_runs".to_string(), summary.t3_runs as i64),
+        ]);
+        archive.write(vec![
+            WriteOp::Event(event),
+            WriteOp::Log(LogDoc {
+                run,
+                ts: end,
+                level: "info".into(),
+                tier: None,
+                stock: None,
+                channel: None,
+                alert: None,
+                msg: "run finished".into(),
+                extra: Some(json!({"alerts": summary.alerts, "failed": summary.failed})),
+            }),
+        ])?;
+        Ok(summary)
+    }
+}
+
+/// Registers a T2 unit (and, for tied units, its dependencies) once per
+/// (unit, config id), and adds it to a channel's T2 list.
+fn add_t2(
+    unit: &str,
+    config: &Json,
+    ctx: &UnitContext,
+    units: &mut HashMap<(String, i64), Arc<dyn T2Unit>>,
+    configs: &mut Vec<(i64, Json)>,
+    specs: &mut Vec<T2Spec>,
+) -> Result<(), crate::config::UnitConfigError> {
+    let id = config_id(config).map_err(|e| crate::config::UnitConfigError {
+        unit: unit.to_string(),
+        problems: vec![crate::config::ConfigProblem::new("(config)", e.to_string())],
+    })?;
+    let key = (unit.to_string(), id);
+    let built = match units.get(&key) {
+        Some(u) => u.clone(),
+        None => {
+            let u: Arc<dyn T2Unit> = Arc::from(build_t2(unit, config, ctx)?);
+            units.insert(key.clone(), u.clone());
+            configs.push((id, config.clone()));
+            u
+        }
+    };
+    // Dependencies first, so their tickets exist before the tied one runs.
+    for dep in built.dependencies() {
+        add_t2(&dep.unit, &dep.config, ctx, units, configs, specs)?;
+    }
+    if !specs.iter().any(|s| s.unit == unit && s.config == id) {
+        specs.push(T2Spec {
+            unit: unit.to_string(),
+            config: id,
+            kind: built.kind(),
+        });
+    }
+    Ok(())
+}

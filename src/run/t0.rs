@@ -1,0 +1,255 @@
+//! T0 and T1 of one alert: each channel's filter (with on_stock_match), then
+//! for accepting channels the datapoints, the stock, the channel's state
+//! and its T2 tickets, all queued in a [`Batch`] written in one transaction.
+
+use super::now;
+use super::pipeline::RunSummary;
+use super::t2::T2Spec;
+use crate::alert::Alert;
+use crate::id::t1_link;
+use crate::job::OnStockMatch;
+use crate::store::{
+    code, Archive, DataPointDoc, JournalEntry, LogDoc, MetaRecord, StoreError, T1Doc, T2Doc,
+    WriteOp,
+};
+use crate::survey::document::{datapoint_body, stock_tags, visible};
+use crate::t2::T2Kind;
+use crate::units::{AlertFilter, FilterVerdict};
+use serde_json::json;
+use std::collections::HashSet;
+
+/// A channel, ready to run.
+pub struct ChannelRt {
+    pub name: String,
+    pub access: Vec<String>,
+    pub filter: Box<dyn AlertFilter>,
+    pub on_stock_match: Option<OnStockMatch>,
+    pub t2: Vec<T2Spec>,
+}
+
+pub struct T0 {
+    channels: Vec<ChannelRt>,
+    process: String,
+}
+
+/// Writes queued for one transaction; the stocks they touch.
+pub struct Batch {
+    run: i64,
+    process: String,
+    ops: Vec<WriteOp>,
+    touched: HashSet<i64>,
+}
+
+impl Batch {
+    /// Records a message that could not be read or decoded (trouble + log);
+    /// the run goes on.
+    pub fn fail(&mut self, origin: &str, error: &str) {
+        let ts = now();
+        self.ops.push(WriteOp::Trouble(json!({
+            "run": self.run, "ts": ts, "tier": 0, "process": self.process,
+            "origin": origin, "error": error,
+        })));
+        self.ops.push(WriteOp::Log(LogDoc {
+            run: self.run,
+            ts,
+            level: "error".into(),
+            tier: Some(0),
+            stock: None,
+            channel: None,
+            alert: None,
+            msg: format!("{origin}: {error}"),
+            extra: None,
+        }));
+    }
+
+    pub fn flush(&mut self, archive: &mut dyn Archive) -> Result<(), StoreError> {
+        let ops = std::mem::take(&mut self.ops);
+        self.touched.clear();
+        archive.write(ops)
+    }
+
+    /// Reads of a stock must see this batch's writes: flush first if needed.
+    fn settle(&mut self, archive: &mut dyn Archive, stock: i64) -> Result<(), StoreError> {
+        if self.touched.contains(&stock) {
+            self.flush(archive)?;
+        }
+        Ok(())
+    }
+}
+
+impl T0 {
+    pub fn new(channels: Vec<ChannelRt>, process: String) -> Self {
+        T0 { channels, process }
+    }
+
+    pub fn batch(&self, run: i64) -> Batch {
+        Batch {
+            run,
+            process: self.process.clone(),
+            ops: Vec::new(),
+            touched: HashSet::new(),
+        }
+    }
+
+    pub fn ingest(
+        &self,
+        alert: &Alert,
+        archive: &mut dyn Archive,
+        batch: &mut Batch,
+        summary: &mut RunSummary,
+    ) -> Result<(), StoreError> {
+        let ts = now();
+        let run = batch.run;
+        let mut accepted: Vec<(&ChannelRt, &'static str)> = Vec::new();
+        let mut known: Option<Vec<String>> = None;
+        for ch in &self.channels {
+            let holds = match ch.on_stock_match {
+                None => false,
+                Some(_) => {
+                    if known.is_none() {
+                        batch.settle(archive, alert.stock)?;
+                        known = Some(
+                            archive
+                                .stock(alert.stock)?
+                                .map(|s| s.channel)
+                                .unwrap_or_default(),
+                        );
+                    }
+                    known.as_ref().is_some_and(|k| k.contains(&ch.name))
+                }
+            };
+            let (take, action, log) = match (holds, ch.on_stock_match) {
+                (true, Some(OnStockMatch::Bypass)) => (true, "bypass", None),
+                (true, Some(m)) => match ch.filter.process(alert) {
+                    FilterVerdict::Reject(r) if m == OnStockMatch::Overrule => {
+                        (true, "overrule", Some(("overruled", r)))
+                    }
+                    _ => (true, "accept", None),
+                },
+                _ => match ch.filter.process(alert) {
+                    FilterVerdict::Reject(r) => (false, "reject", Some(("rejected", r))),
+                    _ => (true, "accept", None),
+                },
+            };
+            if let Some((msg, r)) = log {
+                batch.ops.push(WriteOp::Log(LogDoc {
+                    run,
+                    ts,
+                    level: "info".into(),
+                    tier: Some(0),
+                    stock: Some(alert.stock),
+                    channel: Some(ch.name.clone()),
+                    alert: Some(alert.id),
+                    msg: msg.into(),
+                    extra: Some(json!({"cut": r.cut, "reason": r.to_string()})),
+                }));
+            }
+            if take {
+                *summary.accepted.entry(ch.name.clone()).or_default() += 1;
+                accepted.push((ch, action));
+            } else {
+                *summary.rejected.entry(ch.name.clone()).or_default() += 1;
+            }
+        }
+        if accepted.is_empty() {
+            return Ok(());
+        }
+
+        batch.settle(archive, alert.stock)?;
+        let stored: Vec<(i64, Vec<String>)> = archive
+            .datapoints(alert.stock)?
+            .into_iter()
+            .map(|d| (d.id, d.tag))
+            .collect();
+        let names: Vec<String> = accepted.iter().map(|(c, _)| c.name.clone()).collect();
+        let meta = |action: &str, channel: Vec<String>| MetaRecord {
+            run,
+            ts,
+            tier: 0,
+            process: self.process.clone(),
+            action: action.into(),
+            channel,
+            code: None,
+            duration: None,
+            alert: Some(alert.id),
+            extra: None,
+        };
+        let mut alert_points: Vec<(i64, Vec<String>)> = Vec::with_capacity(alert.datapoints.len());
+        for dp in &alert.datapoints {
+            let tags: Vec<String> = dp.tags.iter().map(|t| t.to_string()).collect();
+            alert_points.push((dp.id, tags.clone()));
+            batch.ops.push(WriteOp::DataPoint(DataPointDoc {
+                id: dp.id,
+                stock: alert.stock,
+                channel: names.clone(),
+                tag: tags,
+                meta: vec![meta("ingest", names.clone())],
+                body: datapoint_body(alert, dp),
+            }));
+        }
+        for (ch, action) in accepted {
+            let chan = vec![ch.name.clone()];
+            batch.ops.push(WriteOp::Stock {
+                stock: alert.stock,
+                channel: ch.name.clone(),
+                names: vec![alert.name.clone()],
+                tags: stock_tags(alert),
+                journal: JournalEntry {
+                    run,
+                    ts,
+                    tier: 0,
+                    process: self.process.clone(),
+                    action: action.into(),
+                    channel: chan.clone(),
+                    alert: Some(alert.id),
+                    extra: None,
+                },
+            });
+            // T1: everything of the stock this channel may see.
+            let mut ids: Vec<i64> = stored
+                .iter()
+                .chain(alert_points.iter())
+                .filter(|(_, tags)| visible(tags, &ch.access))
+                .map(|(id, _)| *id)
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            if ids.is_empty() {
+                continue;
+            }
+            let link = i64::from(t1_link(&ids));
+            batch.ops.push(WriteOp::State(T1Doc {
+                stock: alert.stock,
+                link,
+                dps: ids,
+                channel: chan.clone(),
+                tag: Vec::new(),
+                code: code::OK,
+                meta: vec![meta("t1", chan.clone())],
+            }));
+            for spec in &ch.t2 {
+                let (link, col) = match spec.kind {
+                    T2Kind::State => (link, None),
+                    T2Kind::Point => (alert.latest().id, Some("t0".to_string())),
+                    T2Kind::Stock => (alert.stock, Some("stock".to_string())),
+                };
+                batch.ops.push(WriteOp::T2Ticket(T2Doc {
+                    stock: alert.stock,
+                    unit: spec.unit.clone(),
+                    config: spec.config,
+                    link,
+                    col,
+                    channel: chan.clone(),
+                    tag: Vec::new(),
+                    code: code::NEW,
+                    meta: vec![meta("ticket", chan.clone())],
+                    body: Vec::new(),
+                    trials: 0,
+                    retry_after: None,
+                }));
+            }
+        }
+        batch.touched.insert(alert.stock);
+        Ok(())
+    }
+}

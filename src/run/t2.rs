@@ -1,0 +1,448 @@
+//! The T2 worker: claims NEW documents atomically (NEW -> RUNNING), loads
+//! their input, runs the unit (a panic becomes EXCEPTION, not a crash),
+//! and records body, meta and code. Failures are retried with exponential
+//! back-off up to `max_try`, then TOO_MANY_TRIALS. Tied units wait in
+//! T2_PENDING_DEPENDENCY until their dependencies are done.
+
+use super::now;
+use crate::id::config_id;
+use crate::job::T2Settings;
+use crate::store::{
+    code, Archive, DataPointDoc, LogDoc, MetaRecord, StoreError, T2Doc, T2Query, WriteOp,
+};
+use crate::t2::{T2Input, T2Kind, T2Outcome, T2Unit};
+use serde_json::{json, Value as Json};
+use std::collections::{BTreeMap, HashMap};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A T2 unit a channel asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct T2Spec {
+    pub unit: String,
+    pub config: i64,
+    pub kind: T2Kind,
+}
+
+pub struct T2Worker {
+    units: HashMap<(String, i64), Arc<dyn T2Unit>>,
+    names: Vec<String>,
+    settings: T2Settings,
+}
+
+/// How a dependency stands.
+enum Deps {
+    Ready(BTreeMap<String, Json>),
+    Pending,
+    Failed(String),
+}
+
+const BATCH: usize = 64;
+
+impl T2Worker {
+    pub fn new(units: HashMap<(String, i64), Arc<dyn T2Unit>>, settings: T2Settings) -> Self {
+        let mut names: Vec<String> = units.keys().map(|(u, _)| u.clone()).collect();
+        names.sort();
+        names.dedup();
+        T2Worker {
+            units,
+            names,
+            settings,
+        }
+    }
+
+    /// Runs until no document of this worker's units is left to do.
+    /// Returns the number of unit runs.
+    pub fn drain(&self, archive: &mut dyn Archive, run: i64) -> Result<u64, StoreError> {
+        // A single-process run owns its RUNNING documents: any left by a
+        // crashed earlier run are claimed again.
+        let stale: Vec<WriteOp> = archive
+            .t2(&T2Query {
+                code: Some(code::RUNNING),
+                ..Default::default()
+            })?
+            .into_iter()
+            .filter(|d| self.units.contains_key(&(d.unit.clone(), d.config)))
+            .map(|d| WriteOp::T2Code {
+                key: d.key(),
+                code: code::NEW,
+            })
+            .collect();
+        archive.write(stale)?;
+
+        let mut runs = 0;
+        loop {
+            let docs = archive.claim_t2(now(), BATCH, &self.names)?;
+            if docs.is_empty() {
+                if self.resolve_pending(archive)? {
+                    continue;
+                }
+                match self.next_retry(archive)? {
+                    Some(wait) => {
+                        std::thread::sleep(std::time::Duration::from_secs_f64(
+                            wait.clamp(0.0, 60.0),
+                        ));
+                        continue;
+                    }
+                    None => break,
+                }
+            }
+            let mut ops = Vec::new();
+            for d in docs {
+                runs += 1;
+                ops.extend(self.run_one(archive, d, run)?);
+            }
+            archive.write(ops)?;
+        }
+        Ok(runs)
+    }
+
+    fn unit(&self, d: &T2Doc) -> Option<&Arc<dyn T2Unit>> {
+        self.units.get(&(d.unit.clone(), d.config))
+    }
+
+    fn deps(
+        &self,
+        archive: &dyn Archive,
+        unit: &dyn T2Unit,
+        d: &T2Doc,
+    ) -> Result<Deps, StoreError> {
+        let mut bodies = BTreeMap::new();
+        for dep in unit.dependencies() {
+            let id = config_id(&dep.config).unwrap_or_default();
+            let found = archive
+                .t2(&T2Query {
+                    stock: Some(d.stock),
+                    unit: Some(dep.unit.clone()),
+                    ..Default::default()
+                })?
+                .into_iter()
+                .find(|x| x.config == id && x.link == d.link);
+            match found {
+                None => {
+                    return Ok(Deps::Failed(format!(
+                        "{} (config {id}) has no document for link {}",
+                        dep.unit, d.link
+                    )))
+                }
+                Some(x) if x.code >= 0 => {
+                    bodies.insert(
+                        dep.unit.clone(),
+                        x.latest_body().cloned().unwrap_or(Json::Null),
+                    );
+                }
+                Some(x)
+                    if [
+                        code::NEW,
+                        code::RUNNING,
+                        code::RERUN_REQUESTED,
+                        code::T2_PENDING_DEPENDENCY,
+                    ]
+                    .contains(&x.code) =>
+                {
+                    return Ok(Deps::Pending)
+                }
+                Some(x) => {
+                    return Ok(Deps::Failed(format!(
+                        "{} ended with {}",
+                        dep.unit,
+                        code::name(x.code)
+                    )))
+                }
+            }
+        }
+        Ok(Deps::Ready(bodies))
+    }
+
+    /// Moves waiting tied documents on; true when something changed.
+    fn resolve_pending(&self, archive: &mut dyn Archive) -> Result<bool, StoreError> {
+        let pending = archive.t2(&T2Query {
+            code: Some(code::T2_PENDING_DEPENDENCY),
+            ..Default::default()
+        })?;
+        let mut ops = Vec::new();
+        for d in pending {
+            let Some(unit) = self.unit(&d) else { continue };
+            match self.deps(archive, unit.as_ref(), &d)? {
+                Deps::Ready(_) => ops.push(WriteOp::T2Code {
+                    key: d.key(),
+                    code: code::NEW,
+                }),
+                Deps::Failed(_) => ops.push(WriteOp::T2Code {
+                    key: d.key(),
+                    code: code::T2_FAILED_DEPENDENCY,
+                }),
+                Deps::Pending => {}
+            }
+        }
+        let changed = !ops.is_empty();
+        archive.write(ops)?;
+        Ok(changed)
+    }
+
+    /// Seconds until the earliest back-off of this worker's documents ends.
+    fn next_retry(&self, archive: &dyn Archive) -> Result<Option<f64>, StoreError> {
+        let t = now();
+        Ok(archive
+            .t2(&T2Query {
+                code: Some(code::RERUN_REQUESTED),
+                ..Default::default()
+            })?
+            .iter()
+            .filter(|d| self.unit(d).is_some())
+            .map(|d| d.retry_after.map_or(0.0, |r| r - t))
+            .reduce(f64::min))
+    }
+
+    fn load_input(
+        &self,
+        archive: &dyn Archive,
+        kind: T2Kind,
+        d: &T2Doc,
+    ) -> Result<Result<LoadedInput, String>, StoreError> {
+        Ok(match kind {
+            T2Kind::State => {
+                let Some(state) = archive
+                    .states(d.stock)?
+                    .into_iter()
+                    .find(|s| s.link == d.link)
+                else {
+                    return Ok(Err(format!(
+                        "state {} of stock {} not found",
+                        d.link, d.stock
+                    )));
+                };
+                let mut by_id: HashMap<i64, DataPointDoc> = archive
+                    .datapoints(d.stock)?
+                    .into_iter()
+                    .map(|p| (p.id, p))
+                    .collect();
+                let dps: Vec<DataPointDoc> =
+                    state.dps.iter().filter_map(|id| by_id.remove(id)).collect();
+                if dps.len() != state.dps.len() {
+                    return Ok(Err(format!(
+                        "{} datapoints of state {} missing",
+                        state.dps.len() - dps.len(),
+                        d.link
+                    )));
+                }
+                Ok(LoadedInput {
+                    dps,
+                    state: Some(state),
+                    stock: None,
+                })
+            }
+            T2Kind::Point => {
+                let dps: Vec<DataPointDoc> = archive
+                    .datapoints(d.stock)?
+                    .into_iter()
+                    .filter(|p| p.id == d.link)
+                    .collect();
+                if dps.is_empty() {
+                    return Ok(Err(format!("datapoint {} not found", d.link)));
+                }
+                Ok(LoadedInput {
+                    dps,
+                    state: None,
+                    stock: None,
+                })
+            }
+            T2Kind::Stock => Ok(LoadedInput {
+                dps: archive.datapoints(d.stock)?,
+                state: None,
+                stock: archive.stock(d.stock)?,
+            }),
+        })
+    }
+
+    fn run_one(
+        &self,
+        archive: &dyn Archive,
+        d: T2Doc,
+        run: i64,
+    ) -> Result<Vec<WriteOp>, StoreError> {
+        let key = d.key();
+        let unit = self
+            .unit(&d)
+            .expect("claimed by unit name and config")
+            .clone();
+        let meta = |code: i64, duration: Option<f64>, extra: Option<Json>| MetaRecord {
+            run,
+            ts: now(),
+            tier: 2,
+            process: "t2".into(),
+            action: "run".into(),
+            channel: d.channel.clone(),
+            code: Some(code),
+            duration,
+            alert: None,
+            extra,
+        };
+        let result = |code: i64,
+                      body: Option<Json>,
+                      m: MetaRecord,
+                      trials: u32,
+                      retry_after: Option<f64>| WriteOp::T2Result {
+            key: key.clone(),
+            code,
+            body,
+            meta: m,
+            trials,
+            retry_after,
+        };
+        let deps = match self.deps(archive, unit.as_ref(), &d)? {
+            Deps::Ready(b) => b,
+            Deps::Pending => {
+                return Ok(vec![result(
+                    code::T2_PENDING_DEPENDENCY,
+                    None,
+                    meta(code::T2_PENDING_DEPENDENCY, None, None),
+                    d.trials,
+                    None,
+                )])
+            }
+            Deps::Failed(why) => {
+                let c = if why.contains("has no document") {
+                    code::T2_MISSING_DEPENDENCY
+                } else {
+                    code::T2_FAILED_DEPENDENCY
+                };
+                return Ok(vec![result(
+                    c,
+                    None,
+                    meta(c, None, Some(json!({"error": why}))),
+                    d.trials,
+                    None,
+                )]);
+            }
+        };
+        let loaded = match self.load_input(archive, unit.kind(), &d)? {
+            Ok(l) => l,
+            Err(why) => {
+                return Ok(vec![result(
+                    code::ERROR,
+                    None,
+                    meta(code::ERROR, None, Some(json!({"error": why}))),
+                    d.trials,
+                    None,
+                )])
+            }
+        };
+        let input = T2Input {
+            stock: d.stock,
+            datapoints: &loaded.dps,
+            state: loaded.state.as_ref(),
+            stock_doc: loaded.stock.as_ref(),
+            dependencies: &deps,
+        };
+        let t0 = Instant::now();
+        let outcome = catch_unwind(AssertUnwindSafe(|| unit.process(&input)));
+        let dt = Some(t0.elapsed().as_secs_f64());
+        let mut ops = Vec::new();
+        let mut log = |level: &str, msg: String| {
+            ops.push(WriteOp::Log(LogDoc {
+                run,
+                ts: now(),
+                level: level.into(),
+                tier: Some(2),
+                stock: Some(d.stock),
+                channel: d.channel.first().cloned(),
+                alert: None,
+                msg,
+                extra: Some(json!({"unit": d.unit, "config": d.config, "link": d.link})),
+            }))
+        };
+        let op = match outcome {
+            Ok(T2Outcome::Ok(body)) => result(
+                code::OK,
+                Some(body),
+                meta(code::OK, dt, None),
+                d.trials,
+                None,
+            ),
+            Ok(T2Outcome::Code(c, body)) if c > 0 => {
+                result(c, Some(body), meta(c, dt, None), d.trials, None)
+            }
+            Ok(T2Outcome::Code(c, _)) => {
+                let why = format!(
+                    "{} returned the system code {c}; units may only use positive codes",
+                    d.unit
+                );
+                log("error", why.clone());
+                result(
+                    code::ERROR,
+                    None,
+                    meta(code::ERROR, dt, Some(json!({"error": why}))),
+                    d.trials,
+                    None,
+                )
+            }
+            Ok(T2Outcome::Error(why)) => {
+                log("error", format!("{} failed: {why}", d.unit));
+                result(
+                    code::ERROR,
+                    None,
+                    meta(code::ERROR, dt, Some(json!({"error": why}))),
+                    d.trials,
+                    None,
+                )
+            }
+            Ok(T2Outcome::Retry(why)) => {
+                let trials = d.trials + 1;
+                if trials >= self.settings.max_try {
+                    log(
+                        "error",
+                        format!("{} failed {trials} times, giving up: {why}", d.unit),
+                    );
+                    result(
+                        code::TOO_MANY_TRIALS,
+                        None,
+                        meta(code::TOO_MANY_TRIALS, dt, Some(json!({"error": why}))),
+                        trials,
+                        None,
+                    )
+                } else {
+                    let wait = self.settings.backoff_seconds * 2f64.powi(trials as i32 - 1);
+                    log(
+                        "warning",
+                        format!(
+                            "{} failed (attempt {trials}), retrying in {wait:.2} s: {why}",
+                            d.unit
+                        ),
+                    );
+                    result(
+                        code::RERUN_REQUESTED,
+                        None,
+                        meta(code::RERUN_REQUESTED, dt, Some(json!({"error": why}))),
+                        trials,
+                        Some(now() + wait),
+                    )
+                }
+            }
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "panic with a non-text payload".into());
+                log("error", format!("{} panicked: {msg}", d.unit));
+                result(
+                    code::EXCEPTION,
+                    None,
+                    meta(code::EXCEPTION, dt, Some(json!({"error": msg}))),
+                    d.trials,
+                    None,
+                )
+            }
+        };
+        ops.push(op);
+        Ok(ops)
+    }
+}
+
+struct LoadedInput {
+    dps: Vec<DataPointDoc>,
+    state: Option<crate::store::T1Doc>,
+    stock: Option<crate::store::StockDoc>,
+}

@@ -1,0 +1,178 @@
+//! T3 processes: select a channel's stocks, project their documents to the
+//! channel (no other channel's results or journal entries), run the units,
+//! store a t3 document per unit and a journal entry per selected stock.
+
+use super::now;
+use crate::job::T3Filter;
+use crate::store::{
+    code, Archive, JournalEntry, MetaRecord, StockDoc, StockQuery, StoreError, T2Doc, T2Query,
+    T3Doc, WriteOp,
+};
+use crate::survey::document::visible;
+use crate::t3::{query, StockView, T3Context, T3Unit};
+use serde_json::{json, Map, Value as Json};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+pub struct T3Process {
+    pub channel: String,
+    pub access: Vec<String>,
+    pub name: String,
+    pub filter: T3Filter,
+    pub run: Vec<(String, i64, Box<dyn T3Unit>)>,
+}
+
+/// Latest body per unit among valid (code >= 0) results: the one computed
+/// last (run, then time).
+pub fn latest_results(t2: &[T2Doc]) -> Map<String, Json> {
+    let mut best: std::collections::BTreeMap<&str, (i64, f64, &Json)> = Default::default();
+    for d in t2.iter().filter(|d| d.code >= 0) {
+        let Some(body) = d.latest_body() else {
+            continue;
+        };
+        let (run, ts) = d.meta.last().map_or((0, 0.0), |m| (m.run, m.ts));
+        let e = best.entry(&d.unit).or_insert((run, ts, body));
+        if (run, ts) > (e.0, e.1) {
+            *e = (run, ts, body);
+        }
+    }
+    best.into_iter()
+        .map(|(u, (_, _, b))| (u.to_string(), b.clone()))
+        .collect()
+}
+
+fn project(
+    p: &T3Process,
+    archive: &dyn Archive,
+    mut stock: StockDoc,
+    t2: Vec<T2Doc>,
+    results: Map<String, Json>,
+) -> Result<StockView, StoreError> {
+    let ch = &p.channel;
+    stock.channel = vec![ch.clone()];
+    stock
+        .journal
+        .retain(|j| j.channel.is_empty() || j.channel.contains(ch));
+    stock.ts.retain(|k, _| k == ch);
+    let datapoints = archive
+        .datapoints(stock.stock)?
+        .into_iter()
+        .filter(|d| d.channel.contains(ch) && visible(&d.tag, &p.access))
+        .map(|mut d| {
+            d.channel = vec![ch.clone()];
+            d.meta
+                .retain(|m| m.channel.is_empty() || m.channel.contains(ch));
+            d
+        })
+        .collect();
+    let states = archive
+        .states(stock.stock)?
+        .into_iter()
+        .filter(|s| s.channel.contains(ch))
+        .map(|mut s| {
+            s.channel = vec![ch.clone()];
+            s
+        })
+        .collect();
+    let t2 = t2
+        .into_iter()
+        .map(|mut d| {
+            d.channel = vec![ch.clone()];
+            d
+        })
+        .collect();
+    Ok(StockView {
+        stock,
+        datapoints,
+        states,
+        t2,
+        results,
+    })
+}
+
+/// Runs one T3 process; returns the number of unit runs.
+pub fn run_process(p: &T3Process, archive: &mut dyn Archive, run: i64) -> Result<u64, StoreError> {
+    let t = now();
+    let stocks = archive.stocks(&StockQuery {
+        channel: Some(p.channel.clone()),
+        updated_after: p.filter.updated_within_days.map(|d| t - d * 86400.0),
+        updated_before: None,
+        tags: p.filter.tags.clone(),
+    })?;
+    let mut selected = Vec::new();
+    for s in stocks {
+        let t2 = archive.t2(&T2Query {
+            stock: Some(s.stock),
+            channel: Some(p.channel.clone()),
+            ..Default::default()
+        })?;
+        let results = latest_results(&t2);
+        let ok = p.filter.t2.iter().all(|m| {
+            results
+                .get(&m.unit)
+                .is_some_and(|b| query::matches(b, &m.condition))
+        });
+        if ok {
+            selected.push(project(p, archive, s, t2, results)?);
+        }
+    }
+    let ids: Vec<i64> = selected.iter().map(|v| v.stock.stock).collect();
+    let process = format!("{}:{}", p.channel, p.name);
+    let ctx = T3Context {
+        channel: &p.channel,
+        process: &p.name,
+        run,
+    };
+    let mut ops = Vec::new();
+    for (unit_name, confid, unit) in &p.run {
+        let t0 = std::time::Instant::now();
+        let (c, body) = match catch_unwind(AssertUnwindSafe(|| unit.process(&ctx, &selected))) {
+            Ok(Ok(body)) => (code::OK, body),
+            Ok(Err(e)) => (code::ERROR, json!({"error": e})),
+            Err(_) => (
+                code::EXCEPTION,
+                json!({"error": format!("{unit_name} panicked")}),
+            ),
+        };
+        let ts = now();
+        ops.push(WriteOp::T3(T3Doc {
+            run,
+            process: process.clone(),
+            unit: unit_name.clone(),
+            confid: *confid,
+            channel: p.channel.clone(),
+            stock: ids.clone(),
+            code: c,
+            meta: MetaRecord {
+                run,
+                ts,
+                tier: 3,
+                process: process.clone(),
+                action: "run".into(),
+                channel: vec![p.channel.clone()],
+                code: Some(c),
+                duration: Some(t0.elapsed().as_secs_f64()),
+                alert: None,
+                extra: None,
+            },
+            body,
+        }));
+        for id in &ids {
+            ops.push(WriteOp::Journal {
+                stock: *id,
+                entry: JournalEntry {
+                    run,
+                    ts,
+                    tier: 3,
+                    process: process.clone(),
+                    action: format!("{unit_name}: {}", code::name(c)),
+                    channel: vec![p.channel.clone()],
+                    alert: None,
+                    extra: None,
+                },
+            });
+        }
+    }
+    let n = p.run.len() as u64;
+    archive.write(ops)?;
+    Ok(n)
+}

@@ -1,0 +1,69 @@
+//! T3: reactions on selected stocks. A T3 process selects a channel's
+//! stocks (time window, tags, T2 results matched with [`query`]), loads
+//! their documents projected to the channel, and runs T3 units on them.
+
+pub mod query;
+mod summary;
+
+pub use summary::{T3ChannelSummary, T3ChannelSummaryConfig, T3LogSummary};
+
+use crate::config::UnitConfigError;
+use crate::store::{DataPointDoc, StockDoc, T1Doc, T2Doc};
+use crate::units::UnitContext;
+use serde_json::{Map, Value as Json};
+
+/// A stock as a channel's T3 sees it: only that channel's documents.
+#[derive(Debug, Clone)]
+pub struct StockView {
+    pub stock: StockDoc,
+    pub datapoints: Vec<DataPointDoc>,
+    pub states: Vec<T1Doc>,
+    pub t2: Vec<T2Doc>,
+    /// Latest body per T2 unit: `{"T2LightCurveSummary": {...}, ...}`.
+    pub results: Map<String, Json>,
+}
+
+/// Where a T3 unit runs.
+#[derive(Debug, Clone)]
+pub struct T3Context<'a> {
+    pub channel: &'a str,
+    pub process: &'a str,
+    pub run: i64,
+}
+
+/// A T3 unit. Its body (or error) is recorded in the t3 collection.
+pub trait T3Unit: Send + Sync {
+    fn process(&self, ctx: &T3Context, stocks: &[StockView]) -> Result<Json, String>;
+}
+
+pub type BuildT3 = fn(&Json, &UnitContext) -> Result<Box<dyn T3Unit>, UnitConfigError>;
+
+pub struct T3UnitRegistration {
+    pub name: &'static str,
+    pub build: BuildT3,
+}
+
+inventory::collect!(T3UnitRegistration);
+
+pub fn t3_names() -> Vec<&'static str> {
+    let mut v: Vec<_> = inventory::iter::<T3UnitRegistration>
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+pub fn build_t3(
+    name: &str,
+    config: &Json,
+    ctx: &UnitContext,
+) -> Result<Box<dyn T3Unit>, UnitConfigError> {
+    match inventory::iter::<T3UnitRegistration>
+        .into_iter()
+        .find(|u| u.name == name)
+    {
+        Some(u) => (u.build)(config, ctx),
+        None => Err(UnitConfigError::unknown_unit(name, &t3_names())),
+    }
+}
