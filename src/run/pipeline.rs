@@ -7,7 +7,7 @@ use super::{now, Version};
 use crate::avro::SchemaRegistry;
 use crate::id::config_id;
 use crate::job::{Job, JobError, JobProblem};
-use crate::source::for_each_alert;
+use crate::source::{for_each_alert, RawAlert, SourceError};
 use crate::store::{code, Archive, EventDoc, LogDoc, StoreError, WriteOp};
 use crate::t2::{build_t2, T2Unit};
 use crate::t3::{build_t3, query};
@@ -46,6 +46,14 @@ pub struct RunSummary {
     pub t3_runs: u64,
     pub seconds: f64,
     pub alerts_per_s: f64,
+}
+
+/// Where a replay's alerts come from.
+pub enum Input {
+    /// The job's source paths, read as a stream.
+    Paths(Vec<std::path::PathBuf>),
+    /// Messages already in memory (benchmarks).
+    Memory(Vec<RawAlert>),
 }
 
 /// A job's units, built and validated.
@@ -205,6 +213,18 @@ impl Pipeline {
         version: &Version,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<RunSummary, StoreError> {
+        let input = Input::Paths(self.job.source.paths.clone());
+        self.replay_from(input, archive, version, progress)
+    }
+
+    /// [`replay`](Self::replay) from a given input.
+    pub fn replay_from(
+        &mut self,
+        input: Input,
+        archive: &mut dyn Archive,
+        version: &Version,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<RunSummary, StoreError> {
         let started = now();
         let run = archive.next_run_id()?;
         let mut event = EventDoc {
@@ -226,7 +246,6 @@ impl Pipeline {
         }));
         archive.write(ops)?;
 
-        let decoder = AlertDecoder::new().with_registry(SchemaRegistry::builtin());
         let mut summary = RunSummary {
             job: self.job.name.clone(),
             run,
@@ -235,12 +254,43 @@ impl Pipeline {
         };
         let mut batch = self.t0.batch(run);
         let mut result: Result<(), StoreError> = Ok(());
-        let paths = self.job.source.paths.clone();
         let batch_size = self.job.batch_size;
         let mut in_batch = 0usize;
-        for_each_alert(&paths, |item| {
-            let outcome = match item {
-                Ok(raw) => match decoder.decode(raw.bytes) {
+        // Reading, gunzip and decoding run on their own thread (most of the
+        // cost of a replay is inflating the archive), feeding the tiers
+        // through a bounded channel: at most QUEUE messages in flight.
+        const QUEUE: usize = 256;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<RawAlert, SourceError>>(QUEUE);
+        let decoder = AlertDecoder::new().with_registry(SchemaRegistry::builtin());
+        std::thread::scope(|scope| {
+            scope.spawn(move || match input {
+                Input::Paths(paths) => for_each_alert(&paths, |item| match tx.send(item) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    // The receiver stopped (a store error): stop reading.
+                    Err(_) => ControlFlow::Break(()),
+                }),
+                Input::Memory(messages) => {
+                    for m in messages {
+                        if tx.send(Ok(m)).is_err() {
+                            break;
+                        }
+                    }
+                }
+            });
+            for item in rx.iter() {
+                let msg = match item {
+                    Ok(raw) => {
+                        let origin = raw.origin;
+                        decoder
+                            .decode(raw.bytes)
+                            .map_err(|e| (origin.to_string(), e.to_string()))
+                    }
+                    Err(e) => Err((
+                        e.origin().map(ToString::to_string).unwrap_or_default(),
+                        e.to_string(),
+                    )),
+                };
+                let outcome = match msg {
                     Ok(alerts) => {
                         let mut r = Ok(());
                         for alert in alerts {
@@ -252,43 +302,35 @@ impl Pipeline {
                         }
                         r
                     }
-                    Err(e) => {
+                    Err((origin, error)) => {
                         summary.failed += 1;
-                        batch.fail(&raw.origin.to_string(), &e.to_string());
+                        batch.fail(&origin, &error);
                         Ok(())
                     }
-                },
-                Err(e) => {
-                    summary.failed += 1;
-                    batch.fail(
-                        &e.origin().map(ToString::to_string).unwrap_or_default(),
-                        &e.to_string(),
-                    );
-                    Ok(())
-                }
-            };
-            in_batch += 1;
-            let outcome = outcome.and_then(|()| {
-                if in_batch >= batch_size {
-                    in_batch = 0;
-                    batch.flush(archive)
-                } else {
-                    Ok(())
-                }
-            });
-            if let Err(e) = outcome {
-                result = Err(e);
-                return ControlFlow::Break(());
-            }
-            if summary.alerts % 64 == 0 {
-                progress(Progress {
-                    alerts: summary.alerts,
-                    failed: summary.failed,
-                    accepted: summary.accepted.values().sum(),
-                    stage: "T0",
+                };
+                in_batch += 1;
+                let outcome = outcome.and_then(|()| {
+                    if in_batch >= batch_size {
+                        in_batch = 0;
+                        batch.flush(archive)
+                    } else {
+                        Ok(())
+                    }
                 });
+                if let Err(e) = outcome {
+                    result = Err(e);
+                    break;
+                }
+                if summary.alerts % 64 == 0 {
+                    progress(Progress {
+                        alerts: summary.alerts,
+                        failed: summary.failed,
+                        accepted: summary.accepted.values().sum(),
+                        stage: "T0",
+                    });
+                }
             }
-            ControlFlow::Continue(())
+            drop(rx);
         });
         // Whatever happened, keep what was already accepted.
         let flushed = batch.flush(archive);

@@ -16,7 +16,7 @@ use crate::survey::document::{datapoint_body, stock_tags, visible};
 use crate::t2::T2Kind;
 use crate::units::{AlertFilter, FilterVerdict};
 use serde_json::json;
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 /// A channel, ready to run.
 pub struct ChannelRt {
@@ -32,12 +32,14 @@ pub struct T0 {
     process: String,
 }
 
-/// Writes queued for one transaction; the stocks they touch.
+/// Writes queued for one transaction, and what they add per stock, so that
+/// later alerts of the same stock in the batch see them without a flush.
 pub struct Batch {
     run: i64,
     process: String,
     ops: Vec<WriteOp>,
-    touched: HashSet<i64>,
+    /// stock -> (channels added, datapoint ids and tags added) in this batch.
+    pending: HashMap<i64, (Vec<String>, Vec<(i64, Vec<String>)>)>,
 }
 
 impl Batch {
@@ -64,16 +66,8 @@ impl Batch {
 
     pub fn flush(&mut self, archive: &mut dyn Archive) -> Result<(), StoreError> {
         let ops = std::mem::take(&mut self.ops);
-        self.touched.clear();
+        self.pending.clear();
         archive.write(ops)
-    }
-
-    /// Reads of a stock must see this batch's writes: flush first if needed.
-    fn settle(&mut self, archive: &mut dyn Archive, stock: i64) -> Result<(), StoreError> {
-        if self.touched.contains(&stock) {
-            self.flush(archive)?;
-        }
-        Ok(())
     }
 }
 
@@ -87,7 +81,7 @@ impl T0 {
             run,
             process: self.process.clone(),
             ops: Vec::new(),
-            touched: HashSet::new(),
+            pending: HashMap::new(),
         }
     }
 
@@ -107,13 +101,14 @@ impl T0 {
                 None => false,
                 Some(_) => {
                     if known.is_none() {
-                        batch.settle(archive, alert.stock)?;
-                        known = Some(
-                            archive
-                                .stock(alert.stock)?
-                                .map(|s| s.channel)
-                                .unwrap_or_default(),
-                        );
+                        let mut k = archive
+                            .stock(alert.stock)?
+                            .map(|s| s.channel)
+                            .unwrap_or_default();
+                        if let Some((chans, _)) = batch.pending.get(&alert.stock) {
+                            k.extend(chans.iter().cloned());
+                        }
+                        known = Some(k);
                     }
                     known.as_ref().is_some_and(|k| k.contains(&ch.name))
                 }
@@ -155,12 +150,10 @@ impl T0 {
             return Ok(());
         }
 
-        batch.settle(archive, alert.stock)?;
-        let stored: Vec<(i64, Vec<String>)> = archive
-            .datapoints(alert.stock)?
-            .into_iter()
-            .map(|d| (d.id, d.tag))
-            .collect();
+        let mut stored = archive.datapoint_tags(alert.stock)?;
+        if let Some((_, dps)) = batch.pending.get(&alert.stock) {
+            stored.extend(dps.iter().cloned());
+        }
         let names: Vec<String> = accepted.iter().map(|(c, _)| c.name.clone()).collect();
         let meta = |action: &str, channel: Vec<String>| MetaRecord {
             run,
@@ -249,7 +242,9 @@ impl T0 {
                 }));
             }
         }
-        batch.touched.insert(alert.stock);
+        let entry = batch.pending.entry(alert.stock).or_default();
+        entry.0.extend(names);
+        entry.1.extend(alert_points);
         Ok(())
     }
 }

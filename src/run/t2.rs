@@ -89,9 +89,12 @@ impl T2Worker {
                 }
             }
             let mut ops = Vec::new();
+            // Units on the same state share one load of its input.
+            let mut inputs: HashMap<(i64, i64, T2Kind), Result<LoadedInput, String>> =
+                HashMap::new();
             for d in docs {
                 runs += 1;
-                ops.extend(self.run_one(archive, d, run)?);
+                ops.extend(self.run_one(archive, d, run, &mut inputs)?);
             }
             archive.write(ops)?;
         }
@@ -261,6 +264,7 @@ impl T2Worker {
         archive: &dyn Archive,
         d: T2Doc,
         run: i64,
+        inputs: &mut HashMap<(i64, i64, T2Kind), Result<LoadedInput, String>>,
     ) -> Result<Vec<WriteOp>, StoreError> {
         let key = d.key();
         let unit = self
@@ -317,7 +321,12 @@ impl T2Worker {
                 )]);
             }
         };
-        let loaded = match self.load_input(archive, unit.kind(), &d)? {
+        let slot = (d.stock, d.link, unit.kind());
+        if !inputs.contains_key(&slot) {
+            let loaded = self.load_input(archive, unit.kind(), &d)?;
+            inputs.insert(slot, loaded);
+        }
+        let loaded = match &inputs[&slot] {
             Ok(l) => l,
             Err(why) => {
                 return Ok(vec![result(

@@ -139,6 +139,8 @@ pub trait Archive: Send {
     fn stocks(&self, q: &StockQuery) -> Result<Vec<StockDoc>, StoreError>;
     /// Datapoints of a stock, ordered by id.
     fn datapoints(&self, stock: i64) -> Result<Vec<DataPointDoc>, StoreError>;
+    /// Ids and tags of a stock's datapoints (what T1 needs), ordered by id.
+    fn datapoint_tags(&self, stock: i64) -> Result<Vec<(i64, Vec<String>)>, StoreError>;
     fn states(&self, stock: i64) -> Result<Vec<T1Doc>, StoreError>;
     fn t2(&self, q: &T2Query) -> Result<Vec<T2Doc>, StoreError>;
     /// Atomically moves up to `max` T2 documents of the given units that are

@@ -15,7 +15,7 @@ CREATE TABLE IF NOT EXISTS stock(stock INTEGER PRIMARY KEY, updated REAL NOT NUL
 CREATE INDEX IF NOT EXISTS stock_updated ON stock(updated);
 CREATE TABLE IF NOT EXISTS stock_name(name TEXT PRIMARY KEY, stock INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS stock_channel(stock INTEGER NOT NULL, channel TEXT NOT NULL, PRIMARY KEY(channel, stock));
-CREATE TABLE IF NOT EXISTS t0(id INTEGER PRIMARY KEY, stock INTEGER NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS t0(id INTEGER PRIMARY KEY, stock INTEGER NOT NULL, tags TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS t0_stock ON t0(stock);
 CREATE TABLE IF NOT EXISTS t1(stock INTEGER NOT NULL, link INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY(stock, link));
 CREATE TABLE IF NOT EXISTS t2(stock INTEGER NOT NULL, unit TEXT NOT NULL, config INTEGER NOT NULL, link INTEGER NOT NULL,
@@ -116,8 +116,10 @@ fn apply(tx: &Transaction, op: WriteOp) -> rusqlite::Result<()> {
         WriteOp::DataPoint(d) => {
             let stored = get_doc(tx, "SELECT doc FROM t0 WHERE id = ?1", &[&d.id])?;
             let d = merge::datapoint(stored, d);
-            tx.prepare_cached("INSERT OR REPLACE INTO t0(id, stock, doc) VALUES (?1, ?2, ?3)")?
-                .execute(params![d.id, d.stock, json(&d)])?;
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO t0(id, stock, tags, doc) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![d.id, d.stock, json(&d.tag), json(&d)])?;
         }
         WriteOp::Stock {
             stock,
@@ -317,6 +319,24 @@ impl Archive for SqliteArchive {
             "SELECT doc FROM t0 WHERE stock = ?1 ORDER BY id",
             &[&stock],
         )
+    }
+
+    fn datapoint_tags(&self, stock: i64) -> Result<Vec<(i64, Vec<String>)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT id, tags FROM t0 WHERE stock = ?1 ORDER BY id")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([stock], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (id, tags) = r.map_err(|e| self.err(e))?;
+            out.push((id, self.parse("t0", &tags)?));
+        }
+        Ok(out)
     }
 
     fn states(&self, stock: i64) -> Result<Vec<T1Doc>, StoreError> {

@@ -26,7 +26,7 @@ use serde_json::Value as Json;
 use std::collections::BTreeMap;
 
 /// What a T2 unit computes on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum T2Kind {
     /// One datapoint (link = datapoint id, col "t0").
     Point,
