@@ -38,8 +38,14 @@ pub struct Batch {
     run: i64,
     process: String,
     ops: Vec<WriteOp>,
-    /// stock -> (channels added, datapoint ids and tags added) in this batch.
-    pending: HashMap<i64, (Vec<String>, Vec<(i64, Vec<String>)>)>,
+    pending: HashMap<i64, Pending>,
+}
+
+/// What a batch added to one stock.
+#[derive(Default)]
+struct Pending {
+    channels: Vec<String>,
+    datapoints: Vec<(i64, Vec<String>)>,
 }
 
 impl Batch {
@@ -105,8 +111,8 @@ impl T0 {
                             .stock(alert.stock)?
                             .map(|s| s.channel)
                             .unwrap_or_default();
-                        if let Some((chans, _)) = batch.pending.get(&alert.stock) {
-                            k.extend(chans.iter().cloned());
+                        if let Some(p) = batch.pending.get(&alert.stock) {
+                            k.extend(p.channels.iter().cloned());
                         }
                         known = Some(k);
                     }
@@ -151,8 +157,8 @@ impl T0 {
         }
 
         let mut stored = archive.datapoint_tags(alert.stock)?;
-        if let Some((_, dps)) = batch.pending.get(&alert.stock) {
-            stored.extend(dps.iter().cloned());
+        if let Some(p) = batch.pending.get(&alert.stock) {
+            stored.extend(p.datapoints.iter().cloned());
         }
         let names: Vec<String> = accepted.iter().map(|(c, _)| c.name.clone()).collect();
         let meta = |action: &str, channel: Vec<String>| MetaRecord {
@@ -243,8 +249,8 @@ impl T0 {
             }
         }
         let entry = batch.pending.entry(alert.stock).or_default();
-        entry.0.extend(names);
-        entry.1.extend(alert_points);
+        entry.channels.extend(names);
+        entry.datapoints.extend(alert_points);
         Ok(())
     }
 }

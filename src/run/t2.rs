@@ -322,9 +322,8 @@ impl T2Worker {
             }
         };
         let slot = (d.stock, d.link, unit.kind());
-        if !inputs.contains_key(&slot) {
-            let loaded = self.load_input(archive, unit.kind(), &d)?;
-            inputs.insert(slot, loaded);
+        if let std::collections::hash_map::Entry::Vacant(e) = inputs.entry(slot) {
+            e.insert(self.load_input(archive, unit.kind(), &d)?);
         }
         let loaded = match &inputs[&slot] {
             Ok(l) => l,
