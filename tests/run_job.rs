@@ -106,11 +106,12 @@ fn two_channels_share_one_t2_document_with_pythons_body() {
     );
 }
 
-fn t2_fingerprint(a: &dyn Archive) -> Vec<(i64, String, i64, i64, i64, Vec<Json>, Vec<String>)> {
+/// What must be equal between replays: everything but times and run ids.
+fn t2_fingerprint(a: &dyn Archive) -> Vec<Json> {
     a.t2(&T2Query::default())
         .unwrap()
         .into_iter()
-        .map(|d| (d.stock, d.unit, d.config, d.link, d.code, d.body, d.channel))
+        .map(|d| json!([d.stock, d.unit, d.config, d.link, d.code, d.body, d.channel]))
         .collect()
 }
 
