@@ -1,0 +1,522 @@
+//! The archive conformance suite: every behaviour the tiers rely on, checked
+//! against any [`Archive`]. Included by `tests/archive_conformance.rs`
+//! (embedded SQLite, always) and `actors/tests/mongo_conformance.rs`
+//! (MongoDB, when AMPEL_TEST_MONGO_URI is set).
+
+#![allow(dead_code)]
+
+use ampel::store::*;
+use serde_json::json;
+
+fn meta(run: i64, action: &str, channel: &str) -> MetaRecord {
+    MetaRecord {
+        run,
+        ts: 1000.0 + run as f64,
+        tier: 0,
+        process: "p".into(),
+        action: action.into(),
+        channel: vec![channel.into()],
+        code: None,
+        duration: None,
+        alert: Some(7),
+        extra: None,
+    }
+}
+
+fn journal(run: i64, channel: &str, ts: f64) -> JournalEntry {
+    JournalEntry {
+        run,
+        ts,
+        tier: 0,
+        process: "p".into(),
+        action: "accept".into(),
+        channel: vec![channel.into()],
+        alert: Some(7),
+        extra: None,
+    }
+}
+
+fn dp(id: i64, stock: i64, channel: &str, tag: &str) -> DataPointDoc {
+    DataPointDoc {
+        id,
+        stock,
+        channel: vec![channel.into()],
+        tag: vec!["ZTF".into(), tag.into()],
+        meta: vec![meta(1, "ingest", channel)],
+        body: json!({"jd": 2460000.5 + id as f64, "magpsf": 18.25, "fid": 1}),
+    }
+}
+
+fn ticket(stock: i64, unit: &str, link: i64, channel: &str) -> T2Doc {
+    T2Doc {
+        stock,
+        unit: unit.into(),
+        config: -42,
+        link,
+        col: None,
+        channel: vec![channel.into()],
+        tag: vec![],
+        code: code::NEW,
+        meta: vec![meta(1, "ticket", channel)],
+        body: vec![],
+        trials: 0,
+        retry_after: None,
+    }
+}
+
+fn key(stock: i64, unit: &str, link: i64) -> T2Key {
+    T2Key {
+        stock,
+        unit: unit.into(),
+        config: -42,
+        link,
+    }
+}
+
+/// Every check, each on a fresh archive from `make`.
+pub fn run_all(make: &mut dyn FnMut() -> Box<dyn Archive>) {
+    let checks: [(&str, fn(&mut dyn Archive)); 10] = [
+        ("run ids increase", run_ids),
+        ("datapoints merge channels, tags and meta", datapoints),
+        ("stocks merge channels, names, journal and times", stocks),
+        ("stock queries by channel, window and tags", stock_queries),
+        ("states merge channels and meta", states),
+        ("T2 tickets insert once and share", t2_tickets),
+        (
+            "T2 claims are atomic, filtered and respect back-off",
+            t2_claims,
+        ),
+        ("T2 results, codes and resets", t2_results),
+        ("T3, events, logs, configs, troubles", others),
+        ("documents round-trip exactly", round_trip),
+    ];
+    for (name, check) in checks {
+        let mut a = make();
+        eprintln!("conformance: {name} ({})", a.location());
+        check(a.as_mut());
+    }
+}
+
+fn run_ids(a: &mut dyn Archive) {
+    let r1 = a.next_run_id().unwrap();
+    let r2 = a.next_run_id().unwrap();
+    assert_eq!(r2, r1 + 1);
+}
+
+fn datapoints(a: &mut dyn Archive) {
+    a.write(vec![
+        WriteOp::DataPoint(dp(5, 9, "A", "ZTF_PUB")),
+        WriteOp::DataPoint(dp(-3, 9, "A", "ZTF_PUB")),
+    ])
+    .unwrap();
+    let mut again = dp(5, 9, "B", "ZTF_G");
+    again.body = json!({"ignored": true});
+    a.write(vec![WriteOp::DataPoint(again)]).unwrap();
+    let got = a.datapoints(9).unwrap();
+    assert_eq!(
+        got.iter().map(|d| d.id).collect::<Vec<_>>(),
+        [-3, 5],
+        "ordered by id"
+    );
+    let d = &got[1];
+    assert_eq!(d.channel, ["A", "B"]);
+    assert_eq!(d.tag, ["ZTF", "ZTF_PUB", "ZTF_G"]);
+    assert_eq!(d.meta.len(), 2);
+    assert_eq!(d.body["magpsf"], 18.25, "the first body is kept");
+    assert_eq!(
+        a.datapoint_tags(9).unwrap(),
+        [
+            (-3, vec!["ZTF".to_string(), "ZTF_PUB".into()]),
+            (5, vec!["ZTF".into(), "ZTF_PUB".into(), "ZTF_G".into()])
+        ]
+    );
+    assert!(a.datapoints(10).unwrap().is_empty());
+}
+
+fn stock_op(stock: i64, channel: &str, name: &str, ts: f64) -> WriteOp {
+    WriteOp::Stock {
+        stock,
+        channel: channel.into(),
+        names: vec![name.into()],
+        tags: vec!["ZTF".into()],
+        journal: journal(1, channel, ts),
+    }
+}
+
+fn stocks(a: &mut dyn Archive) {
+    a.write(vec![stock_op(9, "A", "ZTF23aaaaaab", 100.0)])
+        .unwrap();
+    a.write(vec![
+        stock_op(9, "B", "ZTF23aaaaaab", 200.0),
+        stock_op(9, "A", "ZTF23aaaaaab", 300.0),
+    ])
+    .unwrap();
+    a.write(vec![WriteOp::Journal {
+        stock: 9,
+        entry: journal(2, "A", 400.0),
+    }])
+    .unwrap();
+    a.write(vec![WriteOp::Journal {
+        stock: 404,
+        entry: journal(2, "A", 400.0),
+    }])
+    .unwrap();
+    let s = a.stock(9).unwrap().unwrap();
+    assert_eq!(s.channel, ["A", "B"]);
+    assert_eq!(s.name, ["ZTF23aaaaaab"]);
+    assert_eq!(s.tag, ["ZTF"]);
+    assert_eq!(s.journal.len(), 4);
+    assert_eq!(
+        s.ts["A"],
+        ChannelTimes {
+            tied: 100.0,
+            upd: 300.0
+        }
+    );
+    assert_eq!(
+        s.ts["B"],
+        ChannelTimes {
+            tied: 200.0,
+            upd: 200.0
+        }
+    );
+    assert_eq!(s.updated, 300.0);
+    assert_eq!(a.stock_by_name("ZTF23aaaaaab").unwrap().unwrap().stock, 9);
+    assert!(a.stock_by_name("nope").unwrap().is_none());
+    assert!(
+        a.stock(404).unwrap().is_none(),
+        "a journal entry does not create a stock"
+    );
+}
+
+fn stock_queries(a: &mut dyn Archive) {
+    a.write(vec![
+        stock_op(1, "A", "one", 10.0),
+        stock_op(2, "A", "two", 20.0),
+        stock_op(3, "B", "three", 30.0),
+    ])
+    .unwrap();
+    a.write(vec![WriteOp::Stock {
+        stock: 2,
+        channel: "A".into(),
+        names: vec![],
+        tags: vec!["HOT".into()],
+        journal: journal(1, "A", 25.0),
+    }])
+    .unwrap();
+    let ids = |q: StockQuery| {
+        a.stocks(&q)
+            .unwrap()
+            .iter()
+            .map(|s| s.stock)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(StockQuery::default()), [1, 2, 3]);
+    assert_eq!(
+        ids(StockQuery {
+            channel: Some("A".into()),
+            ..Default::default()
+        }),
+        [1, 2]
+    );
+    assert_eq!(
+        ids(StockQuery {
+            updated_after: Some(21.0),
+            ..Default::default()
+        }),
+        [2, 3]
+    );
+    assert_eq!(
+        ids(StockQuery {
+            updated_before: Some(25.0),
+            ..Default::default()
+        }),
+        [1, 2]
+    );
+    assert_eq!(
+        ids(StockQuery {
+            tags: vec!["HOT".into()],
+            ..Default::default()
+        }),
+        [2]
+    );
+}
+
+fn states(a: &mut dyn Archive) {
+    let s = T1Doc {
+        stock: 9,
+        link: -77,
+        dps: vec![-3, 5],
+        channel: vec!["A".into()],
+        tag: vec![],
+        code: 0,
+        meta: vec![meta(1, "t1", "A")],
+    };
+    let mut b = s.clone();
+    b.channel = vec!["B".into()];
+    b.meta = vec![meta(2, "t1", "B")];
+    a.write(vec![WriteOp::State(s)]).unwrap();
+    a.write(vec![WriteOp::State(b)]).unwrap();
+    let got = a.states(9).unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].channel, ["A", "B"]);
+    assert_eq!(got[0].dps, [-3, 5]);
+    assert_eq!(got[0].meta.len(), 2);
+}
+
+fn t2_tickets(a: &mut dyn Archive) {
+    a.write(vec![
+        WriteOp::T2Ticket(ticket(9, "U", 1, "A")),
+        WriteOp::T2Ticket(ticket(9, "U", 1, "B")),
+    ])
+    .unwrap();
+    a.write(vec![
+        WriteOp::T2Ticket(ticket(9, "U", 2, "A")),
+        WriteOp::T2Ticket(ticket(9, "V", 1, "A")),
+    ])
+    .unwrap();
+    let all = a.t2(&T2Query::default()).unwrap();
+    assert_eq!(all.len(), 3);
+    let d = &a
+        .t2(&T2Query {
+            stock: Some(9),
+            unit: Some("U".into()),
+            ..Default::default()
+        })
+        .unwrap()[0];
+    assert_eq!(
+        (d.link, d.channel.clone(), d.code),
+        (1, vec!["A".to_string(), "B".into()], code::NEW)
+    );
+    // A ticket for a document that has a result adds its channel, nothing else.
+    a.write(vec![WriteOp::T2Result {
+        key: key(9, "V", 1),
+        code: code::OK,
+        body: Some(json!({"x": 1})),
+        meta: meta(2, "run", "A"),
+        trials: 0,
+        retry_after: None,
+    }])
+    .unwrap();
+    a.write(vec![WriteOp::T2Ticket(ticket(9, "V", 1, "C"))])
+        .unwrap();
+    let v = &a
+        .t2(&T2Query {
+            unit: Some("V".into()),
+            ..Default::default()
+        })
+        .unwrap()[0];
+    assert_eq!((v.code, v.body.len(), v.channel.len()), (code::OK, 1, 2));
+    assert_eq!(
+        a.t2(&T2Query {
+            channel: Some("C".into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .len(),
+        1
+    );
+    assert_eq!(
+        a.t2(&T2Query {
+            code: Some(code::NEW),
+            ..Default::default()
+        })
+        .unwrap()
+        .len(),
+        2
+    );
+}
+
+fn t2_claims(a: &mut dyn Archive) {
+    let mut waiting = ticket(9, "U", 3, "A");
+    waiting.code = code::RERUN_REQUESTED;
+    waiting.retry_after = Some(500.0);
+    a.write(vec![
+        WriteOp::T2Ticket(ticket(9, "U", 1, "A")),
+        WriteOp::T2Ticket(ticket(9, "U", 2, "A")),
+        WriteOp::T2Ticket(waiting),
+        WriteOp::T2Ticket(ticket(9, "Other", 1, "A")),
+    ])
+    .unwrap();
+    let units = ["U".to_string()];
+    let first = a.claim_t2(100.0, 1, &units).unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].code, code::RUNNING);
+    let rest = a.claim_t2(100.0, 10, &units).unwrap();
+    assert_eq!(rest.len(), 1, "the back-off of link 3 is not over");
+    assert_ne!(rest[0].link, first[0].link, "never claimed twice");
+    assert!(a.claim_t2(100.0, 10, &units).unwrap().is_empty());
+    let later = a.claim_t2(600.0, 10, &units).unwrap();
+    assert_eq!(later.iter().map(|d| d.link).collect::<Vec<_>>(), [3]);
+    assert_eq!(
+        a.t2(&T2Query {
+            code: Some(code::RUNNING),
+            ..Default::default()
+        })
+        .unwrap()
+        .len(),
+        3
+    );
+    assert_eq!(
+        a.t2(&T2Query {
+            unit: Some("Other".into()),
+            ..Default::default()
+        })
+        .unwrap()[0]
+            .code,
+        code::NEW
+    );
+}
+
+fn t2_results(a: &mut dyn Archive) {
+    a.write(vec![WriteOp::T2Ticket(ticket(9, "U", 1, "A"))])
+        .unwrap();
+    let k = key(9, "U", 1);
+    a.write(vec![WriteOp::T2Result {
+        key: k.clone(),
+        code: code::RERUN_REQUESTED,
+        body: None,
+        meta: meta(2, "run", "A"),
+        trials: 1,
+        retry_after: Some(123.5),
+    }])
+    .unwrap();
+    let d = &a.t2(&T2Query::default()).unwrap()[0];
+    assert_eq!(
+        (d.code, d.trials, d.retry_after, d.body.len(), d.meta.len()),
+        (code::RERUN_REQUESTED, 1, Some(123.5), 0, 2)
+    );
+    a.write(vec![WriteOp::T2Result {
+        key: k.clone(),
+        code: code::OK,
+        body: Some(json!({"a": [1, 2.5, "x", null]})),
+        meta: meta(3, "run", "A"),
+        trials: 1,
+        retry_after: None,
+    }])
+    .unwrap();
+    a.write(vec![WriteOp::T2Code {
+        key: k.clone(),
+        code: code::NEW,
+    }])
+    .unwrap();
+    let d = &a.t2(&T2Query::default()).unwrap()[0];
+    assert_eq!(
+        (d.code, d.trials, d.retry_after),
+        (code::NEW, 0, None),
+        "a reset clears trials and back-off"
+    );
+    assert_eq!(
+        d.body,
+        [json!({"a": [1, 2.5, "x", null]})],
+        "results are kept"
+    );
+    assert_eq!(d.key(), k);
+}
+
+fn others(a: &mut dyn Archive) {
+    let t3 = T3Doc {
+        run: 4,
+        process: "A:p".into(),
+        unit: "T3LogSummary".into(),
+        confid: 1,
+        channel: "A".into(),
+        stock: vec![9, 10],
+        code: 0,
+        meta: meta(4, "run", "A"),
+        body: json!({"selected": 2}),
+    };
+    let event = |end: Option<f64>| EventDoc {
+        run: 4,
+        process: "job".into(),
+        tier: None,
+        start: 1.0,
+        end,
+        code: 0,
+        counts: [("alerts".to_string(), 3i64)].into(),
+        version: "v".into(),
+        commit: None,
+        job: None,
+    };
+    let log = |stock: i64, channel: &str| LogDoc {
+        run: 4,
+        ts: 2.0,
+        level: "info".into(),
+        tier: Some(0),
+        stock: Some(stock),
+        channel: Some(channel.into()),
+        alert: Some(1),
+        msg: "rejected".into(),
+        extra: Some(json!({"cut": "min_rb"})),
+    };
+    a.write(vec![
+        WriteOp::T3(t3.clone()),
+        WriteOp::Event(event(None)),
+        WriteOp::Log(log(9, "A")),
+        WriteOp::Log(log(10, "B")),
+        WriteOp::Log(log(9, "B")),
+        WriteOp::Config {
+            id: 77,
+            config: json!({"min_rb": 0.3}),
+        },
+        WriteOp::Config {
+            id: 77,
+            config: json!({"ignored": 1}),
+        },
+        WriteOp::Trouble(json!({"error": "bad"})),
+    ])
+    .unwrap();
+    a.write(vec![WriteOp::Event(event(Some(5.0)))]).unwrap();
+    assert_eq!(a.t3(Some(10)).unwrap(), [t3.clone()]);
+    assert!(a.t3(Some(11)).unwrap().is_empty());
+    assert_eq!(
+        a.events().unwrap(),
+        [event(Some(5.0))],
+        "events are replaced by run"
+    );
+    assert_eq!(
+        a.logs(&LogQuery {
+            stock: Some(9),
+            ..Default::default()
+        })
+        .unwrap()
+        .len(),
+        2
+    );
+    assert_eq!(
+        a.logs(&LogQuery {
+            channel: Some("B".into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .len(),
+        2
+    );
+    assert_eq!(
+        a.logs(&LogQuery {
+            limit: Some(1),
+            ..Default::default()
+        })
+        .unwrap(),
+        [log(9, "A")]
+    );
+    assert_eq!(a.config(77).unwrap(), Some(json!({"min_rb": 0.3})));
+    assert_eq!(a.config(78).unwrap(), None);
+    let c = a.counts().unwrap();
+    assert_eq!(
+        (c["t3"], c["log"], c["event"], c["conf"], c["trouble"]),
+        (1, 3, 1, 1, 1)
+    );
+    a.write(vec![]).unwrap();
+}
+
+fn round_trip(a: &mut dyn Archive) {
+    // Bodies with every JSON kind and awkward floats come back identical.
+    let mut d = dp(1, 9, "A", "ZTF_PUB");
+    d.body = json!({
+        "f32": f64::from(0.1_f32), "tiny": 5e-324, "big": 1.7976931348623157e308, "neg": -0.0,
+        "int": i64::MAX, "min": i64::MIN, "s": "é\"\\\n", "n": null, "b": true, "l": [1, [2, {"x": 3}]],
+    });
+    a.write(vec![WriteOp::DataPoint(d.clone())]).unwrap();
+    assert_eq!(a.datapoints(9).unwrap()[0], d);
+}
