@@ -75,7 +75,8 @@ fn key(stock: i64, unit: &str, link: i64) -> T2Key {
 
 /// Every check, each on a fresh archive from `make`.
 pub fn run_all(make: &mut dyn FnMut() -> Box<dyn Archive>) {
-    let checks: [(&str, fn(&mut dyn Archive)); 10] = [
+    type Check = fn(&mut dyn Archive);
+    let checks: [(&str, Check); 10] = [
         ("run ids increase", run_ids),
         ("datapoints merge channels, tags and meta", datapoints),
         ("stocks merge channels, names, journal and times", stocks),
@@ -467,7 +468,7 @@ fn others(a: &mut dyn Archive) {
     ])
     .unwrap();
     a.write(vec![WriteOp::Event(event(Some(5.0)))]).unwrap();
-    assert_eq!(a.t3(Some(10)).unwrap(), [t3.clone()]);
+    assert_eq!(a.t3(Some(10)).unwrap(), [t3]);
     assert!(a.t3(Some(11)).unwrap().is_empty());
     assert_eq!(
         a.events().unwrap(),
