@@ -1,9 +1,8 @@
 //! Inspecting an archive: `stock show`, `t2 show`, `t2 reset`, `event show`,
 //! `log show`. JSON with `--json`, readable tables otherwise.
 
-use ampel::store::{
-    code, open_embedded, Archive, LogQuery, SqliteArchive, StockDoc, T2Query, WriteOp,
-};
+use ampel::store::{code, Archive, LogQuery, StockDoc, T2Query, WriteOp};
+use ampel_actors::store::open_archive;
 use anyhow::{bail, Context};
 use clap::Args;
 use serde_json::{json, Value as Json};
@@ -11,7 +10,7 @@ use std::process::ExitCode;
 
 #[derive(Debug, Args)]
 pub struct StoreArg {
-    /// Archive address (sqlite:PATH).
+    /// Archive address (sqlite:PATH or mongodb://...).
     #[arg(long, env = "AMPEL_STORE", default_value = ampel::job::DEFAULT_ARCHIVE)]
     store: String,
     /// JSON output (one document per line) instead of a table.
@@ -20,12 +19,14 @@ pub struct StoreArg {
 }
 
 impl StoreArg {
-    fn open(&self) -> anyhow::Result<SqliteArchive> {
-        let path = self.store.strip_prefix("sqlite:").unwrap_or(&self.store);
-        if path != ":memory:" && !std::path::Path::new(path).exists() {
-            bail!("no archive at {path} (run a job first, or pass --store sqlite:PATH)");
+    fn open(&self) -> anyhow::Result<Box<dyn Archive>> {
+        if !self.store.contains("://") {
+            let path = self.store.strip_prefix("sqlite:").unwrap_or(&self.store);
+            if path != ":memory:" && !std::path::Path::new(path).exists() {
+                bail!("no archive at {path} (run a job first, or pass --store sqlite:PATH)");
+            }
         }
-        open_embedded(&self.store).with_context(|| format!("opening {}", self.store))
+        open_archive(&self.store).with_context(|| format!("opening {}", self.store))
     }
 }
 
@@ -83,7 +84,7 @@ fn find_stock(a: &dyn Archive, id: &str) -> anyhow::Result<StockDoc> {
 
 pub fn stock_show(args: StockShowArgs) -> anyhow::Result<ExitCode> {
     let a = args.store.open()?;
-    let s = find_stock(&a, &args.id)?;
+    let s = find_stock(a.as_ref(), &args.id)?;
     let dps = a.datapoints(s.stock)?;
     let states = a.states(s.stock)?;
     let t2 = a.t2(&T2Query {
@@ -196,7 +197,7 @@ pub struct T2ShowArgs {
 pub fn t2_show(args: T2ShowArgs) -> anyhow::Result<ExitCode> {
     let a = args.store.open()?;
     let stock = match &args.stock {
-        Some(s) => Some(find_stock(&a, s)?.stock),
+        Some(s) => Some(find_stock(a.as_ref(), s)?.stock),
         None => None,
     };
     let docs = a.t2(&T2Query {
@@ -254,7 +255,7 @@ pub struct T2ResetArgs {
 pub fn t2_reset(args: T2ResetArgs) -> anyhow::Result<ExitCode> {
     let mut a = args.store.open()?;
     let stock = match &args.stock {
-        Some(s) => Some(find_stock(&a, s)?.stock),
+        Some(s) => Some(find_stock(a.as_ref(), s)?.stock),
         None => None,
     };
     if args.unit.is_none() && args.code.is_none() && stock.is_none() {

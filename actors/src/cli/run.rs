@@ -3,7 +3,7 @@
 
 use ampel::job::Job;
 use ampel::run::{Pipeline, Progress, Version};
-use ampel::store::open_embedded;
+use ampel_actors::store::open_archive;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -16,7 +16,7 @@ pub struct RunArgs {
     /// Job file (YAML).
     #[arg(long)]
     job: PathBuf,
-    /// Archive address, overriding the job's (sqlite:PATH).
+    /// Archive address, overriding the job's (sqlite:PATH or mongodb://...).
     #[arg(long, env = "AMPEL_STORE")]
     store: Option<String>,
 }
@@ -39,7 +39,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut pipeline = pipeline(&args.job)?;
     let address = args.store.unwrap_or_else(|| pipeline.job.archive.clone());
     let mut archive =
-        open_embedded(&address).with_context(|| format!("opening the archive {address}"))?;
+        open_archive(&address).with_context(|| format!("opening the archive {address}"))?;
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = ProgressBar::new_spinner();
         b.set_style(
@@ -56,7 +56,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             ));
         }
     };
-    let summary = pipeline.replay(&mut archive, &version(), &mut report)?;
+    let summary = pipeline.replay(archive.as_mut(), &version(), &mut report)?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }

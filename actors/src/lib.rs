@@ -1,0 +1,11 @@
+//! # ampel-actors: the live runtime around the core
+//!
+//! Everything that does network I/O lives here, never in `ampel` (the core):
+//! - [`store`]: archive backends over the network (MongoDB) and opening an
+//!   archive from its address.
+//!
+//! The `ampel` binary (`src/main.rs`, `src/cli/`) is the command line; the
+//! supervised actors (Kafka consumer, channel filters, T2 workers, T3
+//! reactors) arrive with step 3.
+
+pub mod store;

@@ -1,0 +1,514 @@
+//! The MongoDB archive, with the official driver: AMPEL's collections,
+//! document shapes and indexes. Each op of a batch is one update with
+//! AMPEL's operators (`$addToSet`, `$push`, `$setOnInsert`), the same
+//! semantics as `ampel::store::merge` (checked by the conformance suite).
+//!
+//! A batch runs in a multi-document transaction when the server supports
+//! them (replica sets, sharded clusters). A standalone server does not; the
+//! ops then run in order, each atomic on its own, and a crash mid-batch can
+//! leave part of a batch applied: replaying the same alerts then adds meta
+//! records but no duplicate documents (every write is keyed).
+
+use ampel::store::*;
+use mongodb::bson::{self, doc, Bson, Document};
+use mongodb::options::{IndexOptions, ReturnDocument};
+use mongodb::sync::{Client, ClientSession, Collection, Database};
+use mongodb::IndexModel;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+
+pub struct MongoArchive {
+    client: Client,
+    db: Database,
+    location: String,
+    transactions: bool,
+}
+
+/// The address without credentials, for messages.
+fn redact(uri: &str) -> String {
+    match (uri.find("://"), uri.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &uri[..s], &uri[at + 1..]),
+        _ => uri.to_string(),
+    }
+}
+
+fn to_doc<T: Serialize>(v: &T) -> Document {
+    bson::to_document(v).expect("archive documents serialise to BSON")
+}
+
+fn to_b<T: Serialize>(v: &T) -> Bson {
+    bson::to_bson(v).expect("values serialise to BSON")
+}
+
+impl MongoArchive {
+    /// Connects, checks the server answers, and creates AMPEL's indexes.
+    /// The database is the URI's (`mongodb://host/DB`), `db`, or `ampel`.
+    pub fn connect(uri: &str, db: Option<&str>) -> Result<Self, StoreError> {
+        let location = redact(uri);
+        let fail = |e: mongodb::error::Error| StoreError::Backend {
+            location: location.clone(),
+            reason: e.to_string(),
+        };
+        let client = Client::with_uri_str(uri).map_err(fail)?;
+        let db = match db {
+            Some(name) => client.database(name),
+            None => client
+                .default_database()
+                .unwrap_or_else(|| client.database("ampel")),
+        };
+        db.run_command(doc! {"ping": 1}).run().map_err(fail)?;
+        let a = MongoArchive {
+            client,
+            location: format!("{location} (database {})", db.name()),
+            db,
+            transactions: true,
+        };
+        a.create_indexes()?;
+        Ok(a)
+    }
+
+    /// Drops the database (tests).
+    pub fn drop_database(self) -> Result<(), StoreError> {
+        let fail = self.fail();
+        self.db.drop().run().map_err(fail)
+    }
+
+    fn fail(&self) -> impl Fn(mongodb::error::Error) -> StoreError + '_ {
+        move |e| StoreError::Backend {
+            location: self.location.clone(),
+            reason: e.to_string(),
+        }
+    }
+
+    fn coll(&self, name: &str) -> Collection<Document> {
+        self.db.collection(name)
+    }
+
+    fn create_indexes(&self) -> Result<(), StoreError> {
+        let idx = |keys: Document, unique: bool| {
+            IndexModel::builder()
+                .keys(keys)
+                .options(IndexOptions::builder().unique(unique).build())
+                .build()
+        };
+        let specs: [(&str, Document, bool); 13] = [
+            ("stock", doc! {"stock": 1}, true),
+            ("stock", doc! {"name": 1}, false),
+            ("stock", doc! {"channel": 1, "updated": 1}, false),
+            ("t0", doc! {"id": 1}, true),
+            ("t0", doc! {"stock": 1}, false),
+            ("t1", doc! {"stock": 1, "link": 1}, true),
+            (
+                "t2",
+                doc! {"stock": 1, "unit": 1, "config": 1, "link": 1},
+                true,
+            ),
+            ("t2", doc! {"code": 1, "unit": 1}, false),
+            ("t2", doc! {"channel": 1}, false),
+            ("t3", doc! {"stock": 1}, false),
+            ("log", doc! {"run": 1}, false),
+            ("log", doc! {"stock": 1}, false),
+            ("event", doc! {"run": 1}, true),
+        ];
+        for (c, keys, unique) in specs {
+            self.coll(c)
+                .create_index(idx(keys, unique))
+                .run()
+                .map_err(self.fail())?;
+        }
+        Ok(())
+    }
+
+    fn parse<T: DeserializeOwned>(
+        &self,
+        collection: &'static str,
+        d: Document,
+    ) -> Result<T, StoreError> {
+        bson::from_document(d).map_err(|e| StoreError::Corrupt {
+            location: self.location.clone(),
+            collection,
+            reason: e.to_string(),
+        })
+    }
+
+    fn find<T: DeserializeOwned>(
+        &self,
+        collection: &'static str,
+        filter: Document,
+        sort: Document,
+        limit: Option<i64>,
+    ) -> Result<Vec<T>, StoreError> {
+        let coll = self.coll(collection);
+        let mut f = coll.find(filter).sort(sort);
+        if let Some(l) = limit {
+            f = f.limit(l);
+        }
+        let cursor = f.run().map_err(self.fail())?;
+        let mut out = Vec::new();
+        for d in cursor {
+            out.push(self.parse(collection, d.map_err(self.fail())?)?);
+        }
+        Ok(out)
+    }
+
+    fn t2_filter(k: &T2Key) -> Document {
+        doc! {"stock": k.stock, "unit": &k.unit, "config": k.config, "link": k.link}
+    }
+
+    /// One op as MongoDB updates.
+    fn apply(&self, op: &WriteOp, s: &mut Option<ClientSession>) -> mongodb::error::Result<()> {
+        macro_rules! run {
+            ($action:expr) => {
+                match s.as_mut() {
+                    Some(session) => $action.session(&mut *session).run().map(|_| ()),
+                    None => $action.run().map(|_| ()),
+                }
+            };
+        }
+        match op {
+            WriteOp::DataPoint(d) => run!(self
+                .coll("t0")
+                .update_one(
+                    doc! {"id": d.id},
+                    doc! {
+                        "$setOnInsert": {"stock": d.stock, "body": to_b(&d.body)},
+                        "$addToSet": {"channel": {"$each": to_b(&d.channel)}, "tag": {"$each": to_b(&d.tag)}},
+                        "$push": {"meta": {"$each": to_b(&d.meta)}},
+                    },
+                )
+                .upsert(true)),
+            WriteOp::Stock {
+                stock,
+                channel,
+                names,
+                tags,
+                journal,
+            } => {
+                let mut set = doc! {"updated": journal.ts};
+                set.insert(format!("ts.{channel}.upd"), journal.ts);
+                let mut min = Document::new();
+                min.insert(format!("ts.{channel}.tied"), journal.ts);
+                run!(self
+                    .coll("stock")
+                    .update_one(
+                        doc! {"stock": stock},
+                        doc! {
+                            "$addToSet": {"channel": channel, "name": {"$each": to_b(names)}, "tag": {"$each": to_b(tags)}},
+                            "$push": {"journal": to_b(journal)},
+                            "$set": set,
+                            "$min": min,
+                        },
+                    )
+                    .upsert(true))
+            }
+            WriteOp::Journal { stock, entry } => run!(self
+                .coll("stock")
+                .update_one(doc! {"stock": stock}, doc! {"$push": {"journal": to_b(entry)}})),
+            WriteOp::State(t) => run!(self
+                .coll("t1")
+                .update_one(
+                    doc! {"stock": t.stock, "link": t.link},
+                    doc! {
+                        "$setOnInsert": {"dps": to_b(&t.dps), "code": t.code},
+                        "$addToSet": {"channel": {"$each": to_b(&t.channel)}, "tag": {"$each": to_b(&t.tag)}},
+                        "$push": {"meta": {"$each": to_b(&t.meta)}},
+                    },
+                )
+                .upsert(true)),
+            WriteOp::T2Ticket(t) => {
+                let mut insert = to_doc(t);
+                for k in ["stock", "unit", "config", "link", "channel", "tag"] {
+                    insert.remove(k);
+                }
+                run!(self
+                    .coll("t2")
+                    .update_one(
+                        Self::t2_filter(&t.key()),
+                        doc! {
+                            "$setOnInsert": insert,
+                            "$addToSet": {"channel": {"$each": to_b(&t.channel)}, "tag": {"$each": to_b(&t.tag)}},
+                        },
+                    )
+                    .upsert(true))
+            }
+            WriteOp::T2Result {
+                key,
+                code,
+                body,
+                meta,
+                trials,
+                retry_after,
+            } => {
+                let mut push = doc! {"meta": to_b(meta)};
+                if let Some(b) = body {
+                    push.insert("body", to_b(b));
+                }
+                run!(self.coll("t2").update_one(
+                    Self::t2_filter(key),
+                    doc! {"$set": {"code": code, "trials": i64::from(*trials), "retry_after": to_b(retry_after)}, "$push": push},
+                ))
+            }
+            WriteOp::T2Code { key, code } => {
+                let set = if *code == ampel::store::code::NEW {
+                    doc! {"code": code, "trials": 0i64, "retry_after": Bson::Null}
+                } else {
+                    doc! {"code": code}
+                };
+                run!(self.coll("t2").update_one(Self::t2_filter(key), doc! {"$set": set}))
+            }
+            WriteOp::T3(d) => run!(self.coll("t3").insert_one(to_doc(d))),
+            WriteOp::Log(d) => run!(self.coll("log").insert_one(to_doc(d))),
+            WriteOp::Event(d) => run!(self.coll("event").replace_one(doc! {"run": d.run}, to_doc(d)).upsert(true)),
+            WriteOp::Config { id, config } => run!(self
+                .coll("conf")
+                .update_one(doc! {"_id": id}, doc! {"$setOnInsert": {"config": to_b(config)}})
+                .upsert(true)),
+            WriteOp::Trouble(d) => run!(self.coll("trouble").insert_one(doc! {"doc": to_b(d)})),
+        }
+    }
+
+    fn write_in_transaction(&self, ops: &[WriteOp]) -> mongodb::error::Result<()> {
+        let mut session = self.client.start_session().run()?;
+        session.start_transaction().run()?;
+        let mut s = Some(session);
+        for op in ops {
+            if let Err(e) = self.apply(op, &mut s) {
+                if let Some(mut session) = s {
+                    let _ = session.abort_transaction().run();
+                }
+                return Err(e);
+            }
+        }
+        s.expect("session").commit_transaction().run()
+    }
+}
+
+/// Standalone servers refuse transactions (IllegalOperation, code 20).
+fn no_transactions(e: &mongodb::error::Error) -> bool {
+    matches!(*e.kind, mongodb::error::ErrorKind::Command(ref c) if c.code == 20)
+        || e.to_string()
+            .contains("Transaction numbers are only allowed")
+}
+
+#[derive(serde::Deserialize)]
+struct IdTags {
+    id: i64,
+    #[serde(default)]
+    tag: Vec<String>,
+}
+
+impl Archive for MongoArchive {
+    fn location(&self) -> String {
+        self.location.clone()
+    }
+
+    fn next_run_id(&mut self) -> Result<i64, StoreError> {
+        let d = self
+            .coll("counter")
+            .find_one_and_update(doc! {"_id": "run"}, doc! {"$inc": {"value": 1i64}})
+            .upsert(true)
+            .return_document(ReturnDocument::After)
+            .run()
+            .map_err(self.fail())?
+            .ok_or_else(|| StoreError::Backend {
+                location: self.location.clone(),
+                reason: "run counter missing after upsert".into(),
+            })?;
+        d.get_i64("value")
+            .or_else(|_| d.get_i32("value").map(i64::from))
+            .map_err(|e| StoreError::Corrupt {
+                location: self.location.clone(),
+                collection: "counter",
+                reason: e.to_string(),
+            })
+    }
+
+    fn write(&mut self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        if self.transactions {
+            match self.write_in_transaction(&ops) {
+                Ok(()) => return Ok(()),
+                Err(e) if no_transactions(&e) => {
+                    eprintln!(
+                        "warning: {} does not support transactions (not a replica set): batches are applied op by op",
+                        self.location
+                    );
+                    self.transactions = false;
+                }
+                Err(e) => return Err(self.fail()(e)),
+            }
+        }
+        let mut none = None;
+        for op in &ops {
+            self.apply(op, &mut none).map_err(self.fail())?;
+        }
+        Ok(())
+    }
+
+    fn stock(&self, stock: i64) -> Result<Option<StockDoc>, StoreError> {
+        Ok(self
+            .find("stock", doc! {"stock": stock}, doc! {}, Some(1))?
+            .pop())
+    }
+
+    fn stock_by_name(&self, name: &str) -> Result<Option<StockDoc>, StoreError> {
+        Ok(self
+            .find("stock", doc! {"name": name}, doc! {}, Some(1))?
+            .pop())
+    }
+
+    fn stocks(&self, q: &StockQuery) -> Result<Vec<StockDoc>, StoreError> {
+        let mut f = Document::new();
+        if let Some(c) = &q.channel {
+            f.insert("channel", c);
+        }
+        let mut window = Document::new();
+        if let Some(a) = q.updated_after {
+            window.insert("$gte", a);
+        }
+        if let Some(b) = q.updated_before {
+            window.insert("$lte", b);
+        }
+        if !window.is_empty() {
+            f.insert("updated", window);
+        }
+        if !q.tags.is_empty() {
+            f.insert("tag", doc! {"$all": to_b(&q.tags)});
+        }
+        self.find("stock", f, doc! {"stock": 1}, None)
+    }
+
+    fn datapoints(&self, stock: i64) -> Result<Vec<DataPointDoc>, StoreError> {
+        self.find("t0", doc! {"stock": stock}, doc! {"id": 1}, None)
+    }
+
+    fn datapoint_tags(&self, stock: i64) -> Result<Vec<(i64, Vec<String>)>, StoreError> {
+        let cursor = self
+            .coll("t0")
+            .find(doc! {"stock": stock})
+            .projection(doc! {"id": 1, "tag": 1, "_id": 0})
+            .sort(doc! {"id": 1})
+            .run()
+            .map_err(self.fail())?;
+        let mut out = Vec::new();
+        for d in cursor {
+            let it: IdTags = self.parse("t0", d.map_err(self.fail())?)?;
+            out.push((it.id, it.tag));
+        }
+        Ok(out)
+    }
+
+    fn states(&self, stock: i64) -> Result<Vec<T1Doc>, StoreError> {
+        self.find("t1", doc! {"stock": stock}, doc! {"link": 1}, None)
+    }
+
+    fn t2(&self, q: &T2Query) -> Result<Vec<T2Doc>, StoreError> {
+        let mut f = Document::new();
+        if let Some(s) = q.stock {
+            f.insert("stock", s);
+        }
+        if let Some(u) = &q.unit {
+            f.insert("unit", u);
+        }
+        if let Some(c) = q.code {
+            f.insert("code", c);
+        }
+        if let Some(c) = &q.channel {
+            f.insert("channel", c);
+        }
+        self.find(
+            "t2",
+            f,
+            doc! {"stock": 1, "unit": 1, "config": 1, "link": 1},
+            None,
+        )
+    }
+
+    fn claim_t2(
+        &mut self,
+        now: f64,
+        max: usize,
+        units: &[String],
+    ) -> Result<Vec<T2Doc>, StoreError> {
+        let mut out = Vec::new();
+        while out.len() < max {
+            let d = self
+                .coll("t2")
+                .find_one_and_update(
+                    doc! {
+                        "code": {"$in": [code::NEW, code::RERUN_REQUESTED]},
+                        "unit": {"$in": to_b(&units)},
+                        "$or": [{"retry_after": Bson::Null}, {"retry_after": {"$lte": now}}],
+                    },
+                    doc! {"$set": {"code": code::RUNNING}},
+                )
+                .sort(doc! {"stock": 1, "unit": 1, "config": 1, "link": 1})
+                .return_document(ReturnDocument::After)
+                .run()
+                .map_err(self.fail())?;
+            match d {
+                Some(d) => out.push(self.parse("t2", d)?),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    fn t3(&self, stock: Option<i64>) -> Result<Vec<T3Doc>, StoreError> {
+        let f = stock.map_or_else(Document::new, |s| doc! {"stock": s});
+        self.find("t3", f, doc! {"_id": 1}, None)
+    }
+
+    fn events(&self) -> Result<Vec<EventDoc>, StoreError> {
+        self.find("event", doc! {}, doc! {"run": 1}, None)
+    }
+
+    fn logs(&self, q: &LogQuery) -> Result<Vec<LogDoc>, StoreError> {
+        let mut f = Document::new();
+        if let Some(r) = q.run {
+            f.insert("run", r);
+        }
+        if let Some(s) = q.stock {
+            f.insert("stock", s);
+        }
+        if let Some(c) = &q.channel {
+            f.insert("channel", c);
+        }
+        self.find("log", f, doc! {"_id": 1}, q.limit.map(|l| l as i64))
+    }
+
+    fn config(&self, id: i64) -> Result<Option<Json>, StoreError> {
+        let d = self
+            .coll("conf")
+            .find_one(doc! {"_id": id})
+            .run()
+            .map_err(self.fail())?;
+        Ok(match d.and_then(|d| d.get("config").cloned()) {
+            Some(b) => Some(bson::from_bson(b).map_err(|e| StoreError::Corrupt {
+                location: self.location.clone(),
+                collection: "conf",
+                reason: e.to_string(),
+            })?),
+            None => None,
+        })
+    }
+
+    fn counts(&self) -> Result<BTreeMap<String, i64>, StoreError> {
+        let mut out = BTreeMap::new();
+        for c in [
+            "stock", "t0", "t1", "t2", "t3", "log", "event", "conf", "trouble",
+        ] {
+            let n = self
+                .coll(c)
+                .count_documents(doc! {})
+                .run()
+                .map_err(self.fail())?;
+            out.insert(c.to_string(), n as i64);
+        }
+        Ok(out)
+    }
+}
