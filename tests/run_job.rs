@@ -435,3 +435,70 @@ fn failing_units_are_recorded_and_the_run_goes_on() {
         .iter()
         .any(|l| l.msg.contains("T2TestFlaky failed 2 times, giving up")));
 }
+
+#[test]
+fn on_stock_match_bypass_overrule_and_silent_overrule() {
+    // ZTF18acvqmmq has two alerts in the sample night: 12 datapoints, then 13.
+    // The filter `ndp == 12` accepts the first and rejects the second.
+    let dir = tempfile::tempdir().unwrap();
+    let chan = |name: &str, mode: &str| {
+        format!(
+            "  - {{channel: {name}, access: [ZTF, ZTF_PUB], t0_filter: {{unit: ExpressionFilter, config: {{expression: 'ndp == 12'}}{mode}}}, t2_compute: [{{unit: T2LightCurveSummary}}]}}\n"
+        )
+    };
+    let job = job_file(
+        dir.path(),
+        &format!(
+            "name: osm\nsource: {{paths: [{}]}}\nchannels:\n{}{}{}{}",
+            data("ztf_public_20231018_v4.02.tar.gz").display(),
+            chan("PLAIN", ""),
+            chan("BYPASS", ", on_stock_match: bypass"),
+            chan("OVERRULE", ", on_stock_match: overrule"),
+            chan("SILENT", ", on_stock_match: silent_overrule"),
+        ),
+    );
+    let mut a = archive(dir.path(), "o.sqlite");
+    let s = run(&job, &mut a);
+    let stock = a.stock_by_name("ZTF18acvqmmq").unwrap().unwrap();
+    let actions = |ch: &str| -> Vec<String> {
+        stock
+            .journal
+            .iter()
+            .filter(|j| j.channel == [ch])
+            .map(|j| j.action.clone())
+            .collect()
+    };
+    assert_eq!(actions("PLAIN"), ["accept"]);
+    assert_eq!(actions("BYPASS"), ["accept", "bypass"]);
+    assert_eq!(actions("OVERRULE"), ["accept", "overrule"]);
+    assert_eq!(actions("SILENT"), ["accept", "accept"]);
+    for ch in ["BYPASS", "OVERRULE", "SILENT"] {
+        assert_eq!(s.accepted[ch], s.accepted["PLAIN"] + 1, "{ch}");
+    }
+    let logs = a
+        .logs(&LogQuery {
+            stock: Some(stock.stock),
+            ..Default::default()
+        })
+        .unwrap();
+    let msgs = |ch: &str| {
+        logs.iter()
+            .filter(|l| l.channel.as_deref() == Some(ch))
+            .map(|l| l.msg.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(msgs("PLAIN"), ["rejected"]);
+    assert_eq!(msgs("OVERRULE"), ["overruled"]);
+    assert!(msgs("BYPASS").is_empty() && msgs("SILENT").is_empty());
+    assert!(logs[0].extra.as_ref().unwrap()["reason"]
+        .as_str()
+        .unwrap()
+        .contains("`ndp == 12` is false"));
+    // The second alert grew the state for the channels that took it.
+    let states = a.states(stock.stock).unwrap();
+    assert_eq!(states.len(), 2);
+    let grown = states.iter().find(|t| t.dps.len() > 12).unwrap();
+    assert_eq!(grown.channel, ["BYPASS", "OVERRULE", "SILENT"]);
+    let first = states.iter().find(|t| t.dps.len() == 12).unwrap();
+    assert_eq!(first.channel.len(), 4);
+}

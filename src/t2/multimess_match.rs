@@ -212,3 +212,129 @@ fn build(config: &Json, ctx: &UnitContext) -> Result<Box<dyn T2Unit>, UnitConfig
 }
 
 inventory::submit! { T2UnitRegistration { name: "T2MultiMessMatch", build } }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::DataPointDoc;
+
+    fn dp(id: i64, ra: f64, dec: f64, jd: f64) -> DataPointDoc {
+        DataPointDoc {
+            id,
+            stock: 1,
+            channel: vec![],
+            tag: vec![],
+            meta: vec![],
+            body: json!({"ra": ra, "dec": dec, "jd": jd}),
+        }
+    }
+
+    fn unit(match_where: MatchWhere) -> T2MultiMessMatch {
+        T2MultiMessMatch {
+            cfg: T2MultiMessMatchConfig {
+                regions: PathBuf::new(),
+                temporal_pull_scaling: 10.0,
+                spatial_pull_scaling: 0.3,
+                energy_pull_scaling: 1000.0,
+                energy_reference_tev: 0.0,
+                max_pull: 3.0,
+                match_where,
+            },
+            regions: vec![
+                NeutrinoRegion {
+                    name: "near".into(),
+                    ra: 10.3,
+                    dec: 0.0,
+                    radius: 1.0,
+                    time: 100.0,
+                    energy: 100.0,
+                },
+                NeutrinoRegion {
+                    name: "far".into(),
+                    ra: 50.0,
+                    dec: 0.0,
+                    radius: 1.0,
+                    time: 100.0,
+                    energy: 100.0,
+                },
+                NeutrinoRegion {
+                    name: "late".into(),
+                    ra: 10.0,
+                    dec: 0.0,
+                    radius: 1.0,
+                    time: 200.0,
+                    energy: 100.0,
+                },
+            ],
+        }
+    }
+
+    fn run(u: &T2MultiMessMatch, dps: &[DataPointDoc]) -> Json {
+        let deps = Default::default();
+        let input = T2Input {
+            stock: 1,
+            datapoints: dps,
+            state: None,
+            stock_doc: None,
+            dependencies: &deps,
+        };
+        match u.process(&input) {
+            T2Outcome::Ok(b) => b,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn pulls_and_best_match() {
+        let dps = [dp(1, 10.0, 0.0, 105.0), dp(-5, 10.0, 0.0, 50.0)];
+        let b = run(&unit(MatchWhere::Latest), &dps);
+        let best = &b["best_match"];
+        assert_eq!(best["region"], "near");
+        assert!(
+            (best["spatial_pull"].as_f64().unwrap() - 1.0).abs() < 1e-6,
+            "0.3 deg / 0.3"
+        );
+        assert!(
+            (best["temporal_pull"].as_f64().unwrap() - 0.5).abs() < 1e-6,
+            "5 d / 10"
+        );
+        assert!((best["energy_pull"].as_f64().unwrap() - 0.1).abs() < 1e-6);
+        assert_eq!(
+            b["matches"].as_array().unwrap().len(),
+            1,
+            "far is outside its radius, late has a 9.5 temporal pull"
+        );
+    }
+
+    #[test]
+    fn match_where_picks_the_point() {
+        let dps = [dp(1, 10.0, 0.0, 105.0), dp(2, 10.0, 0.0, 195.0)];
+        assert_eq!(
+            run(&unit(MatchWhere::Latest), &dps)["best_match"]["region"],
+            "late"
+        );
+        assert_eq!(
+            run(&unit(MatchWhere::First), &dps)["best_match"]["region"],
+            "near"
+        );
+        // Mean time 150: 5 d from neither; both 5 pulls > 3.
+        assert!(run(&unit(MatchWhere::Mean), &dps)["best_match"].is_null());
+        assert!(run(&unit(MatchWhere::Latest), &[])["best_match"].is_null());
+    }
+
+    #[test]
+    fn region_files_are_checked() {
+        let dir = std::env::temp_dir().join(format!("ampel-regions-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("r.yml");
+        std::fs::write(
+            &p,
+            "- {name: a, ra: 400, dec: 0, radius: 1, time: 1, energy: 1}\n",
+        )
+        .unwrap();
+        assert!(load_regions(&p).unwrap_err().contains("invalid position"));
+        std::fs::write(&p, "- {name: a, ra: 1, dec: 0, radius: 1, time: 1}\n").unwrap();
+        assert!(load_regions(&p).unwrap_err().contains("energy"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
