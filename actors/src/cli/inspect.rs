@@ -6,6 +6,7 @@ use ampel_actors::store::open_archive;
 use anyhow::{bail, Context};
 use clap::Args;
 use serde_json::{json, Value as Json};
+use std::io::Write;
 use std::process::ExitCode;
 
 #[derive(Debug, Args)]
@@ -43,7 +44,7 @@ fn short(v: &Json, n: usize) -> String {
     }
 }
 
-fn table(headers: &[&str], rows: Vec<Vec<String>>) {
+fn table(out: &mut impl Write, headers: &[&str], rows: Vec<Vec<String>>) -> std::io::Result<()> {
     let mut w: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for r in &rows {
         for (i, c) in r.iter().enumerate() {
@@ -60,10 +61,15 @@ fn table(headers: &[&str], rows: Vec<Vec<String>>) {
             .trim_end()
             .to_string()
     };
-    println!("{}", line(headers.iter().map(|h| h.to_string()).collect()));
+    writeln!(
+        out,
+        "{}",
+        line(headers.iter().map(|h| h.to_string()).collect())
+    )?;
     for r in rows {
-        println!("{}", line(r));
+        writeln!(out, "{}", line(r))?;
     }
+    Ok(())
 }
 
 #[derive(Debug, Args)]
@@ -83,6 +89,7 @@ fn find_stock(a: &dyn Archive, id: &str) -> anyhow::Result<StockDoc> {
 }
 
 pub fn stock_show(args: StockShowArgs) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     let a = args.store.open()?;
     let s = find_stock(a.as_ref(), &args.id)?;
     let dps = a.datapoints(s.stock)?;
@@ -93,18 +100,21 @@ pub fn stock_show(args: StockShowArgs) -> anyhow::Result<ExitCode> {
     })?;
     let t3 = a.t3(Some(s.stock))?;
     if args.store.json {
-        println!(
+        writeln!(
+            out,
             "{}",
             json!({"stock": s, "datapoints": dps, "states": states, "t2": t2, "t3": t3})
-        );
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    writeln!(
+        out,
         "stock {}  names {:?}  channels {:?}  tags {:?}",
         s.stock, s.name, s.channel, s.tag
-    );
-    println!("\njournal");
+    )?;
+    writeln!(out, "\njournal")?;
     table(
+        &mut out,
         &["run", "tier", "process", "action", "channel", "alert"],
         s.journal
             .iter()
@@ -119,9 +129,10 @@ pub fn stock_show(args: StockShowArgs) -> anyhow::Result<ExitCode> {
                 ]
             })
             .collect(),
-    );
-    println!("\ndatapoints ({})", dps.len());
+    )?;
+    writeln!(out, "\ndatapoints ({})", dps.len())?;
     table(
+        &mut out,
         &["id", "tags", "channels", "jd"],
         dps.iter()
             .map(|d| {
@@ -133,9 +144,10 @@ pub fn stock_show(args: StockShowArgs) -> anyhow::Result<ExitCode> {
                 ]
             })
             .collect(),
-    );
-    println!("\nstates");
+    )?;
+    writeln!(out, "\nstates")?;
     table(
+        &mut out,
         &["link", "datapoints", "channels"],
         states
             .iter()
@@ -147,9 +159,10 @@ pub fn stock_show(args: StockShowArgs) -> anyhow::Result<ExitCode> {
                 ]
             })
             .collect(),
-    );
-    println!("\nt2");
+    )?;
+    writeln!(out, "\nt2")?;
     table(
+        &mut out,
         &["unit", "config", "link", "code", "channels", "body"],
         t2.iter()
             .map(|d| {
@@ -163,9 +176,10 @@ pub fn stock_show(args: StockShowArgs) -> anyhow::Result<ExitCode> {
                 ]
             })
             .collect(),
-    );
-    println!("\nt3");
+    )?;
+    writeln!(out, "\nt3")?;
     table(
+        &mut out,
         &["run", "process", "unit", "code"],
         t3.iter()
             .map(|d| {
@@ -177,7 +191,7 @@ pub fn stock_show(args: StockShowArgs) -> anyhow::Result<ExitCode> {
                 ]
             })
             .collect(),
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -195,6 +209,7 @@ pub struct T2ShowArgs {
 }
 
 pub fn t2_show(args: T2ShowArgs) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     let a = args.store.open()?;
     let stock = match &args.stock {
         Some(s) => Some(find_stock(a.as_ref(), s)?.stock),
@@ -208,15 +223,17 @@ pub fn t2_show(args: T2ShowArgs) -> anyhow::Result<ExitCode> {
     })?;
     if args.store.json {
         for d in &docs {
-            println!(
+            writeln!(
+                out,
                 "{}",
                 json!({"stock": d.stock, "unit": d.unit, "config": d.config, "link": d.link,
                     "channel": d.channel, "code": d.code, "body": d.latest_body()})
-            );
+            )?;
         }
         return Ok(ExitCode::SUCCESS);
     }
     table(
+        &mut out,
         &[
             "stock", "unit", "config", "link", "code", "channels", "body",
         ],
@@ -233,7 +250,7 @@ pub fn t2_show(args: T2ShowArgs) -> anyhow::Result<ExitCode> {
                 ]
             })
             .collect(),
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -253,6 +270,7 @@ pub struct T2ResetArgs {
 /// Sets matching T2 documents back to NEW (trials cleared), so the next run
 /// computes them again; results already stored are kept in the body history.
 pub fn t2_reset(args: T2ResetArgs) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     let mut a = args.store.open()?;
     let stock = match &args.stock {
         Some(s) => Some(find_stock(a.as_ref(), s)?.stock),
@@ -278,21 +296,23 @@ pub fn t2_reset(args: T2ResetArgs) -> anyhow::Result<ExitCode> {
     )?;
     eprintln!("reset {n} T2 document(s) to NEW");
     if args.store.json {
-        println!("{}", json!({"reset": n}));
+        writeln!(out, "{}", json!({"reset": n}))?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn event_show(args: StoreArg) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     let a = args.open()?;
     let events = a.events()?;
     if args.json {
         for e in &events {
-            println!("{}", serde_json::to_string(e)?);
+            writeln!(out, "{}", serde_json::to_string(e)?)?;
         }
         return Ok(ExitCode::SUCCESS);
     }
     table(
+        &mut out,
         &[
             "run", "process", "start", "seconds", "code", "counts", "version",
         ],
@@ -312,7 +332,7 @@ pub fn event_show(args: StoreArg) -> anyhow::Result<ExitCode> {
                 ]
             })
             .collect(),
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -331,6 +351,7 @@ pub struct LogShowArgs {
 }
 
 pub fn log_show(args: LogShowArgs) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     let a = args.store.open()?;
     let logs = a.logs(&LogQuery {
         run: args.run,
@@ -340,11 +361,12 @@ pub fn log_show(args: LogShowArgs) -> anyhow::Result<ExitCode> {
     })?;
     if args.store.json {
         for l in &logs {
-            println!("{}", serde_json::to_string(l)?);
+            writeln!(out, "{}", serde_json::to_string(l)?)?;
         }
         return Ok(ExitCode::SUCCESS);
     }
     table(
+        &mut out,
         &[
             "run", "level", "tier", "channel", "stock", "alert", "msg", "extra",
         ],
@@ -362,6 +384,6 @@ pub fn log_show(args: LogShowArgs) -> anyhow::Result<ExitCode> {
                 ]
             })
             .collect(),
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
