@@ -19,9 +19,7 @@ pub use multimess_match::{NeutrinoRegion, T2MultiMessMatch, T2MultiMessMatchConf
 pub use template_match::{T2TemplateMatch, T2TemplateMatchConfig};
 pub use tutorial_decision::{T2TutorialDecision, T2TutorialDecisionConfig};
 
-use crate::config::UnitConfigError;
 use crate::store::{DataPointDoc, StockDoc, T1Doc};
-use crate::units::UnitContext;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 
@@ -79,36 +77,11 @@ pub trait T2Unit: Send + Sync {
     fn process(&self, input: &T2Input) -> T2Outcome;
 }
 
-/// Builds a T2 unit from its (unvalidated) config.
-pub type BuildT2 = fn(&Json, &UnitContext) -> Result<Box<dyn T2Unit>, UnitConfigError>;
-
-/// A T2 unit's registration by its AMPEL name.
-pub struct T2UnitRegistration {
-    pub name: &'static str,
-    pub build: BuildT2,
-}
-
-inventory::collect!(T2UnitRegistration);
-
-pub fn t2_names() -> Vec<&'static str> {
-    let mut v: Vec<_> = inventory::iter::<T2UnitRegistration>
-        .into_iter()
-        .map(|u| u.name)
-        .collect();
-    v.sort_unstable();
-    v
-}
-
-pub fn build_t2(
-    name: &str,
-    config: &Json,
-    ctx: &UnitContext,
-) -> Result<Box<dyn T2Unit>, UnitConfigError> {
-    match inventory::iter::<T2UnitRegistration>
-        .into_iter()
-        .find(|u| u.name == name)
-    {
-        Some(u) => (u.build)(config, ctx),
-        None => Err(UnitConfigError::unknown_unit(name, &t2_names())),
-    }
-}
+crate::unit_registry!(
+    T2UnitRegistration,
+    BuildT2,
+    dyn T2Unit,
+    t2_names,
+    build_t2,
+    "T2"
+);

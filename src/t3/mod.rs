@@ -7,9 +7,7 @@ mod summary;
 
 pub use summary::{T3ChannelSummary, T3ChannelSummaryConfig, T3LogSummary};
 
-use crate::config::UnitConfigError;
 use crate::store::{DataPointDoc, StockDoc, T1Doc, T2Doc};
-use crate::units::UnitContext;
 use serde_json::{Map, Value as Json};
 
 /// A stock as a channel's T3 sees it: only that channel's documents.
@@ -36,34 +34,11 @@ pub trait T3Unit: Send + Sync {
     fn process(&self, ctx: &T3Context, stocks: &[StockView]) -> Result<Json, String>;
 }
 
-pub type BuildT3 = fn(&Json, &UnitContext) -> Result<Box<dyn T3Unit>, UnitConfigError>;
-
-pub struct T3UnitRegistration {
-    pub name: &'static str,
-    pub build: BuildT3,
-}
-
-inventory::collect!(T3UnitRegistration);
-
-pub fn t3_names() -> Vec<&'static str> {
-    let mut v: Vec<_> = inventory::iter::<T3UnitRegistration>
-        .into_iter()
-        .map(|u| u.name)
-        .collect();
-    v.sort_unstable();
-    v
-}
-
-pub fn build_t3(
-    name: &str,
-    config: &Json,
-    ctx: &UnitContext,
-) -> Result<Box<dyn T3Unit>, UnitConfigError> {
-    match inventory::iter::<T3UnitRegistration>
-        .into_iter()
-        .find(|u| u.name == name)
-    {
-        Some(u) => (u.build)(config, ctx),
-        None => Err(UnitConfigError::unknown_unit(name, &t3_names())),
-    }
-}
+crate::unit_registry!(
+    T3UnitRegistration,
+    BuildT3,
+    dyn T3Unit,
+    t3_names,
+    build_t3,
+    "T3"
+);

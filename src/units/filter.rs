@@ -1,9 +1,6 @@
 //! T0 filter units: the per-channel decision on each incoming alert.
 
-use super::UnitContext;
 use crate::alert::Alert;
-use crate::config::UnitConfigError;
-use serde_json::Value as Json;
 use std::fmt;
 
 /// Why an alert was rejected: the cut that failed and the value that failed it.
@@ -55,38 +52,11 @@ pub trait AlertFilter: Send + Sync {
     fn process(&self, alert: &Alert) -> FilterVerdict;
 }
 
-/// Builds a filter unit from its (unvalidated) config.
-pub type BuildFilter = fn(&Json, &UnitContext) -> Result<Box<dyn AlertFilter>, UnitConfigError>;
-
-/// A filter unit's registration: its AMPEL name and how to build it.
-pub struct FilterUnit {
-    pub name: &'static str,
-    pub build: BuildFilter,
-}
-
-inventory::collect!(FilterUnit);
-
-/// Names of all registered filter units, sorted.
-pub fn filter_names() -> Vec<&'static str> {
-    let mut v: Vec<_> = inventory::iter::<FilterUnit>
-        .into_iter()
-        .map(|u| u.name)
-        .collect();
-    v.sort_unstable();
-    v
-}
-
-/// Builds the filter unit `name` from its config.
-pub fn build_filter(
-    name: &str,
-    config: &Json,
-    ctx: &UnitContext,
-) -> Result<Box<dyn AlertFilter>, UnitConfigError> {
-    match inventory::iter::<FilterUnit>
-        .into_iter()
-        .find(|u| u.name == name)
-    {
-        Some(unit) => (unit.build)(config, ctx),
-        None => Err(UnitConfigError::unknown_unit(name, &filter_names())),
-    }
-}
+crate::unit_registry!(
+    FilterUnit,
+    BuildFilter,
+    dyn AlertFilter,
+    filter_names,
+    build_filter,
+    "filter"
+);

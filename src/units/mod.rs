@@ -7,6 +7,9 @@
 
 mod context;
 mod filter;
+mod registry;
 
 pub use context::{CatalogSpec, UnitContext};
-pub use filter::{build_filter, filter_names, AlertFilter, FilterUnit, FilterVerdict, Rejection};
+pub use filter::{
+    build_filter, filter_names, AlertFilter, BuildFilter, FilterUnit, FilterVerdict, Rejection,
+};
