@@ -88,6 +88,19 @@ impl SchemaRegistry {
     pub fn ids(&self) -> impl Iterator<Item = u32> + '_ {
         self.by_id.keys().copied()
     }
+
+    /// The id registered for a schema with this root name (e.g.
+    /// `lsst.v9_0.alert` -> 900), for writing Confluent frames.
+    pub fn id_for_name(&self, name: &str) -> Option<u32> {
+        let mut ids: Vec<u32> = self
+            .by_id
+            .iter()
+            .filter(|(_, raw)| super::SchemaJson::parse(raw).is_ok_and(|j| j.root_name() == name))
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids.pop()
+    }
 }
 
 impl SchemaRegistry {

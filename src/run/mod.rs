@@ -9,7 +9,7 @@ mod t0;
 mod t2;
 mod t3;
 
-pub use pipeline::{Input, Pipeline, Progress, RunSummary};
+pub use pipeline::{Input, MessageSource, Pipeline, Poll, Progress, RunSummary};
 pub use t2::T2Worker;
 
 /// Seconds since the Unix epoch (the `ts` of meta records and events).

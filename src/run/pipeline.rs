@@ -54,6 +54,126 @@ pub enum Input {
     Paths(Vec<std::path::PathBuf>),
     /// Messages already in memory (benchmarks).
     Memory(Vec<RawAlert>),
+    /// A message stream (Kafka), told when what it delivered is stored.
+    Stream(Box<dyn MessageSource>),
+}
+
+/// One poll of a message stream.
+pub enum Poll {
+    Message(Result<RawAlert, SourceError>),
+    /// Nothing arrived for a while: a moment to write and acknowledge.
+    Idle,
+    /// The stream ended (or its idle limit passed).
+    End,
+}
+
+/// A stream of alert messages (a Kafka consumer, a file reader thread).
+pub trait MessageSource: Send {
+    fn poll(&mut self) -> Poll;
+    /// Everything delivered so far is durably in the archive: acknowledge it
+    /// (commit offsets). A failure means redelivery, never loss.
+    fn stored(&mut self) -> Result<(), String>;
+}
+
+/// The reader thread's channel as a message source.
+struct ChannelFeed(std::sync::mpsc::Receiver<Result<RawAlert, SourceError>>);
+
+impl MessageSource for ChannelFeed {
+    fn poll(&mut self) -> Poll {
+        match self.0.recv() {
+            Ok(m) => Poll::Message(m),
+            Err(_) => Poll::End,
+        }
+    }
+    fn stored(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// The state of the T0 loop over a source.
+pub(crate) struct T0Loop<'a> {
+    pub archive: &'a mut dyn Archive,
+    pub batch: &'a mut super::t0::Batch,
+    pub summary: &'a mut RunSummary,
+    pub progress: &'a mut dyn FnMut(Progress),
+    pub decoder: &'a AlertDecoder,
+    pub batch_size: usize,
+    pub in_batch: usize,
+}
+
+impl T0Loop<'_> {
+    /// Writes the batch, then tells the source it is stored.
+    fn flush(&mut self, source: &mut dyn MessageSource) -> Result<(), StoreError> {
+        self.batch.flush(self.archive)?;
+        self.in_batch = 0;
+        if let Err(e) = source.stored() {
+            eprintln!(
+                "warning: acknowledging stored messages failed (they will be redelivered): {e}"
+            );
+        }
+        Ok(())
+    }
+}
+
+impl T0 {
+    /// T0 over every message of `source`; flushes every `batch_size`
+    /// messages and whenever the source idles, acknowledging after each.
+    pub(crate) fn feed(
+        &self,
+        l: &mut T0Loop,
+        source: &mut dyn MessageSource,
+    ) -> Result<(), StoreError> {
+        loop {
+            let item = match source.poll() {
+                Poll::Message(m) => m,
+                Poll::Idle => {
+                    if l.in_batch > 0 {
+                        l.flush(source)?;
+                    }
+                    continue;
+                }
+                Poll::End => break,
+            };
+            let msg = match item {
+                Ok(raw) => {
+                    let origin = raw.origin;
+                    l.decoder
+                        .decode(raw.bytes)
+                        .map_err(|e| (origin.to_string(), e.to_string()))
+                }
+                Err(e) => Err((
+                    e.origin().map(ToString::to_string).unwrap_or_default(),
+                    e.to_string(),
+                )),
+            };
+            match msg {
+                Ok(alerts) => {
+                    for alert in alerts {
+                        l.summary.alerts += 1;
+                        self.ingest(&alert, l.archive, l.batch, l.summary)?;
+                    }
+                }
+                Err((origin, error)) => {
+                    l.summary.failed += 1;
+                    l.batch.fail(&origin, &error);
+                }
+            }
+            l.in_batch += 1;
+            if l.in_batch >= l.batch_size {
+                l.flush(source)?;
+            }
+            if l.summary.alerts % 64 == 0 {
+                (l.progress)(Progress {
+                    alerts: l.summary.alerts,
+                    failed: l.summary.failed,
+                    accepted: l.summary.accepted.values().sum(),
+                    stage: "T0",
+                });
+            }
+        }
+        // Whatever happened before, what was accepted is kept.
+        l.flush(source)
+    }
 }
 
 /// A job's units, built and validated.
@@ -253,85 +373,47 @@ impl Pipeline {
             ..Default::default()
         };
         let mut batch = self.t0.batch(run);
-        let mut result: Result<(), StoreError> = Ok(());
         let batch_size = self.job.batch_size;
-        let mut in_batch = 0usize;
-        // Reading, gunzip and decoding run on their own thread (most of the
-        // cost of a replay is inflating the archive), feeding the tiers
-        // through a bounded channel: at most QUEUE messages in flight.
-        const QUEUE: usize = 256;
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<RawAlert, SourceError>>(QUEUE);
         let decoder = AlertDecoder::new().with_registry(SchemaRegistry::builtin());
-        std::thread::scope(|scope| {
-            scope.spawn(move || match input {
-                Input::Paths(paths) => for_each_alert(&paths, |item| match tx.send(item) {
-                    Ok(()) => ControlFlow::Continue(()),
-                    // The receiver stopped (a store error): stop reading.
-                    Err(_) => ControlFlow::Break(()),
-                }),
-                Input::Memory(messages) => {
-                    for m in messages {
-                        if tx.send(Ok(m)).is_err() {
-                            break;
-                        }
-                    }
-                }
-            });
-            for item in rx.iter() {
-                let msg = match item {
-                    Ok(raw) => {
-                        let origin = raw.origin;
-                        decoder
-                            .decode(raw.bytes)
-                            .map_err(|e| (origin.to_string(), e.to_string()))
-                    }
-                    Err(e) => Err((
-                        e.origin().map(ToString::to_string).unwrap_or_default(),
-                        e.to_string(),
-                    )),
-                };
-                let outcome = match msg {
-                    Ok(alerts) => {
-                        let mut r = Ok(());
-                        for alert in alerts {
-                            summary.alerts += 1;
-                            r = self.t0.ingest(&alert, archive, &mut batch, &mut summary);
-                            if r.is_err() {
-                                break;
+        let mut t0 = T0Loop {
+            archive,
+            batch: &mut batch,
+            summary: &mut summary,
+            progress,
+            decoder: &decoder,
+            batch_size,
+            in_batch: 0,
+        };
+        let result = match input {
+            Input::Stream(mut source) => self.t0.feed(&mut t0, source.as_mut()),
+            input => {
+                // Reading and gunzip run on their own thread (inflating an
+                // archive is most of a replay's cost), feeding the tiers
+                // through a bounded channel: at most QUEUE messages in flight.
+                const QUEUE: usize = 256;
+                let (tx, rx) =
+                    std::sync::mpsc::sync_channel::<Result<RawAlert, SourceError>>(QUEUE);
+                std::thread::scope(|scope| {
+                    scope.spawn(move || match input {
+                        Input::Paths(paths) => for_each_alert(&paths, |item| match tx.send(item) {
+                            Ok(()) => ControlFlow::Continue(()),
+                            // The receiver stopped (a store error): stop reading.
+                            Err(_) => ControlFlow::Break(()),
+                        }),
+                        Input::Memory(messages) => {
+                            for m in messages {
+                                if tx.send(Ok(m)).is_err() {
+                                    break;
+                                }
                             }
                         }
-                        r
-                    }
-                    Err((origin, error)) => {
-                        summary.failed += 1;
-                        batch.fail(&origin, &error);
-                        Ok(())
-                    }
-                };
-                in_batch += 1;
-                let outcome = outcome.and_then(|()| {
-                    if in_batch >= batch_size {
-                        in_batch = 0;
-                        batch.flush(archive)
-                    } else {
-                        Ok(())
-                    }
-                });
-                if let Err(e) = outcome {
-                    result = Err(e);
-                    break;
-                }
-                if summary.alerts % 64 == 0 {
-                    progress(Progress {
-                        alerts: summary.alerts,
-                        failed: summary.failed,
-                        accepted: summary.accepted.values().sum(),
-                        stage: "T0",
+                        Input::Stream(_) => unreachable!("handled above"),
                     });
-                }
+                    let mut feed = ChannelFeed(rx);
+                    self.t0.feed(&mut t0, &mut feed)
+                })
             }
-            drop(rx);
-        });
+        };
         // Whatever happened, keep what was already accepted.
         let flushed = batch.flush(archive);
         result.and(flushed)?;

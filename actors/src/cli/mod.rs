@@ -6,6 +6,7 @@ mod config_hash;
 mod filter;
 mod input;
 mod inspect;
+mod produce;
 mod run;
 
 use clap::{Args, Parser, Subcommand};
@@ -40,6 +41,8 @@ enum Command {
     },
     /// Run a job (channels over an alert archive) through all tiers.
     Run(run::RunArgs),
+    /// Push archive alerts into a Kafka topic in the survey's wire format.
+    Produce(produce::ProduceArgs),
     /// Inspect stocks in an archive.
     Stock {
         #[command(subcommand)]
@@ -134,6 +137,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: BenchCommand::Replay(a),
         } => bench::replay(a),
         Command::Run(a) => run::run(a),
+        Command::Produce(a) => produce::run(a),
         Command::Stock {
             command: StockCommand::Show(a),
         } => inspect::stock_show(a),
