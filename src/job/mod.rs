@@ -113,10 +113,34 @@ pub struct ChannelConfig {
     pub t3_supervise: Vec<T3Process>,
 }
 
+/// Alerts from Kafka topics (consumed by the runtime, `ampel-actors`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct KafkaSourceConfig {
+    /// Bootstrap brokers (AMPEL_KAFKA_BROKERS overrides).
+    pub brokers: String,
+    /// Topic names, or regular expressions starting with `^`
+    /// (ZTF: `^ztf_.*_programid1$`).
+    pub topics: Vec<String>,
+    /// Consumer group: processes of one group share the partitions.
+    pub group: String,
+    /// Extra librdkafka properties (AMPEL_KAFKA_PROPERTY_<KEY> overrides,
+    /// `.` written as `_`).
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+    /// End the run after this long without a message (catch-up runs).
+    pub stop_after_idle_seconds: f64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SourceConfig {
+    /// Alert files, directories and archives.
+    #[serde(default)]
     pub paths: Vec<PathBuf>,
+    /// Or: Kafka topics.
+    #[serde(default)]
+    pub kafka: Option<KafkaSourceConfig>,
 }
 
 /// The default archive: an embedded file in the working directory.
@@ -351,7 +375,37 @@ impl Job {
         }
         let source = SourceConfig {
             paths: jf.source.paths.iter().map(|p| resolve(&dir, p)).collect(),
+            kafka: jf.source.kafka.clone(),
         };
+        match (&source.kafka, source.paths.is_empty()) {
+            (Some(_), false) | (None, true) => problems.push(JobProblem {
+                file: file.to_path_buf(),
+                path: "source".into(),
+                message: "give exactly one of `paths` (alert files) or `kafka` (topics)".into(),
+            }),
+            (Some(k), true) => {
+                let mut bad = |key: &str, why: &str| {
+                    problems.push(JobProblem {
+                        file: file.to_path_buf(),
+                        path: format!("source.kafka.{key}"),
+                        message: why.into(),
+                    })
+                };
+                if k.brokers.trim().is_empty() {
+                    bad("brokers", "no brokers given");
+                }
+                if k.topics.is_empty() {
+                    bad("topics", "name at least one topic");
+                }
+                if k.group.trim().is_empty() {
+                    bad("group", "a consumer group is needed to commit offsets");
+                }
+                if k.stop_after_idle_seconds.is_nan() || k.stop_after_idle_seconds <= 0.0 {
+                    bad("stop_after_idle_seconds", "must be positive");
+                }
+            }
+            (None, false) => {}
+        }
         for (i, p) in source.paths.iter().enumerate() {
             if !p.exists() {
                 problems.push(JobProblem {

@@ -52,13 +52,18 @@ pub enum SourceError {
     TooLarge { origin: Origin, size: u64 },
     #[error("{0}: no such file or directory")]
     NotFound(PathBuf),
+    /// A stream message that carries no alert (e.g. an empty Kafka payload).
+    #[error("{origin}: {reason}")]
+    Message { origin: Origin, reason: String },
 }
 
 impl SourceError {
     /// The file (and member) the error is about, when there is one.
     pub fn origin(&self) -> Option<&Origin> {
         match self {
-            SourceError::Io { origin, .. } | SourceError::TooLarge { origin, .. } => Some(origin),
+            SourceError::Io { origin, .. }
+            | SourceError::TooLarge { origin, .. }
+            | SourceError::Message { origin, .. } => Some(origin),
             SourceError::NotFound(_) => None,
         }
     }

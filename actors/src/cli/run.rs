@@ -56,7 +56,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             ));
         }
     };
-    let summary = pipeline.replay(archive.as_mut(), &version(), &mut report)?;
+    let input = match &pipeline.job.source.kafka {
+        Some(k) => ampel::run::Input::Stream(Box::new(
+            ampel_actors::kafka::KafkaSource::connect(k).context("connecting to Kafka")?,
+        )),
+        None => ampel::run::Input::Paths(pipeline.job.source.paths.clone()),
+    };
+    let summary = pipeline.replay_from(input, archive.as_mut(), &version(), &mut report)?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }

@@ -2,5 +2,7 @@
 //! (for replays and tests), and consuming alerts for `ampel run`.
 
 mod produce;
+mod source;
 
 pub use produce::{produce, ProduceSummary};
+pub use source::{client_config, KafkaSource};
