@@ -268,3 +268,131 @@ fn a_kafka_job_is_validated() {
     assert_eq!(ok.source.kafka.as_ref().unwrap().topics, ["t"]);
     assert!(Pipeline::build(ok).is_ok());
 }
+
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (
+        status,
+        out.split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
+    )
+}
+
+/// Sum of a metric's samples whose labels include `labels`.
+fn metric(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
+    scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            prometheus_parse::Value::Histogram(ref h) => {
+                h.iter().map(|b| b.count).fold(0.0, f64::max)
+            }
+            _ => 0.0,
+        })
+        .sum()
+}
+
+#[test]
+fn metrics_during_a_run_match_what_was_processed() {
+    let broker = Tansu::start();
+    broker.create_topic("ztf_metrics_programid1", 2);
+    produce(
+        &broker,
+        "ztf_metrics_programid1",
+        &["ztf_public_20231018_v4.02.tar.gz"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let live = job(
+        dir.path(),
+        &format!(
+            "{{kafka: {{brokers: '{}', topics: [ztf_metrics_programid1], group: m, stop_after_idle_seconds: 8}}}}",
+            broker.brokers()
+        ),
+    );
+    let port = services::free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_ampel"))
+        .current_dir(dir.path())
+        .args(["run", "--job"])
+        .arg(&live)
+        .args([
+            "--store",
+            "sqlite:m.sqlite",
+            "--metrics",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Scrape while the run waits out its idle time after the last alert
+    // (8 s: ample for the idle flush, which comes after 250 ms).
+    let t = Instant::now();
+    let scrape = loop {
+        assert!(t.elapsed() < Duration::from_secs(60), "no complete scrape");
+        std::thread::sleep(Duration::from_millis(200));
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            continue; // not listening yet
+        }
+        let (status, body) = http_get(port, "/metrics");
+        assert_eq!(status, 200);
+        let scrape = prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string())))
+            .expect("text format parses");
+        // All consumed, and the batch holding them written (on idle).
+        if metric(&scrape, "ampel_alerts_consumed_total", &[]) >= 172.0
+            && metric(&scrape, "ampel_archive_ops_total", &[]) > 0.0
+        {
+            break scrape;
+        }
+    };
+    assert_eq!(http_get(port, "/healthz").0, 200);
+    assert_eq!(http_get(port, "/readyz").0, 200, "ready while consuming");
+    assert_eq!(http_get(port, "/nope").0, 404);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
+
+    assert_eq!(metric(&scrape, "ampel_alerts_consumed_total", &[]), 172.0);
+    assert_eq!(metric(&scrape, "ampel_alerts_failed_total", &[]), 0.0);
+    for ch in ["A", "B"] {
+        let acc = summary["accepted"][ch].as_f64().unwrap();
+        assert_eq!(
+            metric(
+                &scrape,
+                "ampel_alerts_filtered_total",
+                &[("channel", ch), ("result", "accepted")]
+            ),
+            acc
+        );
+        assert_eq!(
+            metric(
+                &scrape,
+                "ampel_alerts_filtered_total",
+                &[("channel", ch), ("result", "rejected")]
+            ),
+            172.0 - acc
+        );
+    }
+    assert_eq!(
+        metric(
+            &scrape,
+            "ampel_alert_latency_seconds_count",
+            &[("stage", "t0")]
+        ),
+        172.0,
+        "every message had a Kafka timestamp"
+    );
+    assert!(metric(&scrape, "ampel_archive_ops_total", &[]) > 0.0);
+}

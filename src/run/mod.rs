@@ -8,9 +8,11 @@ mod pipeline;
 mod t0;
 mod t2;
 mod t3;
+mod telemetry;
 
 pub use pipeline::{Input, MessageSource, Pipeline, Poll, Progress, RunSummary};
 pub use t2::T2Worker;
+pub use telemetry::{Event, NoTelemetry, Telemetry};
 
 /// Seconds since the Unix epoch (the `ts` of meta records and events).
 pub fn now() -> f64 {

@@ -3,6 +3,7 @@
 use super::t0::{ChannelRt, T0};
 use super::t2::{T2Spec, T2Worker};
 use super::t3::T3Process;
+use super::telemetry::{Event, NoTelemetry, Telemetry};
 use super::{now, Version};
 use crate::avro::SchemaRegistry;
 use crate::id::config_id;
@@ -97,6 +98,7 @@ pub(crate) struct T0Loop<'a> {
     pub summary: &'a mut RunSummary,
     pub progress: &'a mut dyn FnMut(Progress),
     pub decoder: &'a AlertDecoder,
+    pub telemetry: &'a dyn Telemetry,
     pub batch_size: usize,
     pub in_batch: usize,
 }
@@ -104,7 +106,15 @@ pub(crate) struct T0Loop<'a> {
 impl T0Loop<'_> {
     /// Writes the batch, then tells the source it is stored.
     fn flush(&mut self, source: &mut dyn MessageSource) -> Result<(), StoreError> {
+        let ops = self.batch.pending_ops();
+        let t = std::time::Instant::now();
         self.batch.flush(self.archive)?;
+        if ops > 0 {
+            self.telemetry.event(Event::Stored {
+                ops,
+                seconds: t.elapsed().as_secs_f64(),
+            });
+        }
         self.in_batch = 0;
         if let Err(e) = source.stored() {
             eprintln!(
@@ -136,6 +146,8 @@ impl T0 {
             };
             let msg = match item {
                 Ok(raw) => {
+                    let latency_s = raw.timestamp_ms.map(|ms| now() - ms as f64 / 1000.0);
+                    l.telemetry.event(Event::Consumed { latency_s });
                     let origin = raw.origin;
                     l.decoder
                         .decode(raw.bytes)
@@ -150,11 +162,12 @@ impl T0 {
                 Ok(alerts) => {
                     for alert in alerts {
                         l.summary.alerts += 1;
-                        self.ingest(&alert, l.archive, l.batch, l.summary)?;
+                        self.ingest(&alert, l.archive, l.batch, l.summary, l.telemetry)?;
                     }
                 }
                 Err((origin, error)) => {
                     l.summary.failed += 1;
+                    l.telemetry.event(Event::Failed);
                     l.batch.fail(&origin, &error);
                 }
             }
@@ -179,6 +192,7 @@ impl T0 {
 /// A job's units, built and validated.
 pub struct Pipeline {
     pub job: Job,
+    telemetry: Arc<dyn Telemetry>,
     t0: T0,
     worker: T2Worker,
     t3: Vec<T3Process>,
@@ -317,12 +331,20 @@ impl Pipeline {
         }
         let worker = T2Worker::new(units, job.t2.clone());
         Ok(Pipeline {
+            telemetry: Arc::new(NoTelemetry),
             t0: T0::new(channels, job.name.clone()),
             worker,
             t3,
             configs,
             job,
         })
+    }
+
+    /// Sends the run's events (metrics) to `t`.
+    pub fn with_telemetry(mut self, t: Arc<dyn Telemetry>) -> Self {
+        self.worker.set_telemetry(t.clone());
+        self.telemetry = t;
+        self
     }
 
     /// Replays the job's alert archives: T0+T1 for every alert (batched),
@@ -381,6 +403,7 @@ impl Pipeline {
             summary: &mut summary,
             progress,
             decoder: &decoder,
+            telemetry: self.telemetry.as_ref(),
             batch_size,
             in_batch: 0,
         };
@@ -432,7 +455,7 @@ impl Pipeline {
             stage: "T3",
         });
         for p in &self.t3 {
-            summary.t3_runs += super::t3::run_process(p, archive, run)?;
+            summary.t3_runs += super::t3::run_process(p, archive, run, self.telemetry.as_ref())?;
         }
 
         let counts = archive.counts()?;

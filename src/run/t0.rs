@@ -5,6 +5,7 @@
 use super::now;
 use super::pipeline::RunSummary;
 use super::t2::T2Spec;
+use super::telemetry::{Event, Telemetry};
 use crate::alert::Alert;
 use crate::id::t1_link;
 use crate::job::OnStockMatch;
@@ -70,6 +71,11 @@ impl Batch {
         }));
     }
 
+    /// Ops queued.
+    pub(crate) fn pending_ops(&self) -> usize {
+        self.ops.len()
+    }
+
     pub fn flush(&mut self, archive: &mut dyn Archive) -> Result<(), StoreError> {
         let ops = std::mem::take(&mut self.ops);
         self.pending.clear();
@@ -97,6 +103,7 @@ impl T0 {
         archive: &mut dyn Archive,
         batch: &mut Batch,
         summary: &mut RunSummary,
+        telemetry: &dyn Telemetry,
     ) -> Result<(), StoreError> {
         let ts = now();
         let run = batch.run;
@@ -145,6 +152,10 @@ impl T0 {
                     extra: Some(json!({"cut": r.cut, "reason": r.to_string()})),
                 }));
             }
+            telemetry.event(Event::Filtered {
+                channel: &ch.name,
+                accepted: take,
+            });
             if take {
                 *summary.accepted.entry(ch.name.clone()).or_default() += 1;
                 accepted.push((ch, action));

@@ -5,6 +5,7 @@
 //! T2_PENDING_DEPENDENCY until their dependencies are done.
 
 use super::now;
+use super::telemetry::{Event, Telemetry};
 use crate::id::config_id;
 use crate::job::T2Settings;
 use crate::store::{
@@ -26,6 +27,7 @@ pub struct T2Spec {
 }
 
 pub struct T2Worker {
+    telemetry: Arc<dyn Telemetry>,
     units: HashMap<(String, i64), Arc<dyn T2Unit>>,
     names: Vec<String>,
     settings: T2Settings,
@@ -46,10 +48,15 @@ impl T2Worker {
         names.sort();
         names.dedup();
         T2Worker {
+            telemetry: Arc::new(super::telemetry::NoTelemetry),
             units,
             names,
             settings,
         }
+    }
+
+    pub fn set_telemetry(&mut self, t: Arc<dyn Telemetry>) {
+        self.telemetry = t;
     }
 
     /// Runs until no document of this worker's units is left to do.
@@ -346,7 +353,8 @@ impl T2Worker {
         };
         let t0 = Instant::now();
         let outcome = catch_unwind(AssertUnwindSafe(|| unit.process(&input)));
-        let dt = Some(t0.elapsed().as_secs_f64());
+        let secs = t0.elapsed().as_secs_f64();
+        let dt = Some(secs);
         let mut ops = Vec::new();
         let mut log = |level: &str, msg: String| {
             ops.push(WriteOp::Log(LogDoc {
@@ -444,6 +452,13 @@ impl T2Worker {
                 )
             }
         };
+        if let WriteOp::T2Result { code, .. } = &op {
+            self.telemetry.event(Event::T2Done {
+                unit: &d.unit,
+                code: *code,
+                seconds: secs,
+            });
+        }
         ops.push(op);
         Ok(ops)
     }

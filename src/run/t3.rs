@@ -3,6 +3,7 @@
 //! store a t3 document per unit and a journal entry per selected stock.
 
 use super::now;
+use super::telemetry::{Event, Telemetry};
 use crate::job::T3Filter;
 use crate::store::{
     code, Archive, JournalEntry, MetaRecord, StockDoc, StockQuery, StoreError, T2Doc, T2Query,
@@ -90,7 +91,12 @@ fn project(
 }
 
 /// Runs one T3 process; returns the number of unit runs.
-pub fn run_process(p: &T3Process, archive: &mut dyn Archive, run: i64) -> Result<u64, StoreError> {
+pub fn run_process(
+    p: &T3Process,
+    archive: &mut dyn Archive,
+    run: i64,
+    telemetry: &dyn Telemetry,
+) -> Result<u64, StoreError> {
     let t = now();
     let stocks = archive.stocks(&StockQuery {
         channel: Some(p.channel.clone()),
@@ -133,6 +139,11 @@ pub fn run_process(p: &T3Process, archive: &mut dyn Archive, run: i64) -> Result
                 json!({"error": format!("{unit_name} panicked")}),
             ),
         };
+        telemetry.event(Event::T3Done {
+            process: &process,
+            unit: unit_name,
+            code: c,
+        });
         let ts = now();
         ops.push(WriteOp::T3(T3Doc {
             run,

@@ -39,6 +39,9 @@ impl fmt::Display for Origin {
 pub struct RawAlert {
     pub origin: Origin,
     pub bytes: Bytes,
+    /// When the message entered the stream (Kafka timestamp, ms since the
+    /// epoch); `None` for files. Latency metrics start here.
+    pub timestamp_ms: Option<i64>,
 }
 
 #[derive(Debug, Error)]
@@ -165,6 +168,7 @@ fn visit(
             Ok(_) => f(Ok(RawAlert {
                 origin: origin(),
                 bytes: buf.into(),
+                timestamp_ms: None,
             })),
             Err(source) => f(Err(SourceError::Io {
                 origin: origin(),
@@ -236,6 +240,7 @@ fn read_tar<R: Read>(
             Ok(_) => f(Ok(RawAlert {
                 origin,
                 bytes: buf.into(),
+                timestamp_ms: None,
             }))?,
             Err(source) => return f(Err(SourceError::Io { origin, source })),
         }

@@ -16,6 +16,10 @@ pub struct RunArgs {
     /// Job file (YAML).
     #[arg(long)]
     job: PathBuf,
+    /// Serve Prometheus /metrics, /healthz and /readyz on this address
+    /// (e.g. 0.0.0.0:9100) while running.
+    #[arg(long, env = "AMPEL_METRICS_ADDR")]
+    metrics: Option<String>,
     /// Archive address, overriding the job's (sqlite:PATH or mongodb://...).
     #[arg(long, env = "AMPEL_STORE")]
     store: Option<String>,
@@ -36,7 +40,14 @@ pub fn pipeline(job: &std::path::Path) -> anyhow::Result<Pipeline> {
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let mut pipeline = pipeline(&args.job)?;
+    let metrics = ampel_actors::metrics::Metrics::new();
+    if let Some(addr) = &args.metrics {
+        let bound = metrics
+            .serve(addr)
+            .with_context(|| format!("serving metrics on {addr}"))?;
+        eprintln!("metrics on http://{bound}/metrics");
+    }
+    let mut pipeline = pipeline(&args.job)?.with_telemetry(metrics.clone());
     let address = args.store.unwrap_or_else(|| pipeline.job.archive.clone());
     let mut archive =
         open_archive(&address).with_context(|| format!("opening the archive {address}"))?;
@@ -62,7 +73,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         )),
         None => ampel::run::Input::Paths(pipeline.job.source.paths.clone()),
     };
+    metrics.set_ready(true);
     let summary = pipeline.replay_from(input, archive.as_mut(), &version(), &mut report)?;
+    metrics.set_ready(false);
     if let Some(b) = bar {
         b.finish_and_clear();
     }

@@ -83,6 +83,7 @@ impl MessageSource for KafkaSource {
                     Some(p) if !p.is_empty() => Ok(RawAlert {
                         origin,
                         bytes: p.to_vec().into(),
+                        timestamp_ms: m.timestamp().to_millis(),
                     }),
                     _ => Err(SourceError::Message {
                         origin,
