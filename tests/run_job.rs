@@ -302,6 +302,17 @@ fn a_corrupt_alert_is_reported_and_the_rest_stored() {
     let s = run(&job, &mut a);
     assert_eq!((s.alerts, s.failed), (171, 1));
     assert!(a.counts().unwrap()["trouble"] == 1);
+    // The dead letter keeps the message itself, byte for byte.
+    let dead = &a.troubles().unwrap()[0];
+    use base64::Engine;
+    let kept = base64::engine::general_purpose::STANDARD
+        .decode(dead["payload_base64"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(kept, &msgs[3].bytes[..500]);
+    assert!(
+        dead["error"].as_str().unwrap().contains("truncated"),
+        "{dead}"
+    );
     let logs = a
         .logs(&LogQuery {
             run: Some(s.run),

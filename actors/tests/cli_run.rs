@@ -162,3 +162,47 @@ fn bench_replay_prints_json_last() {
     assert_eq!(last["accepted"]["BENCH_DECENT"], 14);
     assert!(last["alerts_per_s"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn dead_letters_keep_the_message_and_export_it() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    // A good alert file and a truncated one in a directory source.
+    let good = repo().join("tests/data/ztf_public_20180819_mod1000.tar.gz");
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(
+        std::fs::File::open(good).unwrap(),
+    ));
+    let mut first = Vec::new();
+    std::io::Read::read_to_end(
+        &mut ar.entries().unwrap().next().unwrap().unwrap(),
+        &mut first,
+    )
+    .unwrap();
+    std::fs::create_dir(dir.join("in")).unwrap();
+    std::fs::write(dir.join("in/a.avro"), &first).unwrap();
+    std::fs::write(dir.join("in/b.avro"), &first[..300]).unwrap();
+    std::fs::write(
+        dir.join("job.yml"),
+        "name: d\nsource: {paths: [in]}\nchannels: [{channel: A, access: [ZTF, ZTF_PUB], t0_filter: {unit: SimpleDecentFilter, config: {min_ndet: 1}}}]\n",
+    )
+    .unwrap();
+    let out = ampel(dir, &["run", "--job", "job.yml"]);
+    assert_eq!(out.status.code(), Some(3), "a record failed: {}", err(&out));
+    let summary = json_lines(&out).pop().unwrap();
+    assert_eq!(
+        (summary["alerts"].as_u64(), summary["failed"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    let shown = ampel(dir, &["trouble", "show", "--export", "dead"]);
+    assert!(shown.status.success(), "{}", err(&shown));
+    let table = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        table.contains("dead_letter") && table.contains("b.avro"),
+        "{table}"
+    );
+    let exported = std::fs::read(dir.join("dead/000000.avro")).unwrap();
+    assert_eq!(exported, &first[..300], "the message itself, byte for byte");
+    let json = json_lines(&ampel(dir, &["trouble", "show", "--json"]));
+    assert_eq!(json[0]["bytes"], 300);
+}

@@ -149,13 +149,15 @@ impl T0 {
                     let latency_s = raw.timestamp_ms.map(|ms| now() - ms as f64 / 1000.0);
                     l.telemetry.event(Event::Consumed { latency_s });
                     let origin = raw.origin;
+                    let bytes = raw.bytes;
                     l.decoder
-                        .decode(raw.bytes)
-                        .map_err(|e| (origin.to_string(), e.to_string()))
+                        .decode(bytes.clone())
+                        .map_err(|e| (origin.to_string(), e.to_string(), Some(bytes)))
                 }
                 Err(e) => Err((
                     e.origin().map(ToString::to_string).unwrap_or_default(),
                     e.to_string(),
+                    None,
                 )),
             };
             match msg {
@@ -165,10 +167,10 @@ impl T0 {
                         self.ingest(&alert, l.archive, l.batch, l.summary, l.telemetry)?;
                     }
                 }
-                Err((origin, error)) => {
+                Err((origin, error, payload)) => {
                     l.summary.failed += 1;
                     l.telemetry.event(Event::Failed);
-                    l.batch.fail(&origin, &error);
+                    l.batch.fail(&origin, &error, payload.as_deref());
                 }
             }
             l.in_batch += 1;

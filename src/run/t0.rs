@@ -50,13 +50,18 @@ struct Pending {
 }
 
 impl Batch {
-    /// Records a message that could not be read or decoded (trouble + log);
-    /// the run goes on.
-    pub fn fail(&mut self, origin: &str, error: &str) {
+    /// Records a message that could not be read or decoded as a dead letter
+    /// (the `trouble` collection, with the message itself, base64, when
+    /// there is one) and logs it; the run goes on.
+    pub fn fail(&mut self, origin: &str, error: &str, payload: Option<&[u8]>) {
+        use base64::Engine;
         let ts = now();
         self.ops.push(WriteOp::Trouble(json!({
+            "kind": "dead_letter",
             "run": self.run, "ts": ts, "tier": 0, "process": self.process,
             "origin": origin, "error": error,
+            "bytes": payload.map(<[u8]>::len),
+            "payload_base64": payload.map(|p| base64::engine::general_purpose::STANDARD.encode(p)),
         })));
         self.ops.push(WriteOp::Log(LogDoc {
             run: self.run,

@@ -156,6 +156,8 @@ pub trait Archive: Send {
     fn events(&self) -> Result<Vec<EventDoc>, StoreError>;
     fn logs(&self, q: &LogQuery) -> Result<Vec<LogDoc>, StoreError>;
     fn config(&self, id: i64) -> Result<Option<Json>, StoreError>;
+    /// Dead letters and other trouble reports, oldest first.
+    fn troubles(&self) -> Result<Vec<Json>, StoreError>;
     /// Counts per collection (for summaries).
     fn counts(&self) -> Result<std::collections::BTreeMap<String, i64>, StoreError>;
 }

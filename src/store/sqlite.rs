@@ -431,6 +431,10 @@ impl Archive for SqliteArchive {
             .pop())
     }
 
+    fn troubles(&self) -> Result<Vec<Json>, StoreError> {
+        self.query_docs("trouble", "SELECT doc FROM trouble ORDER BY id", &[])
+    }
+
     fn counts(&self) -> Result<BTreeMap<String, i64>, StoreError> {
         let mut out = BTreeMap::new();
         for t in [

@@ -508,6 +508,7 @@ fn others(a: &mut dyn Archive) {
         (c["t3"], c["log"], c["event"], c["conf"], c["trouble"]),
         (1, 3, 1, 1, 1)
     );
+    assert_eq!(a.troubles().unwrap(), [json!({"error": "bad"})]);
     a.write(vec![]).unwrap();
 }
 

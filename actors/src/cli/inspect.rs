@@ -387,3 +387,60 @@ pub fn log_show(args: LogShowArgs) -> anyhow::Result<ExitCode> {
     )?;
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, Args)]
+pub struct TroubleShowArgs {
+    #[command(flatten)]
+    store: StoreArg,
+    /// Write each dead letter's message into DIR (as NNN.avro), to feed a
+    /// later run once the cause is fixed.
+    #[arg(long, value_name = "DIR")]
+    export: Option<std::path::PathBuf>,
+}
+
+/// Dead letters (messages that could not be processed, with the reason and
+/// the message itself) and other trouble reports.
+pub fn trouble_show(args: TroubleShowArgs) -> anyhow::Result<ExitCode> {
+    use base64::Engine;
+    let mut out = std::io::stdout().lock();
+    let a = args.store.open()?;
+    let troubles = a.troubles()?;
+    if let Some(dir) = &args.export {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut n = 0;
+        for (i, t) in troubles.iter().enumerate() {
+            if let Some(p) = t.get("payload_base64").and_then(Json::as_str) {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(p)
+                    .with_context(|| format!("dead letter {i}: payload is not base64"))?;
+                let path = dir.join(format!("{i:06}.avro"));
+                std::fs::write(&path, bytes)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                n += 1;
+            }
+        }
+        eprintln!("exported {n} dead letter(s) to {}", dir.display());
+    }
+    if args.store.json {
+        for t in &troubles {
+            writeln!(out, "{t}")?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    table(
+        &mut out,
+        &["run", "kind", "origin", "bytes", "error"],
+        troubles
+            .iter()
+            .map(|t| {
+                let s = |k: &str| {
+                    t.get(k)
+                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                        .unwrap_or_default()
+                };
+                vec![s("run"), s("kind"), s("origin"), s("bytes"), s("error")]
+            })
+            .collect(),
+    )?;
+    Ok(ExitCode::SUCCESS)
+}

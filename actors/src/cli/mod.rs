@@ -63,6 +63,16 @@ enum Command {
         #[command(subcommand)]
         command: LogCommand,
     },
+    /// Dead letters (unprocessable messages, kept with their reason).
+    Trouble {
+        #[command(subcommand)]
+        command: TroubleCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TroubleCommand {
+    Show(inspect::TroubleShowArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,5 +163,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Log {
             command: LogCommand::Show(a),
         } => inspect::log_show(a),
+        Command::Trouble {
+            command: TroubleCommand::Show(a),
+        } => inspect::trouble_show(a),
     }
 }

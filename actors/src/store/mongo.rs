@@ -497,6 +497,26 @@ impl Archive for MongoArchive {
         })
     }
 
+    fn troubles(&self) -> Result<Vec<Json>, StoreError> {
+        let cursor = self
+            .coll("trouble")
+            .find(doc! {})
+            .sort(doc! {"_id": 1})
+            .run()
+            .map_err(self.fail())?;
+        let mut out = Vec::new();
+        for d in cursor {
+            let d = d.map_err(self.fail())?;
+            let doc = d.get("doc").cloned().unwrap_or(Bson::Null);
+            out.push(bson::from_bson(doc).map_err(|e| StoreError::Corrupt {
+                location: self.location.clone(),
+                collection: "trouble",
+                reason: e.to_string(),
+            })?);
+        }
+        Ok(out)
+    }
+
     fn counts(&self) -> Result<BTreeMap<String, i64>, StoreError> {
         let mut out = BTreeMap::new();
         for c in [
