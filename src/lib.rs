@@ -16,6 +16,7 @@
 //! - [`t0`]: T0 filter units.
 //! - [`catalog`]: local catalogues with an indexed cone search.
 //! - [`astro`]: sky geometry.
+//! - [`hot`]: hot state (alert de-duplication), losable by design.
 //! - [`store`]: the archive (AMPEL's collections) and its embedded SQLite implementation.
 
 pub mod alert;
@@ -24,6 +25,7 @@ pub mod avro;
 pub mod catalog;
 pub mod config;
 pub mod decode;
+pub mod hot;
 pub mod id;
 pub mod job;
 pub mod run;

@@ -5,6 +5,7 @@
 //!   archive from its address.
 //! - [`kafka`]: producing alerts into topics in each survey's wire format,
 //!   and consuming them for `ampel run`.
+//! - [`hot`]: hot state in Redis (alert de-duplication across processes).
 //! - [`metrics`]: Prometheus metrics from a run's events, /metrics,
 //!   /healthz and /readyz.
 //!
@@ -12,6 +13,7 @@
 //! supervised actors (Kafka consumer, channel filters, T2 workers, T3
 //! reactors) arrive with step 3.
 
+pub mod hot;
 pub mod kafka;
 pub mod metrics;
 pub mod store;

@@ -152,6 +152,10 @@ pub struct StoreConfig {
     /// `sqlite:PATH` (relative to the job file); default [`DEFAULT_ARCHIVE`].
     #[serde(default)]
     pub archive: Option<String>,
+    /// Hot state: `memory` or `redis://HOST:PORT` (AMPEL_HOT overrides);
+    /// none by default.
+    #[serde(default)]
+    pub hot: Option<String>,
 }
 
 fn default_max_try() -> u32 {
@@ -211,6 +215,8 @@ pub struct Job {
     pub source: SourceConfig,
     /// Resolved archive address.
     pub archive: String,
+    /// Hot state address, if any.
+    pub hot: Option<String>,
     pub catalogs: BTreeMap<String, PathBuf>,
     pub channels: Vec<(PathBuf, ChannelConfig)>,
     pub t2: T2Settings,
@@ -430,6 +436,7 @@ impl Job {
         if !problems.is_empty() {
             return Err(JobError(problems));
         }
+        let hot = jf.store.hot.clone();
         let archive = match jf.store.archive {
             None => DEFAULT_ARCHIVE.to_string(),
             Some(a) => match a.strip_prefix("sqlite:") {
@@ -445,6 +452,7 @@ impl Job {
             dir,
             source,
             archive,
+            hot,
             catalogs,
             channels,
             t2: jf.t2,

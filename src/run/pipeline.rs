@@ -6,6 +6,7 @@ use super::t3::T3Process;
 use super::telemetry::{Event, NoTelemetry, Telemetry};
 use super::{now, Version};
 use crate::avro::SchemaRegistry;
+use crate::hot::HotState;
 use crate::id::config_id;
 use crate::job::{Job, JobError, JobProblem};
 use crate::source::{for_each_alert, RawAlert, SourceError};
@@ -38,6 +39,8 @@ pub struct RunSummary {
     pub archive: String,
     pub alerts: u64,
     pub failed: u64,
+    /// Alerts skipped as already processed (redeliveries, per the hot state).
+    pub duplicates: u64,
     pub accepted: BTreeMap<String, u64>,
     pub rejected: BTreeMap<String, u64>,
     pub datapoints: i64,
@@ -99,6 +102,9 @@ pub(crate) struct T0Loop<'a> {
     pub progress: &'a mut dyn FnMut(Progress),
     pub decoder: &'a AlertDecoder,
     pub telemetry: &'a dyn Telemetry,
+    pub hot: Option<&'a mut (dyn HotState + 'static)>,
+    /// Alerts ingested into the current batch, marked seen once stored.
+    pub stored_ids: Vec<i64>,
     pub batch_size: usize,
     pub in_batch: usize,
 }
@@ -115,6 +121,16 @@ impl T0Loop<'_> {
                 seconds: t.elapsed().as_secs_f64(),
             });
         }
+        if let Some(h) = self.hot.as_deref_mut() {
+            if !self.stored_ids.is_empty() {
+                if let Err(e) = h.mark_seen(&self.stored_ids) {
+                    eprintln!(
+                        "warning: {e} (redeliveries of these alerts will be processed again)"
+                    );
+                }
+            }
+        }
+        self.stored_ids.clear();
         self.in_batch = 0;
         if let Err(e) = source.stored() {
             eprintln!(
@@ -162,9 +178,22 @@ impl T0 {
             };
             match msg {
                 Ok(alerts) => {
-                    for alert in alerts {
+                    let ids: Vec<i64> = alerts.iter().map(|a| a.id).collect();
+                    let seen = match l.hot.as_deref_mut() {
+                        Some(h) => h.seen(&ids).unwrap_or_else(|e| {
+                            eprintln!("warning: {e} (alerts are not de-duplicated meanwhile)");
+                            vec![false; ids.len()]
+                        }),
+                        None => vec![false; ids.len()],
+                    };
+                    for (alert, dup) in alerts.into_iter().zip(seen) {
+                        if dup {
+                            l.summary.duplicates += 1;
+                            continue;
+                        }
                         l.summary.alerts += 1;
                         self.ingest(&alert, l.archive, l.batch, l.summary, l.telemetry)?;
+                        l.stored_ids.push(alert.id);
                     }
                 }
                 Err((origin, error, payload)) => {
@@ -195,6 +224,7 @@ impl T0 {
 pub struct Pipeline {
     pub job: Job,
     telemetry: Arc<dyn Telemetry>,
+    hot: Option<Box<dyn HotState>>,
     t0: T0,
     worker: T2Worker,
     t3: Vec<T3Process>,
@@ -334,12 +364,19 @@ impl Pipeline {
         let worker = T2Worker::new(units, job.t2.clone());
         Ok(Pipeline {
             telemetry: Arc::new(NoTelemetry),
+            hot: None,
             t0: T0::new(channels, job.name.clone()),
             worker,
             t3,
             configs,
             job,
         })
+    }
+
+    /// De-duplicates alerts with this hot state (see [`crate::hot`]).
+    pub fn with_hot_state(mut self, hot: Box<dyn HotState>) -> Self {
+        self.hot = Some(hot);
+        self
     }
 
     /// Sends the run's events (metrics) to `t`.
@@ -406,6 +443,8 @@ impl Pipeline {
             progress,
             decoder: &decoder,
             telemetry: self.telemetry.as_ref(),
+            hot: self.hot.as_deref_mut(),
+            stored_ids: Vec::new(),
             batch_size,
             in_batch: 0,
         };

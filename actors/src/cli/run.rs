@@ -20,6 +20,9 @@ pub struct RunArgs {
     /// (e.g. 0.0.0.0:9100) while running.
     #[arg(long, env = "AMPEL_METRICS_ADDR")]
     metrics: Option<String>,
+    /// Hot state, overriding the job's (`memory` or redis://HOST:PORT).
+    #[arg(long, env = "AMPEL_HOT")]
+    hot: Option<String>,
     /// Archive address, overriding the job's (sqlite:PATH or mongodb://...).
     #[arg(long, env = "AMPEL_STORE")]
     store: Option<String>,
@@ -48,6 +51,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("metrics on http://{bound}/metrics");
     }
     let mut pipeline = pipeline(&args.job)?.with_telemetry(metrics.clone());
+    if let Some(hot) = args.hot.clone().or_else(|| pipeline.job.hot.clone()) {
+        let state = ampel_actors::hot::open_hot(&hot, &pipeline.job.name)?;
+        pipeline = pipeline.with_hot_state(state);
+    }
     let address = args.store.unwrap_or_else(|| pipeline.job.archive.clone());
     let mut archive =
         open_archive(&address).with_context(|| format!("opening the archive {address}"))?;

@@ -1,0 +1,141 @@
+//! Hot state (alert de-duplication): the same behaviour in memory and in a
+//! real Redis; a Redis restart is survived; alerts redelivered from Kafka
+//! are skipped instead of processed twice.
+
+mod services;
+
+use ampel::hot::{HotState, InProcessHotState};
+use ampel_actors::hot::{open_hot, RedisHotState};
+use serde_json::Value;
+use services::{Redis, Tansu};
+use std::path::Path;
+use std::process::Command;
+
+fn conforms(h: &mut dyn HotState) {
+    assert_eq!(h.seen(&[1, 2, -3]).unwrap(), [false, false, false]);
+    h.mark_seen(&[1, -3]).unwrap();
+    assert_eq!(h.seen(&[1, 2, -3]).unwrap(), [true, false, true]);
+    h.mark_seen(&[]).unwrap();
+    assert!(h.seen(&[]).unwrap().is_empty());
+}
+
+#[test]
+fn memory_and_redis_behave_alike() {
+    conforms(&mut InProcessHotState::default());
+    let redis = Redis::start();
+    let mut r = RedisHotState::connect(&redis.url(), "job-a").unwrap();
+    conforms(&mut r);
+    // Shared between processes of a job, separate between jobs.
+    assert_eq!(
+        RedisHotState::connect(&redis.url(), "job-a")
+            .unwrap()
+            .seen(&[1])
+            .unwrap(),
+        [true]
+    );
+    assert_eq!(
+        RedisHotState::connect(&redis.url(), "job-b")
+            .unwrap()
+            .seen(&[1])
+            .unwrap(),
+        [false]
+    );
+    assert!(open_hot("memory", "x").is_ok());
+    assert!(open_hot("nonsense", "x")
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("expected `memory`"));
+}
+
+#[test]
+fn a_redis_restart_is_survived() {
+    let mut redis = Redis::start();
+    let mut r = RedisHotState::connect(&redis.url(), "j").unwrap();
+    r.mark_seen(&[7]).unwrap();
+    redis.stop();
+    assert!(r.seen(&[7]).is_err(), "an outage is reported, not hidden");
+    redis.restart();
+    // Reconnected; the restarted (empty) Redis forgot: nothing else is lost.
+    assert_eq!(r.seen(&[7]).unwrap(), [false]);
+    r.mark_seen(&[8]).unwrap();
+    assert_eq!(r.seen(&[8]).unwrap(), [true]);
+}
+
+fn run(dir: &Path, group: &str, broker: &Tansu, hot: &str) -> Value {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/data/ztf_public_20231018_v4.02.tar.gz");
+    let job = dir.join(format!("{group}.yml"));
+    std::fs::write(
+        &job,
+        format!(
+            "name: dedup\nsource: {{kafka: {{brokers: '{}', topics: [ztf_dedup], group: {group}, stop_after_idle_seconds: 4}}}}\nchannels: [{{channel: A, access: [ZTF, ZTF_PUB], t0_filter: {{unit: SimpleDecentFilter, config: {{min_ndet: 1}}}}, t2_compute: [{{unit: T2LightCurveSummary}}]}}]\n",
+            broker.brokers()
+        ),
+    )
+    .unwrap();
+    if group == "first" {
+        let p = Command::new(env!("CARGO_BIN_EXE_ampel"))
+            .args([
+                "produce",
+                "--brokers",
+                &broker.brokers(),
+                "--topic",
+                "ztf_dedup",
+            ])
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(p.status.success());
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_ampel"))
+        .current_dir(dir)
+        .args(["run", "--job"])
+        .arg(&job)
+        .args(["--store", "sqlite:d.sqlite", "--hot", hot])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap()
+}
+
+#[test]
+fn redelivered_alerts_are_skipped() {
+    let broker = Tansu::start();
+    broker.create_topic("ztf_dedup", 2);
+    let redis = Redis::start();
+    let dir = tempfile::tempdir().unwrap();
+    let first = run(dir.path(), "first", &broker, &redis.url());
+    assert_eq!(
+        (first["alerts"].as_u64(), first["duplicates"].as_u64()),
+        (Some(172), Some(0))
+    );
+    let archive =
+        ampel::store::open_embedded(&format!("sqlite:{}", dir.path().join("d.sqlite").display()))
+            .unwrap();
+    use ampel::store::Archive;
+    let journal = |a: &dyn Archive| -> usize {
+        a.stocks(&Default::default())
+            .unwrap()
+            .iter()
+            .map(|s| s.journal.len())
+            .sum()
+    };
+    let before = journal(&archive);
+    // Another group reads everything again: every message is a redelivery.
+    let second = run(dir.path(), "second", &broker, &redis.url());
+    assert_eq!(
+        (second["alerts"].as_u64(), second["duplicates"].as_u64()),
+        (Some(0), Some(172))
+    );
+    assert_eq!(journal(&archive), before, "nothing was processed twice");
+    // Without shared hot state the same redelivery is processed again
+    // (idempotent documents, but a second journal entry per stock).
+    let third = run(dir.path(), "third", &broker, "memory");
+    assert_eq!(third["alerts"], 172);
+    assert!(journal(&archive) > before);
+}
