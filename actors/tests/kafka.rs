@@ -396,3 +396,77 @@ fn metrics_during_a_run_match_what_was_processed() {
     );
     assert!(metric(&scrape, "ampel_archive_ops_total", &[]) > 0.0);
 }
+
+#[test]
+fn sigterm_stores_commits_and_exits_0() {
+    let broker = Tansu::start();
+    broker.create_topic("ztf_term", 2);
+    produce(&broker, "ztf_term", &["ztf_public_20231018_v4.02.tar.gz"]);
+    let dir = tempfile::tempdir().unwrap();
+    let source = |idle: u32| {
+        format!(
+            "{{kafka: {{brokers: '{}', topics: [ztf_term], group: t, stop_after_idle_seconds: {idle}}}}}",
+            broker.brokers()
+        )
+    };
+    let long = job(dir.path(), &source(600));
+    let port = services::free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_ampel"))
+        .current_dir(dir.path())
+        .args(["run", "--job"])
+        .arg(&long)
+        .args([
+            "--store",
+            "sqlite:t.sqlite",
+            "--metrics",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    loop {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "never consumed everything"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            continue;
+        }
+        let (_, body) = http_get(port, "/metrics");
+        let s = prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).unwrap();
+        if metric(&s, "ampel_alerts_consumed_total", &[]) >= 172.0 {
+            break;
+        }
+    }
+    let stopped = Instant::now();
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stopped.elapsed() < Duration::from_secs(30),
+        "stopped promptly, not after the 600 s idle limit"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("signal received"));
+    let summary: Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
+    assert_eq!(summary["alerts"], 172);
+    assert!(
+        summary["t2"]["OK"].as_u64().unwrap() > 0,
+        "T2 ran before exiting"
+    );
+    // Offsets were committed: the group has nothing left to read.
+    let again = run_cli(dir.path(), &job(dir.path(), &source(3)), "sqlite:t.sqlite");
+    assert_eq!(again["alerts"], 0);
+}

@@ -1,6 +1,8 @@
 //! Alerts from Kafka: a consumer in a consumer group, topics by name or
 //! regex, offsets committed only when the pipeline says the messages are
-//! durably stored (`MessageSource::stored`). A restarted process resumes at
+//! durably stored (`MessageSource::stored`). SIGTERM (or Ctrl-C) ends a
+//! run gracefully: nothing more is taken, what was taken is stored and
+//! committed, T2 and T3 run, and the exit status is 0. A restarted process resumes at
 //! the last committed offset; messages delivered again after a crash are
 //! written idempotently (keyed documents).
 
@@ -13,10 +15,15 @@ use rdkafka::error::KafkaError;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub struct KafkaSource {
     consumer: BaseConsumer,
+    /// Set by SIGTERM/SIGINT: stop taking messages, let the run store,
+    /// commit and finish.
+    stop: Arc<AtomicBool>,
     /// Next offset to commit per (topic, partition): last delivered + 1.
     pending: BTreeMap<(String, i32), i64>,
     last_message: Instant,
@@ -54,8 +61,15 @@ impl KafkaSource {
         let consumer: BaseConsumer = client_config(cfg).create()?;
         let topics: Vec<&str> = cfg.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+            signal_hook::flag::register(sig, stop.clone()).map_err(|e| {
+                KafkaError::ClientCreation(format!("installing the {sig} handler: {e}"))
+            })?;
+        }
         Ok(KafkaSource {
             consumer,
+            stop,
             pending: BTreeMap::new(),
             last_message: Instant::now(),
             idle_stop: Duration::from_secs_f64(cfg.stop_after_idle_seconds),
@@ -68,6 +82,10 @@ impl KafkaSource {
 
 impl MessageSource for KafkaSource {
     fn poll(&mut self) -> Poll {
+        if self.stop.load(Ordering::SeqCst) {
+            eprintln!("stopping: signal received; storing and committing what was consumed");
+            return Poll::End;
+        }
         match self.consumer.poll(Duration::from_millis(250)) {
             Some(Ok(m)) => {
                 self.last_message = Instant::now();
