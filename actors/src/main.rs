@@ -2,7 +2,8 @@
 //! archives now; the live, actor-based broker in later steps.
 //!
 //! Exit status: 0 success, 2 bad usage or configuration, 3 when any record
-//! could not be decoded or shaped (the others were still processed).
+//! could not be decoded or shaped (the others were still processed), 4 when
+//! a Kafka run received nothing because its brokers were unreachable.
 
 mod cli;
 

@@ -470,3 +470,27 @@ fn sigterm_stores_commits_and_exits_0() {
     let again = run_cli(dir.path(), &job(dir.path(), &source(3)), "sqlite:t.sqlite");
     assert_eq!(again["alerts"], 0);
 }
+
+#[test]
+fn unreachable_brokers_are_retried_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = services::free_port(); // nothing listens there
+    let j = job(dir.path(), &format!("{{kafka: {{brokers: '127.0.0.1:{port}', topics: [x], group: g, stop_after_idle_seconds: 3}}}}"));
+    let out = Command::new(env!("CARGO_BIN_EXE_ampel"))
+        .current_dir(dir.path())
+        .args(["run", "--job"])
+        .arg(&j)
+        .args(["--store", "sqlite:u.sqlite"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("(retrying)"),
+        "a clear log line while retrying: {err}"
+    );
+    assert!(
+        err.contains("no message received and the brokers failed"),
+        "{err}"
+    );
+}

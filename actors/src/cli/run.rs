@@ -74,10 +74,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             ));
         }
     };
+    let mut health = None;
     let input = match &pipeline.job.source.kafka {
-        Some(k) => ampel::run::Input::Stream(Box::new(
-            ampel_actors::kafka::KafkaSource::connect(k).context("connecting to Kafka")?,
-        )),
+        Some(k) => {
+            let source =
+                ampel_actors::kafka::KafkaSource::connect(k).context("connecting to Kafka")?;
+            health = Some(source.health());
+            ampel::run::Input::Stream(Box::new(source))
+        }
         None => ampel::run::Input::Paths(pipeline.job.source.paths.clone()),
     };
     metrics.set_ready(true);
@@ -87,6 +91,25 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         b.finish_and_clear();
     }
     println!("{}", serde_json::to_string(&summary)?);
+    if let Some(h) = health {
+        use std::sync::atomic::Ordering;
+        let (got, errors) = (
+            h.delivered.load(Ordering::Relaxed),
+            h.errors.load(Ordering::Relaxed),
+        );
+        if got == 0 && errors > 0 {
+            let last = h
+                .last_error
+                .lock()
+                .ok()
+                .and_then(|l| l.clone())
+                .unwrap_or_default();
+            eprintln!(
+                "error: no message received and the brokers failed {errors} time(s); last: {last}"
+            );
+            return Ok(ExitCode::from(4));
+        }
+    }
     Ok(if summary.failed > 0 {
         ExitCode::from(3)
     } else {

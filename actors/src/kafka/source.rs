@@ -19,8 +19,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// What a source saw, readable after the run (the source itself moves into
+/// the pipeline).
+#[derive(Debug, Default)]
+pub struct SourceHealth {
+    pub delivered: std::sync::atomic::AtomicU64,
+    pub errors: std::sync::atomic::AtomicU64,
+    pub last_error: std::sync::Mutex<Option<String>>,
+}
+
 pub struct KafkaSource {
     consumer: BaseConsumer,
+    health: Arc<SourceHealth>,
     /// Set by SIGTERM/SIGINT: stop taking messages, let the run store,
     /// commit and finish.
     stop: Arc<AtomicBool>,
@@ -69,6 +79,7 @@ impl KafkaSource {
         }
         Ok(KafkaSource {
             consumer,
+            health: Arc::default(),
             stop,
             pending: BTreeMap::new(),
             last_message: Instant::now(),
@@ -90,6 +101,7 @@ impl MessageSource for KafkaSource {
             Some(Ok(m)) => {
                 self.last_message = Instant::now();
                 self.delivered += 1;
+                self.health.delivered.fetch_add(1, Ordering::Relaxed);
                 let topic = m.topic().to_string();
                 self.pending
                     .insert((topic.clone(), m.partition()), m.offset() + 1);
@@ -110,6 +122,10 @@ impl MessageSource for KafkaSource {
                 })
             }
             Some(Err(e)) => {
+                self.health.errors.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut last) = self.health.last_error.lock() {
+                    *last = Some(e.to_string());
+                }
                 // Broker down, unreachable, rebalancing: librdkafka retries
                 // with back-off; say so at most every 10 s.
                 if self
@@ -144,6 +160,11 @@ impl MessageSource for KafkaSource {
 }
 
 impl KafkaSource {
+    /// Counters shared with the caller.
+    pub fn health(&self) -> Arc<SourceHealth> {
+        self.health.clone()
+    }
+
     fn idle_or_end(&self) -> Poll {
         if self.last_message.elapsed() >= self.idle_stop {
             Poll::End
