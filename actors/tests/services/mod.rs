@@ -34,9 +34,19 @@ fn find(bin: &str, env: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("{bin} not found (set {env}, or install it: see .ci/run)"))
 }
 
-fn wait_for_port(port: u16, what: &str) {
+/// Waits until `child` listens on `port`; false when it exited first (the
+/// port was taken between `free_port` and its bind: retry elsewhere).
+fn wait_for_port(child: &mut Child, port: u16, what: &str) -> bool {
     let t = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            // Listening, and still ours a moment later.
+            std::thread::sleep(Duration::from_millis(50));
+            return child.try_wait().map(|s| s.is_none()).unwrap_or(false);
+        }
         assert!(
             t.elapsed() < Duration::from_secs(30),
             "{what} did not open port {port} in 30 s"
@@ -55,23 +65,27 @@ pub struct Tansu {
 impl Tansu {
     pub fn start() -> Tansu {
         let bin = find("tansu", "TANSU");
-        let port = free_port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(&bin)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
-        wait_for_port(port, "tansu");
-        Tansu { child, port, bin }
+        for _ in 0..5 {
+            let port = free_port();
+            let url = format!("tcp://127.0.0.1:{port}");
+            let mut child = Command::new(&bin)
+                .args([
+                    "broker",
+                    "--listener-url",
+                    &url,
+                    "--advertised-listener-url",
+                    &url,
+                ])
+                .args(["--storage-engine", "memory://tansu/"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
+            if wait_for_port(&mut child, port, "tansu") {
+                return Tansu { child, port, bin };
+            }
+        }
+        panic!("tansu did not start on any of 5 free ports");
     }
 
     pub fn brokers(&self) -> String {
@@ -115,30 +129,24 @@ pub struct Redis {
 
 impl Redis {
     pub fn start() -> Redis {
-        let mut r = Redis {
-            child: None,
-            port: free_port(),
-            bin: find("redis-server", "REDIS_SERVER"),
-        };
-        r.restart();
-        r
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+        let bin = find("redis-server", "REDIS_SERVER");
+        for _ in 0..5 {
+            let mut r = Redis {
+                child: None,
+                port: free_port(),
+                bin: bin.clone(),
+            };
+            if r.try_start() {
+                return r;
+            }
         }
+        panic!("redis-server did not start on any of 5 free ports");
     }
 
-    /// (Re)starts on the same port.
-    pub fn restart(&mut self) {
+    /// Starts on `self.port`; false when the port was taken.
+    fn try_start(&mut self) -> bool {
         self.stop();
-        let child = Command::new(&self.bin)
+        let mut child = Command::new(&self.bin)
             .args([
                 "--port",
                 &self.port.to_string(),
@@ -153,8 +161,40 @@ impl Redis {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", self.bin.display()));
+        let up = wait_for_port(&mut child, self.port, "redis-server") && self.pong();
         self.child = Some(child);
-        wait_for_port(self.port, "redis-server");
+        up
+    }
+
+    /// The port answers like Redis.
+    fn pong(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+        let mut buf = [0u8; 7];
+        s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Restarts on the same port (as a restarted Redis would come back).
+    pub fn restart(&mut self) {
+        assert!(
+            self.try_start(),
+            "redis-server did not come back on port {}",
+            self.port
+        );
     }
 }
 
