@@ -276,14 +276,10 @@ impl Pipeline {
         let mut units: HashMap<(String, i64), Arc<dyn T2Unit>> = HashMap::new();
         let mut configs: Vec<(i64, Json)> = Vec::new();
         let mut t3 = Vec::new();
-        for (file, ch) in &job.channels {
+        for (i, (file, ch)) in job.channels.iter().enumerate() {
+            // Key paths: inside the job file for inline channels.
             let pre = |k: &str| {
                 if *file == job.file {
-                    let i = job
-                        .channels
-                        .iter()
-                        .position(|(_, c)| c.channel == ch.channel)
-                        .unwrap_or(0);
                     format!("channels[{i}].{k}")
                 } else {
                     k.to_string()

@@ -37,6 +37,9 @@ pub struct T2Worker {
 enum Deps {
     Ready(BTreeMap<String, Json>),
     Pending,
+    /// A dependency has no document at all.
+    Missing(String),
+    /// A dependency ended in an error.
     Failed(String),
 }
 
@@ -131,7 +134,7 @@ impl T2Worker {
                 .find(|x| x.config == id && x.link == d.link);
             match found {
                 None => {
-                    return Ok(Deps::Failed(format!(
+                    return Ok(Deps::Missing(format!(
                         "{} (config {id}) has no document for link {}",
                         dep.unit, d.link
                     )))
@@ -179,7 +182,7 @@ impl T2Worker {
                     key: d.key(),
                     code: code::NEW,
                 }),
-                Deps::Failed(_) => ops.push(WriteOp::T2Code {
+                Deps::Missing(_) | Deps::Failed(_) => ops.push(WriteOp::T2Code {
                     key: d.key(),
                     code: code::T2_FAILED_DEPENDENCY,
                 }),
@@ -278,54 +281,45 @@ impl T2Worker {
             .unit(&d)
             .expect("claimed by unit name and config")
             .clone();
-        let meta = |code: i64, duration: Option<f64>, extra: Option<Json>| MetaRecord {
-            run,
-            ts: now(),
-            tier: 2,
-            process: "t2".into(),
-            action: "run".into(),
-            channel: d.channel.clone(),
-            code: Some(code),
-            duration,
-            alert: None,
-            extra,
-        };
-        let result = |code: i64,
+        // The write recording this run: code, optional body, a meta record
+        // (with the error, if any), trials and back-off.
+        let record = |code: i64,
                       body: Option<Json>,
-                      m: MetaRecord,
+                      duration: Option<f64>,
+                      error: Option<&str>,
                       trials: u32,
                       retry_after: Option<f64>| WriteOp::T2Result {
             key: key.clone(),
             code,
             body,
-            meta: m,
+            meta: MetaRecord {
+                run,
+                ts: now(),
+                tier: 2,
+                process: "t2".into(),
+                action: "run".into(),
+                channel: d.channel.clone(),
+                code: Some(code),
+                duration,
+                alert: None,
+                extra: error.map(|e| json!({"error": e})),
+            },
             trials,
             retry_after,
         };
         let deps = match self.deps(archive, unit.as_ref(), &d)? {
             Deps::Ready(b) => b,
             Deps::Pending => {
-                return Ok(vec![result(
-                    code::T2_PENDING_DEPENDENCY,
-                    None,
-                    meta(code::T2_PENDING_DEPENDENCY, None, None),
-                    d.trials,
-                    None,
-                )])
+                let c = code::T2_PENDING_DEPENDENCY;
+                return Ok(vec![record(c, None, None, None, d.trials, None)]);
+            }
+            Deps::Missing(why) => {
+                let c = code::T2_MISSING_DEPENDENCY;
+                return Ok(vec![record(c, None, None, Some(&why), d.trials, None)]);
             }
             Deps::Failed(why) => {
-                let c = if why.contains("has no document") {
-                    code::T2_MISSING_DEPENDENCY
-                } else {
-                    code::T2_FAILED_DEPENDENCY
-                };
-                return Ok(vec![result(
-                    c,
-                    None,
-                    meta(c, None, Some(json!({"error": why}))),
-                    d.trials,
-                    None,
-                )]);
+                let c = code::T2_FAILED_DEPENDENCY;
+                return Ok(vec![record(c, None, None, Some(&why), d.trials, None)]);
             }
         };
         let slot = (d.stock, d.link, unit.kind());
@@ -335,10 +329,11 @@ impl T2Worker {
         let loaded = match &inputs[&slot] {
             Ok(l) => l,
             Err(why) => {
-                return Ok(vec![result(
+                return Ok(vec![record(
                     code::ERROR,
                     None,
-                    meta(code::ERROR, None, Some(json!({"error": why}))),
+                    None,
+                    Some(why),
                     d.trials,
                     None,
                 )])
@@ -354,7 +349,6 @@ impl T2Worker {
         let t0 = Instant::now();
         let outcome = catch_unwind(AssertUnwindSafe(|| unit.process(&input)));
         let secs = t0.elapsed().as_secs_f64();
-        let dt = Some(secs);
         let mut ops = Vec::new();
         let mut log = |level: &str, msg: String| {
             ops.push(WriteOp::Log(LogDoc {
@@ -369,55 +363,30 @@ impl T2Worker {
                 extra: Some(json!({"unit": d.unit, "config": d.config, "link": d.link})),
             }))
         };
+        let (trials, dt) = (d.trials, Some(secs));
         let op = match outcome {
-            Ok(T2Outcome::Ok(body)) => result(
-                code::OK,
-                Some(body),
-                meta(code::OK, dt, None),
-                d.trials,
-                None,
-            ),
-            Ok(T2Outcome::Code(c, body)) if c > 0 => {
-                result(c, Some(body), meta(c, dt, None), d.trials, None)
-            }
+            Ok(T2Outcome::Ok(body)) => record(code::OK, Some(body), dt, None, trials, None),
+            Ok(T2Outcome::Code(c, body)) if c > 0 => record(c, Some(body), dt, None, trials, None),
             Ok(T2Outcome::Code(c, _)) => {
                 let why = format!(
                     "{} returned the system code {c}; units may only use positive codes",
                     d.unit
                 );
                 log("error", why.clone());
-                result(
-                    code::ERROR,
-                    None,
-                    meta(code::ERROR, dt, Some(json!({"error": why}))),
-                    d.trials,
-                    None,
-                )
+                record(code::ERROR, None, dt, Some(&why), trials, None)
             }
             Ok(T2Outcome::Error(why)) => {
                 log("error", format!("{} failed: {why}", d.unit));
-                result(
-                    code::ERROR,
-                    None,
-                    meta(code::ERROR, dt, Some(json!({"error": why}))),
-                    d.trials,
-                    None,
-                )
+                record(code::ERROR, None, dt, Some(&why), trials, None)
             }
             Ok(T2Outcome::Retry(why)) => {
-                let trials = d.trials + 1;
+                let trials = trials + 1;
                 if trials >= self.settings.max_try {
                     log(
                         "error",
                         format!("{} failed {trials} times, giving up: {why}", d.unit),
                     );
-                    result(
-                        code::TOO_MANY_TRIALS,
-                        None,
-                        meta(code::TOO_MANY_TRIALS, dt, Some(json!({"error": why}))),
-                        trials,
-                        None,
-                    )
+                    record(code::TOO_MANY_TRIALS, None, dt, Some(&why), trials, None)
                 } else {
                     let wait = self.settings.backoff_seconds * 2f64.powi(trials as i32 - 1);
                     log(
@@ -427,10 +396,11 @@ impl T2Worker {
                             d.unit
                         ),
                     );
-                    result(
+                    record(
                         code::RERUN_REQUESTED,
                         None,
-                        meta(code::RERUN_REQUESTED, dt, Some(json!({"error": why}))),
+                        dt,
+                        Some(&why),
                         trials,
                         Some(now() + wait),
                     )
@@ -443,13 +413,7 @@ impl T2Worker {
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "panic with a non-text payload".into());
                 log("error", format!("{} panicked: {msg}", d.unit));
-                result(
-                    code::EXCEPTION,
-                    None,
-                    meta(code::EXCEPTION, dt, Some(json!({"error": msg}))),
-                    d.trials,
-                    None,
-                )
+                record(code::EXCEPTION, None, dt, Some(&msg), trials, None)
             }
         };
         if let WriteOp::T2Result { code, .. } = &op {

@@ -96,27 +96,21 @@ fn visit(
         path: path.to_path_buf(),
         member: None,
     };
+    let io_err = |source| SourceError::Io {
+        origin: origin(),
+        source,
+    };
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return f(Err(SourceError::NotFound(path.to_path_buf())))
         }
-        Err(source) => {
-            return f(Err(SourceError::Io {
-                origin: origin(),
-                source,
-            }))
-        }
+        Err(source) => return f(Err(io_err(source))),
     };
     if meta.is_dir() {
         let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
             Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-            Err(source) => {
-                return f(Err(SourceError::Io {
-                    origin: origin(),
-                    source,
-                }))
-            }
+            Err(source) => return f(Err(io_err(source))),
         };
         entries.sort();
         for e in entries {
@@ -134,23 +128,13 @@ fn visit(
     }
     let file = match File::open(path) {
         Ok(file) => file,
-        Err(source) => {
-            return f(Err(SourceError::Io {
-                origin: origin(),
-                source,
-            }))
-        }
+        Err(source) => return f(Err(io_err(source))),
     };
     let mut reader = BufReader::with_capacity(256 * 1024, file);
     // Sniff: gzip magic, or a tar header ("ustar" at 257), else one message.
     let head = match peek(&mut reader, 262) {
         Ok(h) => h,
-        Err(source) => {
-            return f(Err(SourceError::Io {
-                origin: origin(),
-                source,
-            }))
-        }
+        Err(source) => return f(Err(io_err(source))),
     };
     if head.starts_with(&[0x1f, 0x8b]) {
         let gz = flate2::bufread::MultiGzDecoder::new(reader);
@@ -170,10 +154,7 @@ fn visit(
                 bytes: buf.into(),
                 timestamp_ms: None,
             })),
-            Err(source) => f(Err(SourceError::Io {
-                origin: origin(),
-                source,
-            })),
+            Err(source) => f(Err(io_err(source))),
         }
     }
 }
@@ -189,19 +170,17 @@ fn read_tar<R: Read>(
     reader: R,
     f: &mut impl FnMut(Result<RawAlert, SourceError>) -> ControlFlow<()>,
 ) -> ControlFlow<()> {
-    let whole = || Origin {
-        path: path.to_path_buf(),
-        member: None,
+    let whole_err = |source| SourceError::Io {
+        origin: Origin {
+            path: path.to_path_buf(),
+            member: None,
+        },
+        source,
     };
     let mut archive = tar::Archive::new(reader);
     let entries = match archive.entries() {
         Ok(e) => e,
-        Err(source) => {
-            return f(Err(SourceError::Io {
-                origin: whole(),
-                source,
-            }))
-        }
+        Err(source) => return f(Err(whole_err(source))),
     };
     for entry in entries {
         let mut entry = match entry {
@@ -209,10 +188,7 @@ fn read_tar<R: Read>(
             Err(source) => {
                 // The stream is broken (truncated or corrupt): nothing after
                 // this point can be located, so report and leave the archive.
-                return f(Err(SourceError::Io {
-                    origin: whole(),
-                    source,
-                }));
+                return f(Err(whole_err(source)));
             }
         };
         if !entry.header().entry_type().is_file() {

@@ -30,6 +30,15 @@ CREATE INDEX IF NOT EXISTS log_stock ON log(stock);
 CREATE TABLE IF NOT EXISTS trouble(id INTEGER PRIMARY KEY, doc TEXT NOT NULL);
 ";
 
+/// Maps a backend error to a `StoreError` naming the archive file. A free
+/// function over the path, so it can be used while `conn` is borrowed.
+fn backend<E: std::fmt::Display>(path: &str) -> impl Fn(E) -> StoreError + '_ {
+    move |e| StoreError::Backend {
+        location: path.to_string(),
+        reason: e.to_string(),
+    }
+}
+
 /// The embedded archive.
 pub struct SqliteArchive {
     conn: Connection,
@@ -40,18 +49,15 @@ impl SqliteArchive {
     /// Opens (creating if needed) the archive file at `path`; `:memory:`
     /// gives a throw-away archive.
     pub fn open(path: &str) -> Result<Self, StoreError> {
-        let be = |e: rusqlite::Error| StoreError::Backend {
-            location: path.to_string(),
-            reason: e.to_string(),
-        };
-        let conn = Connection::open(path).map_err(be)?;
+        let be = backend(path);
+        let conn = Connection::open(path).map_err(&be)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
-            .map_err(be)?;
+            .map_err(&be)?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;",
         )
-        .map_err(be)?;
-        conn.execute_batch(SCHEMA).map_err(be)?;
+        .map_err(&be)?;
+        conn.execute_batch(SCHEMA).map_err(&be)?;
         Ok(SqliteArchive {
             conn,
             path: path.to_string(),
@@ -59,10 +65,7 @@ impl SqliteArchive {
     }
 
     fn err(&self, e: impl std::fmt::Display) -> StoreError {
-        StoreError::Backend {
-            location: self.path.clone(),
-            reason: e.to_string(),
-        }
+        backend(&self.path)(e)
     }
 
     fn parse<T: DeserializeOwned>(
@@ -240,10 +243,8 @@ impl Archive for SqliteArchive {
     }
 
     fn next_run_id(&mut self) -> Result<i64, StoreError> {
-        let tx = self.conn.transaction().map_err(|e| StoreError::Backend {
-            location: self.path.clone(),
-            reason: e.to_string(),
-        })?;
+        let be = backend(&self.path);
+        let tx = self.conn.transaction().map_err(&be)?;
         let run: i64 = tx
             .query_row(
                 "INSERT INTO counter(name, value) VALUES ('run', 1)
@@ -251,11 +252,8 @@ impl Archive for SqliteArchive {
                 [],
                 |r| r.get(0),
             )
-            .map_err(|e| StoreError::Backend {
-                location: self.path.clone(),
-                reason: e.to_string(),
-            })?;
-        tx.commit().map_err(|e| self.err(e))?;
+            .map_err(&be)?;
+        tx.commit().map_err(&be)?;
         Ok(run)
     }
 
@@ -263,16 +261,12 @@ impl Archive for SqliteArchive {
         if ops.is_empty() {
             return Ok(());
         }
-        let path = self.path.clone();
-        let be = |e: rusqlite::Error| StoreError::Backend {
-            location: path.clone(),
-            reason: e.to_string(),
-        };
-        let tx = self.conn.transaction().map_err(be)?;
+        let be = backend(&self.path);
+        let tx = self.conn.transaction().map_err(&be)?;
         for op in ops {
-            apply(&tx, op).map_err(be)?;
+            apply(&tx, op).map_err(&be)?;
         }
-        tx.commit().map_err(be)
+        tx.commit().map_err(&be)
     }
 
     fn stock(&self, stock: i64) -> Result<Option<StockDoc>, StoreError> {
@@ -366,24 +360,20 @@ impl Archive for SqliteArchive {
         max: usize,
         units: &[String],
     ) -> Result<Vec<T2Doc>, StoreError> {
-        let path = self.path.clone();
-        let be = |e: rusqlite::Error| StoreError::Backend {
-            location: path.clone(),
-            reason: e.to_string(),
-        };
-        let tx = self.conn.transaction().map_err(be)?;
+        let be = backend(&self.path);
+        let tx = self.conn.transaction().map_err(&be)?;
         let mut claimed = Vec::new();
         {
             let mut st = tx
                 .prepare_cached(
                     "SELECT doc FROM t2 WHERE code IN (-1, -6) ORDER BY stock, unit, config, link",
                 )
-                .map_err(be)?;
-            let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(be)?;
+                .map_err(&be)?;
+            let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(&be)?;
             for r in rows {
                 let d: T2Doc =
-                    serde_json::from_str(&r.map_err(be)?).map_err(|e| StoreError::Corrupt {
-                        location: path.clone(),
+                    serde_json::from_str(&r.map_err(&be)?).map_err(|e| StoreError::Corrupt {
+                        location: self.path.clone(),
                         collection: "t2",
                         reason: e.to_string(),
                     })?;
@@ -397,9 +387,9 @@ impl Archive for SqliteArchive {
         }
         for d in &mut claimed {
             d.code = code::RUNNING;
-            put_t2(&tx, d).map_err(be)?;
+            put_t2(&tx, d).map_err(&be)?;
         }
-        tx.commit().map_err(be)?;
+        tx.commit().map_err(&be)?;
         Ok(claimed)
     }
 

@@ -5,7 +5,7 @@
 //! The schema cache lives across rounds, as it does in a live process.
 
 use super::filter::UnitArgs;
-use super::input::{decode_reported, decoder, for_each_raw, Tally};
+use super::input::{decode_reported, decoder, load_all, Tally};
 use super::InputArgs;
 use clap::Args;
 use std::process::ExitCode;
@@ -26,11 +26,8 @@ pub fn run(args: BenchT0Args) -> anyhow::Result<ExitCode> {
     let filter = args.unit.build()?;
     let decoder = decoder(&args.input)?;
 
-    let t0 = Instant::now();
     let mut load_tally = Tally::default();
-    let mut messages = Vec::new();
-    for_each_raw(&args.input, &mut load_tally, |raw| messages.push(raw));
-    let load_seconds = t0.elapsed().as_secs_f64();
+    let (messages, load_seconds) = load_all(&args.input.paths, &mut load_tally);
     let bytes: usize = messages.iter().map(|m| m.bytes.len()).sum();
     eprintln!(
         "loaded {} messages ({:.1} MB) in {load_seconds:.3} s",
@@ -94,20 +91,8 @@ pub struct BenchReplayArgs {
 /// them as a stream instead, inflating on a second thread.
 pub fn replay(args: BenchReplayArgs) -> anyhow::Result<ExitCode> {
     let mut pipeline = super::run::pipeline(&args.job)?;
-    let t0 = Instant::now();
     let mut tally = Tally::default();
-    let mut messages = Vec::new();
-    ampel::source::for_each_alert(&pipeline.job.source.paths, |item| {
-        match item {
-            Ok(m) => messages.push(m),
-            Err(e) => {
-                tally.failed += 1;
-                eprintln!("error: {e}");
-            }
-        }
-        std::ops::ControlFlow::Continue(())
-    });
-    let load_seconds = t0.elapsed().as_secs_f64();
+    let (messages, load_seconds) = load_all(&pipeline.job.source.paths, &mut tally);
     let dir = std::env::temp_dir().join(format!("ampel-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("bench.sqlite");

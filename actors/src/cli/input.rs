@@ -37,11 +37,14 @@ pub fn decoder(args: &InputArgs) -> anyhow::Result<AlertDecoder> {
     Ok(AlertDecoder::new().with_registry(registry))
 }
 
-/// Streams every message of the inputs (without decoding).
-pub fn for_each_raw(args: &InputArgs, tally: &mut Tally, mut f: impl FnMut(RawAlert)) {
-    for_each_alert(&args.paths, |item| {
+/// Reads every message under `paths` into memory (benchmarks), reporting
+/// unreadable ones; returns them and the seconds it took.
+pub fn load_all(paths: &[std::path::PathBuf], tally: &mut Tally) -> (Vec<RawAlert>, f64) {
+    let t0 = std::time::Instant::now();
+    let mut messages = Vec::new();
+    for_each_alert(paths, |item| {
         match item {
-            Ok(raw) => f(raw),
+            Ok(raw) => messages.push(raw),
             Err(e) => {
                 tally.failed += 1;
                 eprintln!("error: {e}");
@@ -49,6 +52,7 @@ pub fn for_each_raw(args: &InputArgs, tally: &mut Tally, mut f: impl FnMut(RawAl
         }
         ControlFlow::Continue(())
     });
+    (messages, t0.elapsed().as_secs_f64())
 }
 
 /// Decodes one message, reporting a failure against its origin.
@@ -74,25 +78,18 @@ pub fn report(origin: &Origin, e: &dyn std::fmt::Display) {
 pub fn for_each_decoded(args: &InputArgs, mut f: impl FnMut(Alert)) -> anyhow::Result<Tally> {
     let decoder = decoder(args)?;
     let mut tally = Tally::default();
-    let mut failed = 0;
     for_each_alert(&args.paths, |item| {
         match item {
-            Ok(raw) => {
-                let mut t = Tally::default();
-                for a in decode_reported(&decoder, raw, &mut t) {
-                    f(a);
-                }
-                tally.alerts += t.alerts;
-                failed += t.failed;
-            }
+            Ok(raw) => decode_reported(&decoder, raw, &mut tally)
+                .into_iter()
+                .for_each(&mut f),
             Err(e) => {
-                failed += 1;
+                tally.failed += 1;
                 eprintln!("error: {e}");
             }
         }
         ControlFlow::Continue(())
     });
-    tally.failed = failed;
     Ok(tally)
 }
 

@@ -44,6 +44,20 @@ fn short(v: &Json, n: usize) -> String {
     }
 }
 
+/// A T2 document as a table row: stock, unit, config, link, code,
+/// channels, latest body (cut to `width`).
+fn t2_row(d: &ampel::store::T2Doc, width: usize) -> Vec<String> {
+    vec![
+        d.stock.to_string(),
+        d.unit.clone(),
+        d.config.to_string(),
+        d.link.to_string(),
+        code_text(d.code),
+        d.channel.join(","),
+        d.latest_body().map(|b| short(b, width)).unwrap_or_default(),
+    ]
+}
+
 fn table(out: &mut impl Write, headers: &[&str], rows: Vec<Vec<String>>) -> std::io::Result<()> {
     let mut w: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for r in &rows {
@@ -164,18 +178,7 @@ pub fn stock_show(args: StockShowArgs) -> anyhow::Result<ExitCode> {
     table(
         &mut out,
         &["unit", "config", "link", "code", "channels", "body"],
-        t2.iter()
-            .map(|d| {
-                vec![
-                    d.unit.clone(),
-                    d.config.to_string(),
-                    d.link.to_string(),
-                    code_text(d.code),
-                    d.channel.join(","),
-                    d.latest_body().map(|b| short(b, 80)).unwrap_or_default(),
-                ]
-            })
-            .collect(),
+        t2.iter().map(|d| t2_row(d, 80)[1..].to_vec()).collect(),
     )?;
     writeln!(out, "\nt3")?;
     table(
@@ -237,19 +240,7 @@ pub fn t2_show(args: T2ShowArgs) -> anyhow::Result<ExitCode> {
         &[
             "stock", "unit", "config", "link", "code", "channels", "body",
         ],
-        docs.iter()
-            .map(|d| {
-                vec![
-                    d.stock.to_string(),
-                    d.unit.clone(),
-                    d.config.to_string(),
-                    d.link.to_string(),
-                    code_text(d.code),
-                    d.channel.join(","),
-                    d.latest_body().map(|b| short(b, 60)).unwrap_or_default(),
-                ]
-            })
-            .collect(),
+        docs.iter().map(|d| t2_row(d, 60)).collect(),
     )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -39,8 +39,6 @@ pub struct KafkaSource {
     last_message: Instant,
     idle_stop: Duration,
     last_error_log: Option<Instant>,
-    pub delivered: u64,
-    pub committed: u64,
 }
 
 /// Applies AMPEL_KAFKA_BROKERS and AMPEL_KAFKA_PROPERTY_<KEY> (with `_` for
@@ -85,8 +83,6 @@ impl KafkaSource {
             last_message: Instant::now(),
             idle_stop: Duration::from_secs_f64(cfg.stop_after_idle_seconds),
             last_error_log: None,
-            delivered: 0,
-            committed: 0,
         })
     }
 }
@@ -100,7 +96,6 @@ impl MessageSource for KafkaSource {
         match self.consumer.poll(Duration::from_millis(250)) {
             Some(Ok(m)) => {
                 self.last_message = Instant::now();
-                self.delivered += 1;
                 self.health.delivered.fetch_add(1, Ordering::Relaxed);
                 let topic = m.topic().to_string();
                 self.pending
@@ -153,7 +148,6 @@ impl MessageSource for KafkaSource {
         self.consumer
             .commit(&tpl, CommitMode::Sync)
             .map_err(|e| e.to_string())?;
-        self.committed += self.pending.len() as u64;
         self.pending.clear();
         Ok(())
     }
