@@ -7,6 +7,10 @@
 //! Implementations: [`InProcessHotState`] (the default, one process) and
 //! Redis in the runtime (`ampel-actors`), shared by all consumers of a group.
 
+mod queue;
+
+pub use queue::{InProcessT2Queue, QueuedT2, T2Queue};
+
 use std::collections::HashSet;
 use thiserror::Error;
 

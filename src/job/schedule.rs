@@ -26,6 +26,63 @@ impl fmt::Display for Schedule {
     }
 }
 
+impl Schedule {
+    /// The first firing strictly after `ts` (Unix seconds, UTC). `every`
+    /// schedules count from `ts`; cron ones fire at whole minutes.
+    pub fn next_after(&self, ts: f64) -> f64 {
+        match self {
+            Schedule::Every { seconds } => ts + *seconds as f64,
+            Schedule::Cron(c) => c.next_after(ts),
+        }
+    }
+}
+
+impl Cron {
+    fn next_after(&self, ts: f64) -> f64 {
+        let [minute, hour, mday, month, wday] = &self.fields;
+        // Standard cron: when both day fields are restricted, either matches.
+        let (mday_all, wday_all) = (mday.len() == 31, wday.len() == 7);
+        let mut m = (ts / 60.0).floor() as i64 + 1;
+        // At most a bit over four years of minutes (Feb 29 schedules).
+        for _ in 0..(4 * 366 * 24 * 60 + 1) {
+            let days = m.div_euclid(1440);
+            let (min, hr) = ((m.rem_euclid(1440) % 60) as u32, (m.rem_euclid(1440) / 60) as u32);
+            let (_, mo, d) = civil_from_days(days);
+            let wd = (days + 4).rem_euclid(7) as u32; // 1970-01-01 was a Thursday
+            let day_ok = match (mday_all, wday_all) {
+                (false, false) => mday.contains(&d) || wday.contains(&wd),
+                _ => mday.contains(&d) && wday.contains(&wd),
+            };
+            if month.contains(&mo) && day_ok && hour.contains(&hr) && minute.contains(&min) {
+                return m as f64 * 60.0;
+            }
+            // Skip whole days or hours that cannot match.
+            if !(month.contains(&mo) && day_ok) {
+                m = (days + 1) * 1440;
+            } else if !hour.contains(&hr) {
+                m = (m / 60 + 1) * 60;
+            } else {
+                m += 1;
+            }
+        }
+        f64::INFINITY
+    }
+}
+
+/// (year, month 1-12, day 1-31) of a day count since 1970-01-01
+/// (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
 impl std::str::FromStr for Schedule {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -117,6 +174,22 @@ fn cron_field(f: &str, lo: u32, hi: u32) -> Result<Vec<u32>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn next_firings() {
+        let every: Schedule = "every 10 minutes".parse().unwrap();
+        assert_eq!(every.next_after(1000.0), 1600.0);
+        // 2026-11-21 10:07:30 UTC is 1795255650.
+        let t = 1_795_255_650.0;
+        assert_eq!(civil_from_days(1_795_255_650 / 86400), (2026, 11, 21));
+        let c: Schedule = "*/15 * * * *".parse().unwrap();
+        assert_eq!(c.next_after(t), 1_795_255_200.0 + 900.0); // 10:15
+        let c: Schedule = "30 3 * * *".parse().unwrap();
+        assert_eq!(c.next_after(t), 1_795_219_200.0 + 86_400.0 + 12_600.0); // next day 03:30
+        // Sundays at 00:00 (2026-11-22 is a Sunday).
+        let c: Schedule = "0 0 * * 0".parse().unwrap();
+        assert_eq!(c.next_after(t), (1_795_255_650 / 86400 + 1) as f64 * 86400.0);
+    }
 
     #[test]
     fn parses_intervals_and_cron() {

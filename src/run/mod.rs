@@ -4,13 +4,17 @@
 //! `ampel run` for replays; the live runtime (actors) calls the same tier
 //! functions.
 
+mod ingest;
 mod pipeline;
 mod t0;
 mod t2;
 mod t3;
 mod telemetry;
 
-pub use pipeline::{Input, MessageSource, Pipeline, Poll, Progress, RunSummary};
+pub use ingest::{Flushed, Ingester};
+pub use pipeline::{Input, MessageSource, Pipeline, Poll, Progress, RunRecord, RunSummary};
+pub use t0::{Batch, ChannelRt, T0};
+pub use t3::{run_process, T3Process};
 pub use t2::T2Worker;
 pub use telemetry::{Event, NoTelemetry, Telemetry};
 

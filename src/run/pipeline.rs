@@ -1,5 +1,6 @@
 //! A job turned into runnable units, and the replay loop.
 
+use super::ingest::Ingester;
 use super::t0::{ChannelRt, T0};
 use super::t2::{T2Spec, T2Worker};
 use super::t3::T3Process;
@@ -97,64 +98,32 @@ impl MessageSource for ChannelFeed {
 /// The state of the T0 loop over a source.
 pub(crate) struct T0Loop<'a> {
     pub archive: &'a mut dyn Archive,
-    pub batch: &'a mut super::t0::Batch,
-    pub summary: &'a mut RunSummary,
+    pub ingester: Ingester,
     pub progress: &'a mut dyn FnMut(Progress),
     pub decoder: &'a AlertDecoder,
     pub telemetry: &'a dyn Telemetry,
-    pub hot: Option<&'a mut (dyn HotState + 'static)>,
-    /// Alerts ingested into the current batch, marked seen once stored.
-    pub stored_ids: Vec<i64>,
     pub batch_size: usize,
-    pub in_batch: usize,
 }
 
 impl T0Loop<'_> {
     /// Writes the batch, then tells the source it is stored.
     fn flush(&mut self, source: &mut dyn MessageSource) -> Result<(), StoreError> {
-        let ops = self.batch.pending_ops();
-        let t = std::time::Instant::now();
-        self.batch.flush(self.archive)?;
-        if ops > 0 {
-            self.telemetry.event(Event::Stored {
-                ops,
-                seconds: t.elapsed().as_secs_f64(),
-            });
-        }
-        if let Some(h) = self.hot.as_deref_mut() {
-            if !self.stored_ids.is_empty() {
-                if let Err(e) = h.mark_seen(&self.stored_ids) {
-                    eprintln!(
-                        "warning: {e} (redeliveries of these alerts will be processed again)"
-                    );
-                }
-            }
-        }
-        self.stored_ids.clear();
-        self.in_batch = 0;
+        self.ingester.flush(self.archive)?;
         if let Err(e) = source.stored() {
-            eprintln!(
-                "warning: acknowledging stored messages failed (they will be redelivered): {e}"
-            );
+            tracing::warn!(error = %e, "acknowledging stored messages failed (they will be redelivered)");
         }
         Ok(())
     }
-}
 
-impl T0 {
     /// T0 over every message of `source`; flushes every `batch_size`
     /// messages and whenever the source idles, acknowledging after each.
-    pub(crate) fn feed(
-        &self,
-        l: &mut T0Loop,
-        source: &mut dyn MessageSource,
-    ) -> Result<(), StoreError> {
+    fn feed(&mut self, source: &mut dyn MessageSource) -> Result<(), StoreError> {
         loop {
             let item = match source.poll() {
                 Poll::Message(m) => m,
                 Poll::Idle => {
-                    if l.in_batch > 0 {
-                        l.flush(source)?;
+                    if self.ingester.in_batch() > 0 {
+                        self.flush(source)?;
                     }
                     continue;
                 }
@@ -163,10 +132,10 @@ impl T0 {
             let msg = match item {
                 Ok(raw) => {
                     let latency_s = raw.timestamp_ms.map(|ms| now() - ms as f64 / 1000.0);
-                    l.telemetry.event(Event::Consumed { latency_s });
+                    self.telemetry.event(Event::Consumed { latency_s });
                     let origin = raw.origin;
                     let bytes = raw.bytes;
-                    l.decoder
+                    self.decoder
                         .decode(bytes.clone())
                         .map_err(|e| (origin.to_string(), e.to_string(), Some(bytes)))
                 }
@@ -179,44 +148,135 @@ impl T0 {
             match msg {
                 Ok(alerts) => {
                     let ids: Vec<i64> = alerts.iter().map(|a| a.id).collect();
-                    let seen = match l.hot.as_deref_mut() {
-                        Some(h) => h.seen(&ids).unwrap_or_else(|e| {
-                            eprintln!("warning: {e} (alerts are not de-duplicated meanwhile)");
-                            vec![false; ids.len()]
-                        }),
-                        None => vec![false; ids.len()],
-                    };
+                    let seen = self.ingester.seen(&ids);
                     for (alert, dup) in alerts.into_iter().zip(seen) {
                         if dup {
-                            l.summary.duplicates += 1;
-                            continue;
+                            self.ingester.duplicate();
+                        } else {
+                            self.ingester.alert_filtering(self.archive, &alert)?;
                         }
-                        l.summary.alerts += 1;
-                        self.ingest(&alert, l.archive, l.batch, l.summary, l.telemetry)?;
-                        l.stored_ids.push(alert.id);
                     }
                 }
                 Err((origin, error, payload)) => {
-                    l.summary.failed += 1;
-                    l.telemetry.event(Event::Failed);
-                    l.batch.fail(&origin, &error, payload.as_deref());
+                    self.ingester.failed(&origin, &error, payload.as_deref())
                 }
             }
-            l.in_batch += 1;
-            if l.in_batch >= l.batch_size {
-                l.flush(source)?;
+            self.ingester.message_done();
+            if self.ingester.in_batch() >= self.batch_size {
+                self.flush(source)?;
             }
-            if l.summary.alerts % 64 == 0 {
-                (l.progress)(Progress {
-                    alerts: l.summary.alerts,
-                    failed: l.summary.failed,
-                    accepted: l.summary.accepted.values().sum(),
+            let s = &self.ingester.summary;
+            if s.alerts % 64 == 0 {
+                (self.progress)(Progress {
+                    alerts: s.alerts,
+                    failed: s.failed,
+                    accepted: s.accepted.values().sum(),
                     stage: "T0",
                 });
             }
         }
         // Whatever happened before, what was accepted is kept.
-        l.flush(source)
+        self.flush(source)
+    }
+}
+
+/// A run's event document: written RUNNING when the run starts (with the
+/// configs of its units), finished with its counts and code.
+pub struct RunRecord {
+    event: EventDoc,
+}
+
+impl RunRecord {
+    pub fn begin(
+        archive: &mut dyn Archive,
+        process: &str,
+        job_file: &Path,
+        configs: &[(i64, Json)],
+        version: &Version,
+    ) -> Result<RunRecord, StoreError> {
+        let run = archive.next_run_id()?;
+        let event = EventDoc {
+            run,
+            process: process.to_string(),
+            tier: None,
+            start: now(),
+            end: None,
+            code: code::RUNNING,
+            counts: BTreeMap::new(),
+            version: version.version.clone(),
+            commit: version.commit.clone(),
+            job: Some(job_file.display().to_string()),
+        };
+        let mut ops: Vec<WriteOp> = vec![WriteOp::Event(event.clone())];
+        ops.extend(configs.iter().map(|(id, c)| WriteOp::Config {
+            id: *id,
+            config: c.clone(),
+        }));
+        archive.write(ops)?;
+        Ok(RunRecord { event })
+    }
+
+    pub fn run(&self) -> i64 {
+        self.event.run
+    }
+
+    /// A summary for this run, to be filled while it works.
+    pub fn summary(&self, job: &str, archive: &dyn Archive) -> RunSummary {
+        RunSummary {
+            job: job.to_string(),
+            run: self.event.run,
+            archive: archive.location(),
+            ..Default::default()
+        }
+    }
+
+    /// Completes `summary` from the archive and records the run's end.
+    pub fn finish(
+        mut self,
+        archive: &mut dyn Archive,
+        summary: &mut RunSummary,
+    ) -> Result<(), StoreError> {
+        let counts = archive.counts()?;
+        summary.datapoints = counts.get("t0").copied().unwrap_or(0);
+        summary.states = counts.get("t1").copied().unwrap_or(0);
+        summary.t2.clear();
+        for d in archive.t2(&Default::default())? {
+            *summary.t2.entry(code::name(d.code)).or_default() += 1;
+        }
+        let end = now();
+        summary.seconds = end - self.event.start;
+        summary.alerts_per_s = summary.alerts as f64 / summary.seconds.max(1e-9);
+        let run = self.event.run;
+        self.event.end = Some(end);
+        self.event.code = if summary.failed > 0 {
+            code::ERROR
+        } else {
+            code::OK
+        };
+        self.event.counts = BTreeMap::from([
+            ("alerts".to_string(), summary.alerts as i64),
+            ("failed".to_string(), summary.failed as i64),
+            (
+                "accepted".to_string(),
+                summary.accepted.values().sum::<u64>() as i64,
+            ),
+            ("t2_runs".to_string(), summary.t2_runs as i64),
+            ("t3_runs".to_string(), summary.t3_runs as i64),
+        ]);
+        archive.write(vec![
+            WriteOp::Event(self.event),
+            WriteOp::Log(LogDoc {
+                run,
+                ts: end,
+                level: "info".into(),
+                tier: None,
+                stock: None,
+                channel: None,
+                alert: None,
+                msg: "run finished".into(),
+                extra: Some(json!({"alerts": summary.alerts, "failed": summary.failed})),
+            }),
+        ])
     }
 }
 
@@ -225,7 +285,7 @@ pub struct Pipeline {
     pub job: Job,
     telemetry: Arc<dyn Telemetry>,
     hot: Option<Box<dyn HotState>>,
-    t0: T0,
+    t0: Arc<T0>,
     worker: T2Worker,
     t3: Vec<T3Process>,
     configs: Vec<(i64, Json)>,
@@ -361,7 +421,7 @@ impl Pipeline {
         Ok(Pipeline {
             telemetry: Arc::new(NoTelemetry),
             hot: None,
-            t0: T0::new(channels, job.name.clone()),
+            t0: Arc::new(T0::new(channels, job.name.clone())),
             worker,
             t3,
             configs,
@@ -402,50 +462,33 @@ impl Pipeline {
         version: &Version,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<RunSummary, StoreError> {
-        let started = now();
-        let run = archive.next_run_id()?;
-        let mut event = EventDoc {
-            run,
-            process: self.job.name.clone(),
-            tier: None,
-            start: started,
-            end: None,
-            code: code::RUNNING,
-            counts: BTreeMap::new(),
-            version: version.version.clone(),
-            commit: version.commit.clone(),
-            job: Some(self.job.file.display().to_string()),
-        };
-        let mut ops: Vec<WriteOp> = vec![WriteOp::Event(event.clone())];
-        ops.extend(self.configs.iter().map(|(id, c)| WriteOp::Config {
-            id: *id,
-            config: c.clone(),
-        }));
-        archive.write(ops)?;
-
-        let mut summary = RunSummary {
-            job: self.job.name.clone(),
-            run,
-            archive: archive.location(),
-            ..Default::default()
-        };
-        let mut batch = self.t0.batch(run);
-        let batch_size = self.job.batch_size;
-        let decoder = AlertDecoder::new().with_registry(SchemaRegistry::builtin());
-        let mut t0 = T0Loop {
+        let record = RunRecord::begin(
             archive,
-            batch: &mut batch,
-            summary: &mut summary,
-            progress,
+            &self.job.name,
+            &self.job.file,
+            &self.configs,
+            version,
+        )?;
+        let run = record.run();
+        let summary = record.summary(&self.job.name, archive);
+        let decoder = AlertDecoder::new().with_registry(SchemaRegistry::builtin());
+        let ingester = Ingester::new(
+            self.t0.clone(),
+            run,
+            summary,
+            self.hot.take(),
+            self.telemetry.clone(),
+        );
+        let mut t0 = T0Loop {
+            archive: &mut *archive,
+            ingester,
+            progress: &mut *progress,
             decoder: &decoder,
             telemetry: self.telemetry.as_ref(),
-            hot: self.hot.as_deref_mut(),
-            stored_ids: Vec::new(),
-            batch_size,
-            in_batch: 0,
+            batch_size: self.job.batch_size,
         };
         let result = match input {
-            Input::Stream(mut source) => self.t0.feed(&mut t0, source.as_mut()),
+            Input::Stream(mut source) => t0.feed(source.as_mut()),
             input => {
                 // Reading and gunzip run on their own thread (inflating an
                 // archive is most of a replay's cost), feeding the tiers
@@ -470,12 +513,15 @@ impl Pipeline {
                         Input::Stream(_) => unreachable!("handled above"),
                     });
                     let mut feed = ChannelFeed(rx);
-                    self.t0.feed(&mut t0, &mut feed)
+                    t0.feed(&mut feed)
                 })
             }
         };
         // Whatever happened, keep what was already accepted.
-        let flushed = batch.flush(archive);
+        let flushed = t0.ingester.flush(t0.archive).map(|_| ());
+        let ingester = t0.ingester;
+        let mut summary = ingester.summary.clone();
+        self.hot = ingester.into_hot();
         result.and(flushed)?;
 
         progress(Progress {
@@ -494,46 +540,7 @@ impl Pipeline {
         for p in &self.t3 {
             summary.t3_runs += super::t3::run_process(p, archive, run, self.telemetry.as_ref())?;
         }
-
-        let counts = archive.counts()?;
-        summary.datapoints = counts.get("t0").copied().unwrap_or(0);
-        summary.states = counts.get("t1").copied().unwrap_or(0);
-        for d in archive.t2(&Default::default())? {
-            *summary.t2.entry(code::name(d.code)).or_default() += 1;
-        }
-        let end = now();
-        summary.seconds = end - started;
-        summary.alerts_per_s = summary.alerts as f64 / summary.seconds.max(1e-9);
-        event.end = Some(end);
-        event.code = if summary.failed > 0 {
-            code::ERROR
-        } else {
-            code::OK
-        };
-        event.counts = BTreeMap::from([
-            ("alerts".to_string(), summary.alerts as i64),
-            ("failed".to_string(), summary.failed as i64),
-            (
-                "accepted".to_string(),
-                summary.accepted.values().sum::<u64>() as i64,
-            ),
-            ("t2_runs".to_string(), summary.t2_runs as i64),
-            ("t3_runs".to_string(), summary.t3_runs as i64),
-        ]);
-        archive.write(vec![
-            WriteOp::Event(event),
-            WriteOp::Log(LogDoc {
-                run,
-                ts: end,
-                level: "info".into(),
-                tier: None,
-                stock: None,
-                channel: None,
-                alert: None,
-                msg: "run finished".into(),
-                extra: Some(json!({"alerts": summary.alerts, "failed": summary.failed})),
-            }),
-        ])?;
+        record.finish(archive, &mut summary)?;
         Ok(summary)
     }
 }

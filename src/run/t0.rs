@@ -11,7 +11,7 @@ use crate::id::t1_link;
 use crate::job::OnStockMatch;
 use crate::store::{
     code, Archive, DataPointDoc, JournalEntry, LogDoc, MetaRecord, StoreError, T1Doc, T2Doc,
-    WriteOp,
+    T2Key, WriteOp,
 };
 use crate::survey::document::{datapoint_body, stock_tags, visible};
 use crate::t2::T2Kind;
@@ -81,10 +81,23 @@ impl Batch {
         self.ops.len()
     }
 
-    pub fn flush(&mut self, archive: &mut dyn Archive) -> Result<(), StoreError> {
+    /// Writes the queued ops in one transaction. Returns the keys of the
+    /// T2 documents ticketed (new or not: a claim tells which need a run),
+    /// for a live runtime's T2 queue.
+    pub fn flush(&mut self, archive: &mut dyn Archive) -> Result<Vec<T2Key>, StoreError> {
         let ops = std::mem::take(&mut self.ops);
         self.pending.clear();
-        archive.write(ops)
+        let mut keys: Vec<T2Key> = ops
+            .iter()
+            .filter_map(|op| match op {
+                WriteOp::T2Ticket(d) => Some(d.key()),
+                _ => None,
+            })
+            .collect();
+        archive.write(ops)?;
+        keys.sort_unstable();
+        keys.dedup();
+        Ok(keys)
     }
 }
 
@@ -102,9 +115,33 @@ impl T0 {
         }
     }
 
+    /// The channels, in job order (the live runtime runs each channel's
+    /// filter in its own actor).
+    pub fn channels(&self) -> &[ChannelRt] {
+        &self.channels
+    }
+
+    /// T0 and T1 of one alert, running each channel's filter here.
     pub fn ingest(
         &self,
         alert: &Alert,
+        archive: &mut dyn Archive,
+        batch: &mut Batch,
+        summary: &mut RunSummary,
+        telemetry: &dyn Telemetry,
+    ) -> Result<(), StoreError> {
+        let mut verdict = |i: usize| Some(self.channels[i].filter.process(alert));
+        self.ingest_decided(alert, &mut verdict, archive, batch, summary, telemetry)
+    }
+
+    /// T0 and T1 of one alert whose filter verdicts come from `verdict`
+    /// (channel index -> verdict; `None` when the filter failed, which
+    /// rejects). It is asked only for channels that need one, so a
+    /// bypassing channel's filter does not run here.
+    pub fn ingest_decided(
+        &self,
+        alert: &Alert,
+        verdict: &mut dyn FnMut(usize) -> Option<FilterVerdict>,
         archive: &mut dyn Archive,
         batch: &mut Batch,
         summary: &mut RunSummary,
@@ -114,7 +151,7 @@ impl T0 {
         let run = batch.run;
         let mut accepted: Vec<(&ChannelRt, &'static str)> = Vec::new();
         let mut known: Option<Vec<String>> = None;
-        for ch in &self.channels {
+        for (i, ch) in self.channels.iter().enumerate() {
             let holds = match ch.on_stock_match {
                 None => false,
                 Some(_) => {
@@ -133,15 +170,16 @@ impl T0 {
             };
             let (take, action, log) = match (holds, ch.on_stock_match) {
                 (true, Some(OnStockMatch::Bypass)) => (true, "bypass", None),
-                (true, Some(m)) => match ch.filter.process(alert) {
-                    FilterVerdict::Reject(r) if m == OnStockMatch::Overrule => {
+                (true, Some(m)) => match verdict(i) {
+                    Some(FilterVerdict::Reject(r)) if m == OnStockMatch::Overrule => {
                         (true, "overrule", Some(("overruled", r)))
                     }
                     _ => (true, "accept", None),
                 },
-                _ => match ch.filter.process(alert) {
-                    FilterVerdict::Reject(r) => (false, "reject", Some(("rejected", r))),
-                    _ => (true, "accept", None),
+                _ => match verdict(i) {
+                    Some(FilterVerdict::Reject(r)) => (false, "reject", Some(("rejected", r))),
+                    Some(_) => (true, "accept", None),
+                    None => (false, "reject", None),
                 },
             };
             if let Some((msg, r)) = log {

@@ -9,7 +9,7 @@ use super::telemetry::{Event, Telemetry};
 use crate::id::config_id;
 use crate::job::T2Settings;
 use crate::store::{
-    code, Archive, DataPointDoc, LogDoc, MetaRecord, StoreError, T2Doc, T2Query, WriteOp,
+    code, Archive, DataPointDoc, LogDoc, MetaRecord, StoreError, T2Doc, T2Key, T2Query, WriteOp,
 };
 use crate::t2::{T2Input, T2Kind, T2Outcome, T2Unit};
 use serde_json::{json, Value as Json};
@@ -98,17 +98,119 @@ impl T2Worker {
                     None => break,
                 }
             }
-            let mut ops = Vec::new();
-            // Units on the same state share one load of its input.
-            let mut inputs: HashMap<(i64, i64, T2Kind), Result<LoadedInput, String>> =
-                HashMap::new();
-            for d in docs {
-                runs += 1;
-                ops.extend(self.run_one(archive, d, run, &mut inputs)?);
-            }
-            archive.write(ops)?;
+            runs += docs.len() as u64;
+            self.run_claimed(archive, docs, run)?;
         }
         Ok(runs)
+    }
+
+    /// Runs documents this worker has claimed and records their results in
+    /// one write. Returns each document's key and new code.
+    pub fn run_claimed(
+        &self,
+        archive: &mut dyn Archive,
+        docs: Vec<T2Doc>,
+        run: i64,
+    ) -> Result<Vec<(T2Key, i64)>, StoreError> {
+        let mut ops = Vec::new();
+        let mut done = Vec::with_capacity(docs.len());
+        // Units on the same state share one load of its input.
+        let mut inputs: HashMap<(i64, i64, T2Kind), Result<LoadedInput, String>> = HashMap::new();
+        for d in docs {
+            let key = d.key();
+            for op in self.run_one(archive, d, run, &mut inputs)? {
+                if let WriteOp::T2Result { code, .. } = &op {
+                    done.push((key.clone(), *code));
+                }
+                ops.push(op);
+            }
+        }
+        archive.write(ops)?;
+        Ok(done)
+    }
+
+    /// The unit names this worker runs.
+    pub fn unit_names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Tied documents of `stock` waiting for dependencies that are now
+    /// done (or failed) are moved on; returns the keys made runnable again
+    /// (for a live runtime's queue).
+    pub fn release_pending(
+        &self,
+        archive: &mut dyn Archive,
+        stock: i64,
+    ) -> Result<Vec<T2Key>, StoreError> {
+        let pending = archive.t2(&T2Query {
+            stock: Some(stock),
+            code: Some(code::T2_PENDING_DEPENDENCY),
+            ..Default::default()
+        })?;
+        let mut ops = Vec::new();
+        let mut ready = Vec::new();
+        for d in pending {
+            let Some(unit) = self.unit(&d) else { continue };
+            match self.deps(archive, unit.as_ref(), &d)? {
+                Deps::Ready(_) => {
+                    ready.push(d.key());
+                    ops.push(WriteOp::T2Code {
+                        key: d.key(),
+                        code: code::NEW,
+                    })
+                }
+                Deps::Missing(_) | Deps::Failed(_) => ops.push(WriteOp::T2Code {
+                    key: d.key(),
+                    code: code::T2_FAILED_DEPENDENCY,
+                }),
+                Deps::Pending => {}
+            }
+        }
+        archive.write(ops)?;
+        Ok(ready)
+    }
+
+    /// Documents of this worker's units that are runnable now (NEW, or
+    /// RERUN_REQUESTED past their back-off) without taking them: what a
+    /// live runtime re-queues when its queue has lost entries (a Redis
+    /// restart) or a back-off ends.
+    pub fn runnable(&self, archive: &dyn Archive, now: f64) -> Result<Vec<T2Key>, StoreError> {
+        let mut keys = Vec::new();
+        for c in [code::NEW, code::RERUN_REQUESTED] {
+            keys.extend(
+                archive
+                    .t2(&T2Query {
+                        code: Some(c),
+                        ..Default::default()
+                    })?
+                    .into_iter()
+                    .filter(|d| self.unit(d).is_some() && d.retry_after.is_none_or(|t| t <= now))
+                    .map(|d| d.key()),
+            );
+        }
+        Ok(keys)
+    }
+
+    /// Documents of this worker's units not finished yet: runnable, backing
+    /// off, running or waiting for dependencies.
+    pub fn unfinished(&self, archive: &dyn Archive) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for c in [
+            code::NEW,
+            code::RERUN_REQUESTED,
+            code::RUNNING,
+            code::T2_PENDING_DEPENDENCY,
+        ] {
+            n += archive
+                .t2(&T2Query {
+                    code: Some(c),
+                    ..Default::default()
+                })?
+                .iter()
+                .filter(|d| self.unit(d).is_some())
+                .count();
+        }
+        Ok(n)
     }
 
     fn unit(&self, d: &T2Doc) -> Option<&Arc<dyn T2Unit>> {

@@ -152,6 +152,16 @@ pub trait Archive: Send {
         max: usize,
         units: &[String],
     ) -> Result<Vec<T2Doc>, StoreError>;
+    /// Claims these documents (NEW -> RUNNING) where they are claimable
+    /// (NEW, or RERUN_REQUESTED past its back-off); with `steal_running`
+    /// also RUNNING ones, whose worker is presumed dead (a live runtime's
+    /// reclaimed queue entries). Atomic: two workers never both get one.
+    fn claim_t2_keys(
+        &mut self,
+        keys: &[T2Key],
+        now: f64,
+        steal_running: bool,
+    ) -> Result<Vec<T2Doc>, StoreError>;
     fn t3(&self, stock: Option<i64>) -> Result<Vec<T3Doc>, StoreError>;
     fn events(&self) -> Result<Vec<EventDoc>, StoreError>;
     fn logs(&self, q: &LogQuery) -> Result<Vec<LogDoc>, StoreError>;

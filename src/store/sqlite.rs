@@ -4,7 +4,7 @@
 //! of a batch or none of it.
 
 use super::*;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 
@@ -244,7 +244,7 @@ impl Archive for SqliteArchive {
 
     fn next_run_id(&mut self) -> Result<i64, StoreError> {
         let be = backend(&self.path);
-        let tx = self.conn.transaction().map_err(&be)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&be)?;
         let run: i64 = tx
             .query_row(
                 "INSERT INTO counter(name, value) VALUES ('run', 1)
@@ -262,7 +262,7 @@ impl Archive for SqliteArchive {
             return Ok(());
         }
         let be = backend(&self.path);
-        let tx = self.conn.transaction().map_err(&be)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&be)?;
         for op in ops {
             apply(&tx, op).map_err(&be)?;
         }
@@ -361,7 +361,7 @@ impl Archive for SqliteArchive {
         units: &[String],
     ) -> Result<Vec<T2Doc>, StoreError> {
         let be = backend(&self.path);
-        let tx = self.conn.transaction().map_err(&be)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&be)?;
         let mut claimed = Vec::new();
         {
             let mut st = tx
@@ -382,6 +382,48 @@ impl Archive for SqliteArchive {
                     if claimed.len() == max {
                         break;
                     }
+                }
+            }
+        }
+        for d in &mut claimed {
+            d.code = code::RUNNING;
+            put_t2(&tx, d).map_err(&be)?;
+        }
+        tx.commit().map_err(&be)?;
+        Ok(claimed)
+    }
+
+    fn claim_t2_keys(
+        &mut self,
+        keys: &[T2Key],
+        now: f64,
+        steal_running: bool,
+    ) -> Result<Vec<T2Doc>, StoreError> {
+        let be = backend(&self.path);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&be)?;
+        let mut claimed = Vec::new();
+        {
+            let mut st = tx
+                .prepare_cached(
+                    "SELECT doc FROM t2 WHERE stock = ?1 AND unit = ?2 AND config = ?3 AND link = ?4",
+                )
+                .map_err(&be)?;
+            for k in keys {
+                let doc: Option<String> = st
+                    .query_row(params![k.stock, k.unit, k.config, k.link], |r| r.get(0))
+                    .optional()
+                    .map_err(&be)?;
+                let Some(text) = doc else { continue };
+                let d: T2Doc = serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
+                    location: self.path.clone(),
+                    collection: "t2",
+                    reason: e.to_string(),
+                })?;
+                if merge::claimable(&d, now) || (steal_running && d.code == code::RUNNING) {
+                    claimed.push(d);
                 }
             }
         }

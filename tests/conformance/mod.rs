@@ -76,7 +76,7 @@ fn key(stock: i64, unit: &str, link: i64) -> T2Key {
 /// Every check, each on a fresh archive from `make`.
 pub fn run_all(make: &mut dyn FnMut() -> Box<dyn Archive>) {
     type Check = fn(&mut dyn Archive);
-    let checks: [(&str, Check); 10] = [
+    let checks: [(&str, Check); 11] = [
         ("run ids increase", run_ids),
         ("datapoints merge channels, tags and meta", datapoints),
         ("stocks merge channels, names, journal and times", stocks),
@@ -86,6 +86,10 @@ pub fn run_all(make: &mut dyn FnMut() -> Box<dyn Archive>) {
         (
             "T2 claims are atomic, filtered and respect back-off",
             t2_claims,
+        ),
+        (
+            "T2 claims by key: once, back-off, stealing RUNNING",
+            t2_key_claims,
         ),
         ("T2 results, codes and resets", t2_results),
         ("T3, events, logs, configs, troubles", others),
@@ -366,6 +370,60 @@ fn t2_claims(a: &mut dyn Archive) {
         .unwrap()[0]
             .code,
         code::NEW
+    );
+}
+
+fn t2_key_claims(a: &mut dyn Archive) {
+    let mut waiting = ticket(9, "U", 3, "A");
+    waiting.code = code::RERUN_REQUESTED;
+    waiting.retry_after = Some(500.0);
+    a.write(vec![
+        WriteOp::T2Ticket(ticket(9, "U", 1, "A")),
+        WriteOp::T2Ticket(ticket(9, "U", 2, "A")),
+        WriteOp::T2Ticket(waiting),
+    ])
+    .unwrap();
+    let keys = [key(9, "U", 1), key(9, "U", 3), key(9, "U", 7)];
+    let got = a.claim_t2_keys(&keys, 100.0, false).unwrap();
+    assert_eq!(
+        got.iter().map(|d| (d.link, d.code)).collect::<Vec<_>>(),
+        [(1, code::RUNNING)],
+        "link 3 is backing off, link 7 does not exist"
+    );
+    assert!(
+        a.claim_t2_keys(&keys, 100.0, false).unwrap().is_empty(),
+        "never claimed twice"
+    );
+    let later = a.claim_t2_keys(&keys, 600.0, false).unwrap();
+    assert_eq!(later.iter().map(|d| d.link).collect::<Vec<_>>(), [3]);
+    // A reclaimed queue entry: its worker died while RUNNING.
+    let stolen = a.claim_t2_keys(&keys[..1], 600.0, true).unwrap();
+    assert_eq!(stolen.len(), 1);
+    assert_eq!(stolen[0].code, code::RUNNING);
+    let done = key(9, "U", 1);
+    a.write(vec![WriteOp::T2Result {
+        key: done.clone(),
+        code: code::OK,
+        body: Some(serde_json::json!({"x": 1})),
+        meta: meta(2, "run", "A"),
+        trials: 0,
+        retry_after: None,
+    }])
+    .unwrap();
+    assert!(
+        a.claim_t2_keys(&[done], 700.0, true).unwrap().is_empty(),
+        "a finished document is never claimed"
+    );
+    assert_eq!(
+        a.t2(&T2Query {
+            code: Some(code::NEW),
+            ..Default::default()
+        })
+        .unwrap()
+        .iter()
+        .map(|d| d.link)
+        .collect::<Vec<_>>(),
+        [2]
     );
 }
 

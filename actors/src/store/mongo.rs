@@ -458,6 +458,38 @@ impl Archive for MongoArchive {
         Ok(out)
     }
 
+    fn claim_t2_keys(
+        &mut self,
+        keys: &[T2Key],
+        now: f64,
+        steal_running: bool,
+    ) -> Result<Vec<T2Doc>, StoreError> {
+        let mut out = Vec::new();
+        for k in keys {
+            // One atomic find-and-modify per key: the condition is part of
+            // the filter, so two workers never both claim a document.
+            let mut claimable = vec![doc! {
+                "code": {"$in": [code::NEW, code::RERUN_REQUESTED]},
+                "$or": [{"retry_after": Bson::Null}, {"retry_after": {"$lte": now}}],
+            }];
+            if steal_running {
+                claimable.push(doc! {"code": code::RUNNING});
+            }
+            let mut filter = Self::t2_filter(k);
+            filter.insert("$or", claimable);
+            let d = self
+                .coll("t2")
+                .find_one_and_update(filter, doc! {"$set": {"code": code::RUNNING}})
+                .return_document(ReturnDocument::After)
+                .run()
+                .map_err(self.fail())?;
+            if let Some(d) = d {
+                out.push(self.parse("t2", d)?);
+            }
+        }
+        Ok(out)
+    }
+
     fn t3(&self, stock: Option<i64>) -> Result<Vec<T3Doc>, StoreError> {
         let f = stock.map_or_else(Document::new, |s| doc! {"stock": s});
         self.find("t3", f, doc! {"_id": 1}, None)
