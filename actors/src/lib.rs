@@ -15,5 +15,6 @@
 
 pub mod hot;
 pub mod kafka;
+pub mod live;
 pub mod metrics;
 pub mod store;

@@ -10,8 +10,25 @@ mod cli;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// Logs go to stderr: `AMPEL_LOG` filters (default `info`; e.g.
+/// `ampel_actors=debug`), `AMPEL_LOG_FORMAT=json` gives one JSON object per
+/// line (with the run span's run id and job).
+fn init_logs() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("AMPEL_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("AMPEL_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
+    init_logs();
     match cli::run(args) {
         Ok(code) => code,
         // A closed stdout (`ampel alert show ... | head`) ends output quietly.

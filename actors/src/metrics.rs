@@ -6,8 +6,8 @@
 
 use ampel::run::{Event, Telemetry};
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -25,6 +25,16 @@ pub struct Metrics {
     t2_runs: IntCounterVec,
     t2_seconds: HistogramVec,
     t3_runs: IntCounterVec,
+    restarts: IntCounterVec,
+    dead_letters: IntCounterVec,
+    /// Messages behind the partition's end, per topic and partition.
+    pub consumer_lag: IntGaugeVec,
+    /// 1 while the consumer has paused its partitions (backpressure).
+    pub consumer_paused: IntGauge,
+    /// T2 documents queued or being worked on, per unit.
+    pub t2_queue_depth: IntGaugeVec,
+    /// Messages taken from Kafka and not yet stored.
+    pub in_flight: IntGauge,
     ready: AtomicBool,
 }
 
@@ -71,7 +81,49 @@ impl Metrics {
         registry
             .register(Box::new(batch_seconds.clone()))
             .expect("unique metric");
+        let gv = |name: &str, help: &str, labels: &[&str]| {
+            let m = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry
+                .register(Box::new(m.clone()))
+                .expect("unique metric");
+            m
+        };
+        let g = |name: &str, help: &str| {
+            let m = IntGauge::new(name, help).expect("valid metric");
+            registry
+                .register(Box::new(m.clone()))
+                .expect("unique metric");
+            m
+        };
         Arc::new(Metrics {
+            restarts: cv(
+                "ampel_actor_restarts_total",
+                "Actors restarted after a panic or error",
+                &["actor"],
+            ),
+            dead_letters: cv(
+                "ampel_dead_letters_total",
+                "Messages set aside in the trouble collection",
+                &["reason"],
+            ),
+            consumer_lag: gv(
+                "ampel_consumer_lag",
+                "Messages between the consumer's position and the partition's end",
+                &["topic", "partition"],
+            ),
+            consumer_paused: g(
+                "ampel_consumer_paused",
+                "1 while the consumer pauses its partitions (backpressure)",
+            ),
+            t2_queue_depth: gv(
+                "ampel_t2_queue_depth",
+                "T2 documents queued or being worked on",
+                &["unit"],
+            ),
+            in_flight: g(
+                "ampel_messages_in_flight",
+                "Messages taken from Kafka and not yet stored",
+            ),
             consumed: c(
                 "ampel_alerts_consumed_total",
                 "Alert messages taken from the source",
@@ -204,6 +256,12 @@ impl Telemetry for Metrics {
                     .inc();
                 self.t2_seconds.with_label_values(&[unit]).observe(seconds);
             }
+            Event::T2Latency { seconds } => self
+                .latency
+                .with_label_values(&["t2"])
+                .observe(seconds),
+            Event::Restarted { actor } => self.restarts.with_label_values(&[actor]).inc(),
+            Event::DeadLetter { reason } => self.dead_letters.with_label_values(&[reason]).inc(),
             Event::T3Done {
                 process,
                 unit,

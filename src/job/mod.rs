@@ -128,8 +128,24 @@ pub struct KafkaSourceConfig {
     /// `.` written as `_`).
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
-    /// End the run after this long without a message (catch-up runs).
-    pub stop_after_idle_seconds: f64,
+    /// End the run after this long without a message (catch-up runs);
+    /// without it the run is live: it goes on until SIGTERM.
+    #[serde(default)]
+    pub stop_after_idle_seconds: Option<f64>,
+    /// Messages taken but not yet stored, at most; beyond it the consumer
+    /// pauses its partitions (backpressure) until the archive catches up.
+    #[serde(default = "default_in_flight")]
+    pub max_in_flight: usize,
+    /// T2 documents queued, at most, before the consumer pauses too.
+    #[serde(default = "default_t2_backlog")]
+    pub max_t2_backlog: u64,
+}
+
+fn default_in_flight() -> usize {
+    2000
+}
+fn default_t2_backlog() -> u64 {
+    20_000
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -178,6 +194,18 @@ pub struct T2Settings {
     /// First back-off after a failure, seconds (doubles per attempt).
     #[serde(default = "default_backoff")]
     pub backoff_seconds: f64,
+    /// T2 worker threads of a live `ampel run` (default: the cores; 0
+    /// leaves T2 to `ampel worker t2` processes).
+    #[serde(default)]
+    pub workers: Option<usize>,
+    /// A queued T2 document a worker took but has not finished after this
+    /// long is taken over by another worker (its worker presumed dead).
+    #[serde(default = "default_reclaim")]
+    pub reclaim_after_seconds: f64,
+}
+
+fn default_reclaim() -> f64 {
+    60.0
 }
 
 impl Default for T2Settings {
@@ -185,6 +213,8 @@ impl Default for T2Settings {
         T2Settings {
             max_try: default_max_try(),
             backoff_seconds: default_backoff(),
+            workers: None,
+            reclaim_after_seconds: default_reclaim(),
         }
     }
 }
@@ -406,8 +436,14 @@ impl Job {
                 if k.group.trim().is_empty() {
                     bad("group", "a consumer group is needed to commit offsets");
                 }
-                if k.stop_after_idle_seconds.is_nan() || k.stop_after_idle_seconds <= 0.0 {
+                if k
+                    .stop_after_idle_seconds
+                    .is_some_and(|s| s.is_nan() || s <= 0.0)
+                {
                     bad("stop_after_idle_seconds", "must be positive");
+                }
+                if k.max_in_flight == 0 {
+                    bad("max_in_flight", "must be at least 1");
                 }
             }
             (None, false) => {}

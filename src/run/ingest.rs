@@ -122,7 +122,31 @@ impl Ingester {
     pub fn failed(&mut self, origin: &str, error: &str, payload: Option<&[u8]>) {
         self.summary.failed += 1;
         self.telemetry.event(Event::Failed);
+        self.telemetry.event(Event::DeadLetter {
+            reason: "unreadable",
+        });
         self.batch.fail(origin, error, payload);
+    }
+
+    /// A channel's filter panicked on an alert: the alert goes to the
+    /// dead-letter collection with the reason (the channel counts it as
+    /// rejected; other channels are unaffected).
+    pub fn filter_panicked(
+        &mut self,
+        origin: &str,
+        channel: &str,
+        alert: i64,
+        reason: &str,
+        payload: Option<&[u8]>,
+    ) {
+        self.telemetry.event(Event::DeadLetter {
+            reason: "filter_panic",
+        });
+        self.batch.fail(
+            origin,
+            &format!("channel {channel}: filter panicked on alert {alert}: {reason}"),
+            payload,
+        );
     }
 
     /// Writes the batch in one transaction, then marks its alerts seen.

@@ -12,7 +12,9 @@ mod t3;
 mod telemetry;
 
 pub use ingest::{Flushed, Ingester};
-pub use pipeline::{Input, MessageSource, Pipeline, Poll, Progress, RunRecord, RunSummary};
+pub use pipeline::{
+    Input, MessageSource, Pipeline, PipelineParts, Poll, Progress, RunRecord, RunSummary,
+};
 pub use t0::{Batch, ChannelRt, T0};
 pub use t3::{run_process, T3Process};
 pub use t2::T2Worker;

@@ -280,6 +280,18 @@ impl RunRecord {
     }
 }
 
+/// A pipeline taken apart (see [`Pipeline::into_parts`]).
+pub struct PipelineParts {
+    pub job: Job,
+    pub t0: Arc<T0>,
+    pub worker: Arc<T2Worker>,
+    pub t3: Vec<T3Process>,
+    /// Every unit config of the job, by config id (recorded per run).
+    pub configs: Vec<(i64, Json)>,
+    pub hot: Option<Box<dyn HotState>>,
+    pub telemetry: Arc<dyn Telemetry>,
+}
+
 /// A job's units, built and validated.
 pub struct Pipeline {
     pub job: Job,
@@ -399,6 +411,8 @@ impl Pipeline {
                     name: p.name.clone(),
                     filter: p.filter.clone(),
                     run,
+                    // Validated with the job.
+                    schedule: p.schedule.as_deref().and_then(|s| s.parse().ok()),
                 });
             }
             if let Ok(id) = config_id(&ch.t0_filter.config) {
@@ -427,6 +441,20 @@ impl Pipeline {
             configs,
             job,
         })
+    }
+
+    /// The built parts, for a runtime that drives the tiers itself (the
+    /// live actors).
+    pub fn into_parts(self) -> PipelineParts {
+        PipelineParts {
+            job: self.job,
+            t0: self.t0,
+            worker: Arc::new(self.worker),
+            t3: self.t3,
+            configs: self.configs,
+            hot: self.hot,
+            telemetry: self.telemetry,
+        }
     }
 
     /// De-duplicates alerts with this hot state (see [`crate::hot`]).

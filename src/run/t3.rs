@@ -20,6 +20,8 @@ pub struct T3Process {
     pub name: String,
     pub filter: T3Filter,
     pub run: Vec<(String, i64, Box<dyn T3Unit>)>,
+    /// When a live runtime runs it (none: after new T2 results).
+    pub schedule: Option<crate::job::Schedule>,
 }
 
 /// Latest body per unit among valid (code >= 0) results: the one computed

@@ -11,6 +11,9 @@
 //! | `Stored` | T0, per archive batch | `ampel_archive_batch_seconds`, `ampel_archive_ops_total` |
 //! | `T2Done` | T2 worker, per unit run | `ampel_t2_runs_total{unit,code}`, `ampel_t2_seconds{unit}` |
 //! | `T3Done` | T3, per unit run | `ampel_t3_runs_total{process,unit,code}` |
+//! | `T2Latency` | live T2 worker, per result | `ampel_alert_latency_seconds{stage="t2"}` |
+//! | `Restarted` | live supervisor, per actor restart | `ampel_actor_restarts_total{actor}` |
+//! | `DeadLetter` | live runtime, per message set aside | `ampel_dead_letters_total{reason}` |
 
 /// One thing that happened in a run.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +41,18 @@ pub enum Event<'a> {
         process: &'a str,
         unit: &'a str,
         code: i64,
+    },
+    /// A T2 result stored, `seconds` after its alert entered the stream.
+    T2Latency {
+        seconds: f64,
+    },
+    /// An actor was restarted after a panic or error.
+    Restarted {
+        actor: &'a str,
+    },
+    /// A message was set aside in the dead-letter collection.
+    DeadLetter {
+        reason: &'a str,
     },
 }
 

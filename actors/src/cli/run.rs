@@ -10,6 +10,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -74,42 +76,47 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             ));
         }
     };
-    let mut health = None;
-    let input = match &pipeline.job.source.kafka {
-        Some(k) => {
-            let source =
-                ampel_actors::kafka::KafkaSource::connect(k).context("connecting to Kafka")?;
-            health = Some(source.health());
-            ampel::run::Input::Stream(Box::new(source))
+    if let Some(kafka) = pipeline.job.source.kafka.clone() {
+        if let Some(b) = bar {
+            b.finish_and_clear();
         }
-        None => ampel::run::Input::Paths(pipeline.job.source.paths.clone()),
-    };
+        let stop = Arc::new(AtomicBool::new(false));
+        for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+            signal_hook::flag::register(sig, stop.clone())
+                .with_context(|| format!("installing the handler of signal {sig}"))?;
+        }
+        drop(archive);
+        let hot = args.hot.clone().or_else(|| pipeline.job.hot.clone());
+        let outcome = ampel_actors::live::run(
+            pipeline,
+            kafka,
+            ampel_actors::live::LiveOptions {
+                archive: address,
+                hot,
+                version: version(),
+                metrics: metrics.clone(),
+                stop,
+            },
+        )?;
+        println!("{}", serde_json::to_string(&outcome.summary)?);
+        return Ok(match outcome.exit {
+            0 if outcome.summary.failed > 0 => ExitCode::from(3),
+            0 => ExitCode::SUCCESS,
+            4 => {
+                eprintln!("error: no message received: the brokers were unreachable");
+                ExitCode::from(4)
+            }
+            n => ExitCode::from(n),
+        });
+    }
     metrics.set_ready(true);
+    let input = ampel::run::Input::Paths(pipeline.job.source.paths.clone());
     let summary = pipeline.replay_from(input, archive.as_mut(), &version(), &mut report)?;
     metrics.set_ready(false);
     if let Some(b) = bar {
         b.finish_and_clear();
     }
     println!("{}", serde_json::to_string(&summary)?);
-    if let Some(h) = health {
-        use std::sync::atomic::Ordering;
-        let (got, errors) = (
-            h.delivered.load(Ordering::Relaxed),
-            h.errors.load(Ordering::Relaxed),
-        );
-        if got == 0 && errors > 0 {
-            let last = h
-                .last_error
-                .lock()
-                .ok()
-                .and_then(|l| l.clone())
-                .unwrap_or_default();
-            eprintln!(
-                "error: no message received and the brokers failed {errors} time(s); last: {last}"
-            );
-            return Ok(ExitCode::from(4));
-        }
-    }
     Ok(if summary.failed > 0 {
         ExitCode::from(3)
     } else {

@@ -2,8 +2,10 @@
 //! and opening one from an address (`memory` or `redis://HOST:PORT[/DB]`).
 
 mod redis_state;
+mod t2_stream;
 
 pub use redis_state::RedisHotState;
+pub use t2_stream::RedisT2Queue;
 
 use ampel::hot::{HotError, HotState, InProcessHotState};
 

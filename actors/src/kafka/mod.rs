@@ -5,4 +5,4 @@ mod produce;
 mod source;
 
 pub use produce::{produce, ProduceSummary};
-pub use source::{client_config, KafkaSource, SourceHealth};
+pub use source::{client_config, SourceHealth};

@@ -1,0 +1,287 @@
+//! AlertConsumer: the Kafka consumer of a live run, a sync actor on its own
+//! thread. It polls in short rounds (between rounds its mailbox is served,
+//! and it sends itself the next round), numbers each message in the
+//! [`Ledger`], hands it to the decoder pool, commits offsets the ledger
+//! says are stored, and pauses its partitions while too much is in flight
+//! (messages not yet stored, or a long T2 queue).
+
+use super::decode::{Decode, Decoder};
+use super::ledger::Ledger;
+use super::Shared;
+use crate::kafka::client_config;
+use actix::prelude::*;
+use ampel::job::KafkaSourceConfig;
+use ampel::source::{Origin, RawAlert, SourceError};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Rebalances: before partitions are taken away, wait until what was taken
+/// from them is stored and commit it, so the next owner neither loses nor
+/// repeats work.
+pub struct LiveContext {
+    ledger: Arc<Ledger>,
+}
+
+impl ClientContext for LiveContext {}
+
+impl ConsumerContext for LiveContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            let lost: Vec<(String, i32)> = tpl
+                .elements()
+                .iter()
+                .map(|e| (e.topic().to_string(), e.partition()))
+                .collect();
+            if !self.ledger.wait_all_stored(Duration::from_secs(30)) {
+                tracing::warn!(
+                    "rebalance: in-flight messages not stored within 30 s; the next owner of the partitions gets them again"
+                );
+            }
+            commit(consumer, &self.ledger);
+            self.ledger.forget(&lost);
+            tracing::info!(partitions = lost.len(), "rebalance: partitions revoked");
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(tpl) = rebalance {
+            let parts: Vec<String> = tpl
+                .elements()
+                .iter()
+                .map(|e| format!("{}/{}", e.topic(), e.partition()))
+                .collect();
+            tracing::info!(partitions = ?parts, "rebalance: partitions assigned");
+        }
+    }
+}
+
+/// Commits the stored offsets; a failure means redelivery, never loss.
+fn commit<C: ConsumerContext>(consumer: &BaseConsumer<C>, ledger: &Ledger) {
+    let offsets = ledger.take_committable();
+    if offsets.is_empty() {
+        return;
+    }
+    let mut tpl = TopicPartitionList::new();
+    for ((t, p), o) in &offsets {
+        if let Err(e) = tpl.add_partition_offset(t, *p, Offset::Offset(*o)) {
+            tracing::warn!(error = %e, topic = %t, partition = p, "bad offset");
+        }
+    }
+    if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
+        tracing::warn!(error = %e, "committing offsets failed (the messages will be redelivered)");
+    }
+}
+
+/// The next polling round.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PollRound;
+
+pub struct AlertConsumer {
+    cfg: KafkaSourceConfig,
+    consumer: Option<BaseConsumer<LiveContext>>,
+    shared: Arc<Shared>,
+    decoders: Addr<Decoder>,
+    paused: bool,
+    last_lag: Instant,
+    last_error_log: Option<Instant>,
+}
+
+impl AlertConsumer {
+    pub fn new(cfg: KafkaSourceConfig, shared: Arc<Shared>, decoders: Addr<Decoder>) -> Self {
+        AlertConsumer {
+            cfg,
+            consumer: None,
+            shared,
+            decoders,
+            paused: false,
+            last_lag: Instant::now(),
+            last_error_log: None,
+        }
+    }
+
+    fn connect(&mut self) -> Option<&BaseConsumer<LiveContext>> {
+        if self.consumer.is_none() {
+            let ctx = LiveContext {
+                ledger: self.shared.ledger.clone(),
+            };
+            let made = client_config(&self.cfg)
+                .create_with_context::<_, BaseConsumer<LiveContext>>(ctx)
+                .and_then(|c| {
+                    let topics: Vec<&str> = self.cfg.topics.iter().map(String::as_str).collect();
+                    c.subscribe(&topics).map(|()| c)
+                });
+            match made {
+                Ok(c) => self.consumer = Some(c),
+                Err(e) => {
+                    self.log_error(&format!("creating the consumer: {e}"));
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        }
+        self.consumer.as_ref()
+    }
+
+    /// Broker down, unreachable, rebalancing: librdkafka reconnects with
+    /// back-off (reconnect.backoff.ms up to reconnect.backoff.max.ms); we
+    /// say so at most every 10 s.
+    fn log_error(&mut self, e: &str) {
+        self.shared.health.errors.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut last) = self.shared.health.last_error.lock() {
+            *last = Some(e.to_string());
+        }
+        if self
+            .last_error_log
+            .is_none_or(|t| t.elapsed() > Duration::from_secs(10))
+        {
+            tracing::warn!(brokers = %self.cfg.brokers, error = %e, "kafka: cannot consume; retrying with back-off");
+            eprintln!("warning: kafka: {e} (retrying)");
+            self.last_error_log = Some(Instant::now());
+        }
+    }
+
+    fn backpressure(&mut self) {
+        let s = &self.shared;
+        let in_flight = s.ledger.in_flight();
+        let backlog = s.t2_backlog.load(Ordering::Relaxed);
+        s.metrics.in_flight.set(in_flight as i64);
+        let max = self.cfg.max_in_flight as u64;
+        let full = in_flight >= max || backlog >= self.cfg.max_t2_backlog;
+        let relieved = in_flight <= max / 2 && backlog <= self.cfg.max_t2_backlog / 2;
+        let Some(c) = self.consumer.as_ref() else {
+            return;
+        };
+        let change = if full && !self.paused {
+            Some(true)
+        } else if relieved && self.paused {
+            Some(false)
+        } else {
+            None
+        };
+        if let Some(pause) = change {
+            let Ok(assigned) = c.assignment() else { return };
+            let r = if pause {
+                c.pause(&assigned)
+            } else {
+                c.resume(&assigned)
+            };
+            match r {
+                Ok(()) => {
+                    self.paused = pause;
+                    s.metrics.consumer_paused.set(i64::from(pause));
+                    tracing::info!(in_flight, t2_backlog = backlog, paused = pause, "backpressure: partitions {}", if pause { "paused" } else { "resumed" });
+                }
+                Err(e) => tracing::warn!(error = %e, "pausing/resuming partitions failed"),
+            }
+        }
+    }
+
+    fn report_lag(&mut self) {
+        if self.last_lag.elapsed() < Duration::from_secs(5) {
+            return;
+        }
+        self.last_lag = Instant::now();
+        let Some(c) = self.consumer.as_ref() else {
+            return;
+        };
+        let Ok(pos) = c.position() else { return };
+        for e in pos.elements() {
+            if let Ok((_, high)) =
+                c.fetch_watermarks(e.topic(), e.partition(), Duration::from_millis(500))
+            {
+                let at = match e.offset() {
+                    Offset::Offset(o) => o,
+                    _ => continue,
+                };
+                self.shared
+                    .metrics
+                    .consumer_lag
+                    .with_label_values(&[e.topic(), &e.partition().to_string()])
+                    .set((high - at).max(0));
+            }
+        }
+    }
+}
+
+impl Actor for AlertConsumer {
+    type Context = SyncContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.address().do_send(PollRound);
+    }
+}
+
+impl Handler<PollRound> for AlertConsumer {
+    type Result = ();
+
+    fn handle(&mut self, _: PollRound, ctx: &mut Self::Context) {
+        let shared = self.shared.clone();
+        let _run = shared.span.enter();
+        if shared.stopping.load(Ordering::SeqCst) {
+            // Final commit happens once the ingester has stored everything.
+            if let Some(c) = &self.consumer {
+                if shared.ledger.wait_all_stored(Duration::from_secs(60)) {
+                    commit(c, &shared.ledger);
+                }
+            }
+            shared.consumer_done.store(true, Ordering::SeqCst);
+            return;
+        }
+        if self.connect().is_none() {
+            ctx.address().do_send(PollRound);
+            return;
+        }
+        self.backpressure();
+        let started = Instant::now();
+        let mut taken = 0;
+        while started.elapsed() < Duration::from_millis(100) && taken < 1000 {
+            let c = self.consumer.as_ref().expect("connected");
+            let wait = if self.paused { 10 } else { 50 };
+            match c.poll(Duration::from_millis(wait)) {
+                Some(Ok(m)) => {
+                    taken += 1;
+                    shared.health.delivered.fetch_add(1, Ordering::Relaxed);
+                    let topic = m.topic().to_string();
+                    let seq =
+                        shared
+                            .ledger
+                            .deliver(Some((&topic, m.partition(), m.offset())));
+                    let origin = Origin {
+                        path: PathBuf::from(format!("kafka:{topic}")),
+                        member: Some(format!("partition {} offset {}", m.partition(), m.offset())),
+                    };
+                    let item = match m.payload() {
+                        Some(p) if !p.is_empty() => Ok(RawAlert {
+                            origin,
+                            bytes: p.to_vec().into(),
+                            timestamp_ms: m.timestamp().to_millis(),
+                        }),
+                        _ => Err(SourceError::Message {
+                            origin,
+                            reason: "message without payload".into(),
+                        }),
+                    };
+                    self.decoders.do_send(Decode { seq, item });
+                }
+                Some(Err(e)) => {
+                    self.log_error(&e.to_string());
+                    break;
+                }
+                None => {
+                    if !self.paused {
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some(c) = &self.consumer {
+            commit(c, &shared.ledger);
+        }
+        self.report_lag();
+        ctx.address().do_send(PollRound);
+    }
+}

@@ -1,0 +1,386 @@
+//! The live runtime: a job running from Kafka as supervised actix actors.
+//!
+//! ```text
+//!  AlertConsumer ──Decode──▶ Decoder pool ──Filter──▶ ChannelFilter (one per channel)
+//!   (sync, own thread)      (sync, one per core)  │            │ Verdict
+//!        ▲   ▲                                    └─Decoded──▶ IngestActor ──▶ archive (T0+T1)
+//!        │   └── ledger: stored up to N ◀─────────────────────────┘   │ tickets
+//!        └ commit stored offsets, pause when full                     ▼
+//!                                   T3Reactor ◀── T2 runs ── T2Actor pool ◀── T2 queue
+//! ```
+//!
+//! Every actor delegates to the core (`ampel::run`): the ingester is
+//! `Ingester`, the T2 actors run `T2Worker`, the reactor `run_process`. The
+//! conductor (this module's [`run`]) starts them, publishes queue depths,
+//! and ends the run: on SIGTERM/SIGINT, after `stop_after_idle_seconds`
+//! without messages, or on a fatal archive error.
+
+mod consumer;
+mod decode;
+mod filter;
+mod ingest;
+mod ledger;
+mod supervise;
+mod t2;
+mod t3;
+
+pub use supervise::panic_text;
+
+use crate::kafka::SourceHealth;
+use crate::metrics::Metrics;
+use actix::prelude::*;
+use ampel::hot::{InProcessT2Queue, T2Queue};
+use ampel::job::KafkaSourceConfig;
+use ampel::run::{Ingester, Pipeline, RunRecord, RunSummary, Telemetry, Version};
+use ampel::store::{code, Archive, T2Query, WriteOp};
+use anyhow::{bail, Context as _};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// State the actors of one process share (counters and flags; the
+/// messages themselves travel as actor messages).
+pub struct Shared {
+    pub ledger: Arc<ledger::Ledger>,
+    /// Stop taking messages (drain).
+    pub stopping: AtomicBool,
+    /// The consumer stored, committed and stopped.
+    pub consumer_done: AtomicBool,
+    /// T2 documents queued or in work (all units).
+    pub t2_backlog: AtomicU64,
+    pub t2_stop: AtomicBool,
+    pub t2_busy: AtomicU64,
+    pub t2_runs: AtomicU64,
+    pub t3_runs: AtomicU64,
+    pub fatal: Mutex<Option<String>>,
+    pub metrics: Arc<Metrics>,
+    pub health: Arc<SourceHealth>,
+    /// The run's log span (run id, job): entered by every actor handler.
+    pub span: tracing::Span,
+}
+
+impl Shared {
+    fn new(metrics: Arc<Metrics>, span: tracing::Span) -> Arc<Shared> {
+        Arc::new(Shared {
+            ledger: Arc::default(),
+            stopping: AtomicBool::new(false),
+            consumer_done: AtomicBool::new(false),
+            t2_backlog: AtomicU64::new(0),
+            t2_stop: AtomicBool::new(false),
+            t2_busy: AtomicU64::new(0),
+            t2_runs: AtomicU64::new(0),
+            t3_runs: AtomicU64::new(0),
+            fatal: Mutex::new(None),
+            metrics,
+            health: Arc::default(),
+            span,
+        })
+    }
+
+    /// Something the run cannot go on without failed: stop.
+    pub fn fail(&self, why: String) {
+        let mut f = self.fatal.lock().unwrap_or_else(|p| p.into_inner());
+        f.get_or_insert(why);
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    fn fatal(&self) -> Option<String> {
+        self.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// How the live run is set up beyond the job.
+pub struct LiveOptions {
+    /// Archive address (every actor that touches the archive opens its own
+    /// connection to it).
+    pub archive: String,
+    /// Hot state address (`memory`, redis://...); Redis also carries the T2
+    /// queue, shared with other processes.
+    pub hot: Option<String>,
+    pub version: Version,
+    pub metrics: Arc<Metrics>,
+    /// Set to stop (SIGTERM/SIGINT handlers set it).
+    pub stop: Arc<AtomicBool>,
+}
+
+/// How a live run ended.
+pub struct LiveOutcome {
+    pub summary: RunSummary,
+    /// 0 normal, 4 catch-up run that never reached its brokers, 5 archive
+    /// failure (nothing unstored was committed).
+    pub exit: u8,
+}
+
+/// Opens the T2 queue of a hot-state address: Redis Streams for redis://,
+/// else the in-process queue `local`.
+pub fn queue_factory(
+    hot: Option<&str>,
+    job: &str,
+    units: Vec<String>,
+    reclaim_after: Duration,
+    local: InProcessT2Queue,
+) -> Arc<dyn Fn() -> Result<Box<dyn T2Queue>, String> + Send + Sync> {
+    match hot {
+        Some(a) if a.starts_with("redis://") || a.starts_with("rediss://") => {
+            let (a, job) = (a.to_string(), job.to_string());
+            Arc::new(move || {
+                crate::hot::RedisT2Queue::connect(&a, &job, &units, reclaim_after)
+                    .map(|q| Box::new(q) as Box<dyn T2Queue>)
+                    .map_err(|e| e.to_string())
+            })
+        }
+        _ => Arc::new(move || Ok(Box::new(local.clone()) as Box<dyn T2Queue>)),
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// Runs `pipeline` live from `kafka` until stopped.
+pub fn run(
+    pipeline: Pipeline,
+    kafka: KafkaSourceConfig,
+    opts: LiveOptions,
+) -> anyhow::Result<LiveOutcome> {
+    if opts.archive.contains(":memory:") {
+        bail!("a live run needs an archive its actors can share: {} is private to one connection; use sqlite:PATH or mongodb://", opts.archive);
+    }
+    let parts = pipeline.into_parts();
+    let job = parts.job;
+    let telemetry: Arc<dyn Telemetry> = parts.telemetry.clone();
+    let mut archive = crate::store::open_archive(&opts.archive)
+        .with_context(|| format!("opening the archive {}", opts.archive))?;
+    let record = RunRecord::begin(
+        archive.as_mut(),
+        &job.name,
+        &job.file,
+        &parts.configs,
+        &opts.version,
+    )?;
+    let run_id = record.run();
+    let summary = record.summary(&job.name, archive.as_ref());
+    let local = InProcessT2Queue::default();
+    let redis_queue = opts
+        .hot
+        .as_deref()
+        .is_some_and(|h| h.starts_with("redis"));
+    if !redis_queue {
+        // One process owns this archive's T2 work: documents left RUNNING
+        // by a crash of it run again.
+        reset_running(archive.as_mut(), &parts.worker.unit_names().to_vec())?;
+    }
+    let queues = queue_factory(
+        opts.hot.as_deref(),
+        &job.name,
+        parts.worker.unit_names().to_vec(),
+        Duration::from_secs_f64(job.t2.reclaim_after_seconds),
+        local,
+    );
+    let mut conductor_queue = queues().map_err(|e| anyhow::anyhow!("opening the T2 queue: {e}"))?;
+    let ingest_queue = queues().map_err(|e| anyhow::anyhow!("opening the T2 queue: {e}"))?;
+    let span = tracing::info_span!("run", run = run_id, job = %job.name);
+    let shared = Shared::new(opts.metrics.clone(), span);
+    let ingester = Ingester::new(parts.t0.clone(), run_id, summary, parts.hot, telemetry.clone());
+    let ingest_archive = crate::store::open_archive(&opts.archive)?;
+    let channel_names: Vec<String> = parts.t0.channels().iter().map(|c| c.name.clone()).collect();
+    let t2_workers = job.t2.workers.unwrap_or_else(cores);
+    let idle_stop = kafka.stop_after_idle_seconds.map(Duration::from_secs_f64);
+    let t3_processes: Vec<_> = parts
+        .t3
+        .into_iter()
+        .map(|p| {
+            let s = p.schedule.clone();
+            (p, s)
+        })
+        .collect();
+    let worker = parts.worker.clone();
+    let t0 = parts.t0.clone();
+    let batch_size = job.batch_size;
+    let archive_address = opts.archive.clone();
+
+    tracing::info!(job = %job.name, run = run_id, archive = %opts.archive, hot = ?opts.hot, t2_workers, channels = channel_names.len(), "live run starting");
+    let sys = System::new();
+    let started = Instant::now();
+    let (summary, exit) = sys.block_on(async move {
+        let ingest_arbiter = Arbiter::new();
+        let sh = shared.clone();
+        let tel = telemetry.clone();
+        let names = channel_names.clone();
+        let ingest = IngestActor::start_in_arbiter(&ingest_arbiter.handle(), move |_| {
+            IngestActor::new(ingester, ingest_archive, ingest_queue, sh, tel, names, batch_size)
+        });
+        let filters: Vec<Addr<filter::ChannelFilter>> = (0..channel_names.len())
+            .map(|i| {
+                let restarts = supervise::Restarts::new("channel_filter", 1, telemetry.clone());
+                SyncArbiter::start(
+                    1,
+                    filter::ChannelFilter::factory(
+                        t0.clone(),
+                        i,
+                        ingest.clone(),
+                        restarts,
+                        shared.span.clone(),
+                    ),
+                )
+            })
+            .collect();
+        let filters = Arc::new(filters);
+        let n_decoders = cores();
+        let decoder_restarts = supervise::Restarts::new("decoder", n_decoders, telemetry.clone());
+        let (f2, i2) = (filters.clone(), ingest.clone());
+        let decoders = SyncArbiter::start(n_decoders, move || {
+            decoder_restarts.built();
+            decode::Decoder::new(f2.clone(), i2.clone())
+        });
+        if t2_workers > 0 {
+            let pool = Arc::new(t2::T2Pool {
+                worker: worker.clone(),
+                archive: archive_address.clone(),
+                queue: queues.clone(),
+                shared: shared.clone(),
+                telemetry: telemetry.clone(),
+                run: run_id,
+                restarts: supervise::Restarts::new("t2_worker", t2_workers, telemetry.clone()),
+                last_sweep: Mutex::new(Instant::now() - Duration::from_secs(60)),
+            });
+            SyncArbiter::start(t2_workers, t2::T2Actor::factory(pool));
+        }
+        let t3_arbiter = Arbiter::new();
+        let reactor = {
+            let (sh, tel, addr) = (shared.clone(), telemetry.clone(), archive_address.clone());
+            let restarts = supervise::Restarts::new("t3_reactor", 1, telemetry.clone());
+            Supervisor::start_in_arbiter(&t3_arbiter.handle(), move |_| {
+                t3::T3Reactor::new(t3_processes, addr, sh, tel, run_id, restarts)
+            })
+        };
+        let consumer_restarts = supervise::Restarts::new("alert_consumer", 1, telemetry.clone());
+        let (sh, kc) = (shared.clone(), kafka.clone());
+        SyncArbiter::start(1, move || {
+            consumer_restarts.built();
+            consumer::AlertConsumer::new(kc.clone(), sh.clone(), decoders.clone())
+        });
+        shared.metrics.set_ready(true);
+
+        // The conductor: publish depths, watch for the end.
+        let mut exit = 0u8;
+        let mut last_depth = Instant::now() - Duration::from_secs(10);
+        let reason = loop {
+            actix::clock::sleep(Duration::from_millis(100)).await;
+            if last_depth.elapsed() >= Duration::from_millis(500) {
+                publish_depth(conductor_queue.as_mut(), &shared);
+                last_depth = Instant::now();
+            }
+            if let Some(why) = shared.fatal() {
+                exit = 5;
+                break format!("archive failure: {why}");
+            }
+            if opts.stop.load(Ordering::SeqCst) {
+                break "signal received".to_string();
+            }
+            if let Some(idle) = idle_stop {
+                if shared.ledger.in_flight() == 0 && shared.ledger.idle_since(started) >= idle {
+                    break format!("no message for {} s", idle.as_secs_f64());
+                }
+            }
+        };
+        tracing::info!(reason = %reason, "stopping: storing and committing what was taken");
+        eprintln!("stopping ({reason}): storing and committing what was consumed");
+        shared.stopping.store(true, Ordering::SeqCst);
+        let _ = ingest.send(ingest::FlushNow).await;
+        while !shared.consumer_done.load(Ordering::SeqCst) && exit == 0 {
+            actix::clock::sleep(Duration::from_millis(50)).await;
+        }
+        if exit == 0 && t2_workers > 0 {
+            // Finish the T2 work of what was stored (a catch-up run waits
+            // for all of it; a signalled live run at most 30 s).
+            let limit = if idle_stop.is_some() {
+                Duration::from_secs(3600)
+            } else {
+                Duration::from_secs(30)
+            };
+            let t = Instant::now();
+            let mut check = crate::store::open_archive(&archive_address).ok();
+            loop {
+                publish_depth(conductor_queue.as_mut(), &shared);
+                let idle = shared.t2_backlog.load(Ordering::SeqCst) == 0
+                    && shared.t2_busy.load(Ordering::SeqCst) == 0;
+                if idle {
+                    let left = check
+                        .as_ref()
+                        .map_or(Ok(0), |a| worker.unfinished(a.as_ref()))
+                        .unwrap_or(0);
+                    if left == 0 {
+                        break;
+                    }
+                }
+                if t.elapsed() > limit {
+                    tracing::warn!("T2 work left at exit: it runs at the next start");
+                    break;
+                }
+                actix::clock::sleep(Duration::from_millis(100)).await;
+                if check.is_none() {
+                    check = crate::store::open_archive(&archive_address).ok();
+                }
+            }
+        }
+        shared.t2_stop.store(true, Ordering::SeqCst);
+        if exit == 0 && idle_stop.is_some() {
+            // A catch-up run ends like a replay: T3 once over the result.
+            let _ = reactor.send(t3::RunAll).await;
+        }
+        let mut summary = ingest.send(ingest::GetSummary).await.unwrap_or_default();
+        summary.t2_runs = shared.t2_runs.load(Ordering::SeqCst);
+        summary.t3_runs = shared.t3_runs.load(Ordering::SeqCst);
+        shared.metrics.set_ready(false);
+        if exit == 0 && idle_stop.is_some() {
+            let h = &shared.health;
+            if h.delivered.load(Ordering::Relaxed) == 0 && h.errors.load(Ordering::Relaxed) > 0 {
+                exit = 4;
+            }
+        }
+        ingest_arbiter.stop();
+        t3_arbiter.stop();
+        System::current().stop();
+        (summary, exit)
+    });
+    let mut summary = summary;
+    record.finish(archive.as_mut(), &mut summary)?;
+    Ok(LiveOutcome { summary, exit })
+}
+
+use ingest::IngestActor;
+
+fn publish_depth(queue: &mut dyn T2Queue, shared: &Shared) {
+    match queue.depth() {
+        Ok(d) => {
+            let m = &shared.metrics.t2_queue_depth;
+            m.reset();
+            for (unit, n) in &d {
+                m.with_label_values(&[unit]).set(*n as i64);
+            }
+            shared
+                .t2_backlog
+                .store(d.values().sum(), Ordering::SeqCst);
+        }
+        Err(e) => tracing::debug!(error = %e, "T2 queue depth unavailable"),
+    }
+}
+
+/// Puts documents left RUNNING (by a crash) back to NEW.
+fn reset_running(archive: &mut dyn Archive, units: &[String]) -> anyhow::Result<()> {
+    let stale: Vec<WriteOp> = archive
+        .t2(&T2Query {
+            code: Some(code::RUNNING),
+            ..Default::default()
+        })?
+        .into_iter()
+        .filter(|d| units.contains(&d.unit))
+        .map(|d| WriteOp::T2Code {
+            key: d.key(),
+            code: code::NEW,
+        })
+        .collect();
+    archive.write(stale)?;
+    Ok(())
+}

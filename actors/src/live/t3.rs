@@ -1,0 +1,175 @@
+//! T3Reactor: runs the channels' T3 processes while the broker is live, on
+//! its own arbiter thread (T3 reads the archive and may block). Processes
+//! with a `schedule` run when it fires; those without one run after new T2
+//! results (at most every `min_interval`, once the T2 queue is quiet).
+//! Supervised: a panic in a T3 run is recorded as a dead letter, the actor
+//! is restarted by its `Supervisor` and the restart counted.
+
+use super::supervise::{panic_text, Restarts};
+use super::Shared;
+use actix::prelude::*;
+use ampel::job::Schedule;
+use ampel::run::{now, run_process, Event, T3Process, Telemetry};
+use ampel::store::{Archive, WriteOp};
+use serde_json::json;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Run every process once now (the end of a catch-up run); answers the
+/// unit runs.
+#[derive(Message)]
+#[rtype(result = "u64")]
+pub struct RunAll;
+
+pub struct T3Reactor {
+    processes: Vec<(T3Process, Option<Schedule>, f64)>,
+    archive_address: String,
+    archive: Option<Box<dyn Archive>>,
+    shared: Arc<Shared>,
+    telemetry: Arc<dyn Telemetry>,
+    run: i64,
+    restarts: Restarts,
+    /// T2 runs seen at the last triggered T3 run.
+    seen_t2: u64,
+    last_triggered: f64,
+    min_interval: f64,
+}
+
+impl T3Reactor {
+    pub fn new(
+        processes: Vec<(T3Process, Option<Schedule>)>,
+        archive_address: String,
+        shared: Arc<Shared>,
+        telemetry: Arc<dyn Telemetry>,
+        run: i64,
+        restarts: Restarts,
+    ) -> Self {
+        let t = now();
+        T3Reactor {
+            processes: processes
+                .into_iter()
+                .map(|(p, s)| {
+                    let next = s.as_ref().map_or(f64::INFINITY, |s| s.next_after(t));
+                    (p, s, next)
+                })
+                .collect(),
+            archive_address,
+            archive: None,
+            shared,
+            telemetry,
+            run,
+            restarts,
+            seen_t2: 0,
+            last_triggered: 0.0,
+            min_interval: 5.0,
+        }
+    }
+
+    /// Runs the processes selected by `which`; returns unit runs.
+    fn run_some(&mut self, which: &dyn Fn(usize) -> bool) -> Result<u64, String> {
+        if self.archive.is_none() {
+            self.archive = Some(
+                crate::store::open_archive(&self.archive_address).map_err(|e| e.to_string())?,
+            );
+        }
+        let archive = self.archive.as_mut().expect("opened");
+        let mut runs = 0;
+        for (_, entry) in self.processes.iter().enumerate().filter(|(i, _)| which(*i)) {
+            let p = &entry.0;
+            tracing::info!(channel = %p.channel, process = %p.name, run = self.run, "T3 process starting");
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                run_process(p, archive.as_mut(), self.run, self.telemetry.as_ref())
+            }));
+            match r {
+                Ok(Ok(n)) => runs += n,
+                Ok(Err(e)) => {
+                    self.archive = None;
+                    return Err(format!("T3 {}: {e}", p.name));
+                }
+                Err(panic) => {
+                    let why = panic_text(&*panic);
+                    let _ = archive.write(vec![WriteOp::Trouble(json!({
+                        "kind": "dead_letter", "tier": 3, "run": self.run, "ts": now(),
+                        "channel": p.channel, "process": p.name,
+                        "error": format!("T3 process panicked: {why}"),
+                    }))]);
+                    self.telemetry.event(Event::DeadLetter { reason: "t3_panic" });
+                    return Err(format!("panic: T3 {} panicked: {why}", p.name));
+                }
+            }
+        }
+        self.shared.t3_runs.fetch_add(runs, Ordering::SeqCst);
+        Ok(runs)
+    }
+
+    fn tick(&mut self, ctx: &mut Context<Self>) {
+        let span = self.shared.span.clone();
+        let _run = span.enter();
+        let t = now();
+        let t2 = self.shared.t2_runs.load(Ordering::SeqCst);
+        let quiet = self.shared.t2_backlog.load(Ordering::SeqCst) == 0;
+        let triggered = t2 > self.seen_t2 && quiet && t - self.last_triggered >= self.min_interval;
+        let due: Vec<bool> = self
+            .processes
+            .iter()
+            .map(|(_, s, next)| match s {
+                Some(_) => *next <= t,
+                None => triggered,
+            })
+            .collect();
+        if !due.iter().any(|d| *d) {
+            return;
+        }
+        if triggered {
+            self.seen_t2 = t2;
+            self.last_triggered = t;
+        }
+        for (i, e) in self.processes.iter_mut().enumerate() {
+            if due[i] {
+                if let Some(s) = &e.1 {
+                    e.2 = s.next_after(t);
+                }
+            }
+        }
+        let result = self.run_some(&|i| due[i]);
+        self.after(result, ctx);
+    }
+
+    fn after(&mut self, result: Result<u64, String>, ctx: &mut Context<Self>) {
+        if let Err(e) = result {
+            if e.starts_with("panic: ") {
+                tracing::error!(reason = %e, "T3 reactor panicked; restarting it");
+                ctx.stop();
+            } else {
+                tracing::warn!(error = %e, "T3 run failed; it runs again at its next trigger");
+            }
+        }
+    }
+}
+
+impl Actor for T3Reactor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(Duration::from_secs(1), |act, ctx| act.tick(ctx));
+    }
+}
+
+impl Supervised for T3Reactor {
+    fn restarting(&mut self, _: &mut Self::Context) {
+        self.archive = None;
+        self.restarts.restarted();
+    }
+}
+
+impl Handler<RunAll> for T3Reactor {
+    type Result = u64;
+    fn handle(&mut self, _: RunAll, ctx: &mut Self::Context) -> u64 {
+        let r = self.run_some(&|_| true);
+        let runs = *r.as_ref().unwrap_or(&0);
+        self.after(r, ctx);
+        runs
+    }
+}
