@@ -18,6 +18,7 @@ fn init_logs() {
     let filter = EnvFilter::try_from_env("AMPEL_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if std::env::var("AMPEL_LOG_FORMAT").is_ok_and(|f| f == "json") {
         b.json().init();

@@ -486,7 +486,7 @@ fn unreachable_brokers_are_retried_and_reported() {
     assert_eq!(out.status.code(), Some(4));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("(retrying)"),
+        err.contains("retrying with back-off"),
         "a clear log line while retrying: {err}"
     );
     assert!(

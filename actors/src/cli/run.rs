@@ -103,7 +103,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             0 if outcome.summary.failed > 0 => ExitCode::from(3),
             0 => ExitCode::SUCCESS,
             4 => {
-                eprintln!("error: no message received: the brokers were unreachable");
+                eprintln!(
+                    "error: no message received and the brokers failed {} time(s); last: {}",
+                    outcome.broker_errors,
+                    outcome.last_broker_error.unwrap_or_default()
+                );
                 ExitCode::from(4)
             }
             n => ExitCode::from(n),

@@ -139,7 +139,6 @@ impl AlertConsumer {
             .is_none_or(|t| t.elapsed() > Duration::from_secs(10))
         {
             tracing::warn!(brokers = %self.cfg.brokers, error = %e, "kafka: cannot consume; retrying with back-off");
-            eprintln!("warning: kafka: {e} (retrying)");
             self.last_error_log = Some(Instant::now());
         }
     }

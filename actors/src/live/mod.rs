@@ -109,6 +109,9 @@ pub struct LiveOutcome {
     /// 0 normal, 4 catch-up run that never reached its brokers, 5 archive
     /// failure (nothing unstored was committed).
     pub exit: u8,
+    /// Kafka errors seen, and the last one.
+    pub broker_errors: u64,
+    pub last_broker_error: Option<String>,
 }
 
 /// Opens the T2 queue of a hot-state address: Redis Streams for redis://,
@@ -202,7 +205,7 @@ pub fn run(
     tracing::info!(job = %job.name, run = run_id, archive = %opts.archive, hot = ?opts.hot, t2_workers, channels = channel_names.len(), "live run starting");
     let sys = System::new();
     let started = Instant::now();
-    let (summary, exit) = sys.block_on(async move {
+    let (summary, exit, broker_errors, last_broker_error) = sys.block_on(async move {
         let ingest_arbiter = Arbiter::new();
         let sh = shared.clone();
         let tel = telemetry.clone();
@@ -233,6 +236,9 @@ pub fn run(
             decoder_restarts.built();
             decode::Decoder::new(f2.clone(), i2.clone())
         });
+        // Every address is held until the end: a SyncArbiter whose last
+        // address is dropped stops its threads.
+        let mut t2_pool = None;
         if t2_workers > 0 {
             let pool = Arc::new(t2::T2Pool {
                 worker: worker.clone(),
@@ -244,7 +250,7 @@ pub fn run(
                 restarts: supervise::Restarts::new("t2_worker", t2_workers, telemetry.clone()),
                 last_sweep: Mutex::new(Instant::now() - Duration::from_secs(60)),
             });
-            SyncArbiter::start(t2_workers, t2::T2Actor::factory(pool));
+            t2_pool = Some(SyncArbiter::start(t2_workers, t2::T2Actor::factory(pool)));
         }
         let t3_arbiter = Arbiter::new();
         let reactor = {
@@ -256,7 +262,7 @@ pub fn run(
         };
         let consumer_restarts = supervise::Restarts::new("alert_consumer", 1, telemetry.clone());
         let (sh, kc) = (shared.clone(), kafka.clone());
-        SyncArbiter::start(1, move || {
+        let consumer = SyncArbiter::start(1, move || {
             consumer_restarts.built();
             consumer::AlertConsumer::new(kc.clone(), sh.clone(), decoders.clone())
         });
@@ -285,7 +291,6 @@ pub fn run(
             }
         };
         tracing::info!(reason = %reason, "stopping: storing and committing what was taken");
-        eprintln!("stopping ({reason}): storing and committing what was consumed");
         shared.stopping.store(true, Ordering::SeqCst);
         let _ = ingest.send(ingest::FlushNow).await;
         while !shared.consumer_done.load(Ordering::SeqCst) && exit == 0 {
@@ -339,14 +344,22 @@ pub fn run(
                 exit = 4;
             }
         }
+        drop((consumer, t2_pool, filters));
         ingest_arbiter.stop();
         t3_arbiter.stop();
         System::current().stop();
-        (summary, exit)
+        let errors = shared.health.errors.load(Ordering::Relaxed);
+        let last = shared.health.last_error.lock().ok().and_then(|l| l.clone());
+        (summary, exit, errors, last)
     });
     let mut summary = summary;
     record.finish(archive.as_mut(), &mut summary)?;
-    Ok(LiveOutcome { summary, exit })
+    Ok(LiveOutcome {
+        summary,
+        exit,
+        broker_errors,
+        last_broker_error,
+    })
 }
 
 use ingest::IngestActor;
