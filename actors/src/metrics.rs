@@ -256,10 +256,9 @@ impl Telemetry for Metrics {
                     .inc();
                 self.t2_seconds.with_label_values(&[unit]).observe(seconds);
             }
-            Event::T2Latency { seconds } => self
-                .latency
-                .with_label_values(&["t2"])
-                .observe(seconds),
+            Event::T2Latency { seconds } => {
+                self.latency.with_label_values(&["t2"]).observe(seconds)
+            }
             Event::Restarted { actor } => self.restarts.with_label_values(&[actor]).inc(),
             Event::DeadLetter { reason } => self.dead_letters.with_label_values(&[reason]).inc(),
             Event::T3Done {

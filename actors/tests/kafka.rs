@@ -9,38 +9,17 @@ use ampel::avro::SchemaRegistry;
 use ampel::job::Job;
 use ampel::run::Pipeline;
 use ampel::source::for_each_alert;
-use ampel::store::{open_embedded, Archive, T2Query};
+use ampel::store::{open_embedded, Archive};
 use ampel::AlertDecoder;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Message};
-use serde_json::{json, Value};
-use services::Tansu;
+use serde_json::Value;
+use services::{contents, data, http_get, job, metric, produce, run_cli, Tansu};
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/data")
-        .join(name)
-}
-
-fn produce(broker: &Tansu, topic: &str, files: &[&str]) -> Value {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ampel"));
-    cmd.args(["produce", "--brokers", &broker.brokers(), "--topic", topic]);
-    for f in files {
-        cmd.arg(data(f));
-    }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 /// Alert ids in the files, decoded directly.
 fn ids_in(files: &[&str]) -> BTreeSet<i64> {
@@ -92,68 +71,6 @@ fn produce_writes_each_surveys_wire_format() {
     assert_eq!(got, ids_in(&files));
     assert_eq!(confluent, 20, "Rubin alerts as Confluent frames");
     assert_eq!(partitions.len(), 3, "keys spread over the partitions");
-}
-
-fn job(dir: &Path, source: &str) -> PathBuf {
-    let standard = json!({"min_ndet": 1, "min_tspan": 0, "max_tspan": 10000, "min_rb": 0.3, "max_fwhm": 5.5,
-        "max_elong": 1.4, "max_magdiff": 1, "max_nbad": 2, "min_sso_dist": 20, "min_gal_lat": 7,
-        "ps1_sgveto_rad": 1, "ps1_sgveto_th": 0.8, "ps1_confusion_rad": 3, "ps1_confusion_sg_tol": 0.1,
-        "gaia_rs": 0, "gaia_pm_signif": 3, "gaia_plx_signif": 3, "gaia_veto_gmag_min": 9,
-        "gaia_veto_gmag_max": 20, "gaia_excessnoise_sig_max": 999});
-    let p = dir.join(format!("job-{}.yml", source.len()));
-    std::fs::write(
-        &p,
-        format!(
-            "name: live\nsource: {source}\nchannels:\n\
-             - {{channel: A, access: [ZTF, ZTF_PUB], t0_filter: {{unit: DecentFilter, config: {standard}}}, t2_compute: [{{unit: T2LightCurveSummary}}]}}\n\
-             - {{channel: B, access: [ZTF, ZTF_PUB], t0_filter: {{unit: SimpleDecentFilter, config: {{min_ndet: 3}}}}, t2_compute: [{{unit: T2LightCurveSummary}}, {{unit: T2TemplateMatch}}]}}\n"
-        ),
-    )
-    .unwrap();
-    p
-}
-
-fn run_cli(dir: &Path, job: &Path, store: &str) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_ampel"))
-        .current_dir(dir)
-        .args(["run", "--job"])
-        .arg(job)
-        .args(["--store", store])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap()
-}
-
-/// What must match between a live run and a replay.
-fn contents(a: &dyn Archive) -> Value {
-    let mut stocks = Vec::new();
-    for s in a.stocks(&Default::default()).unwrap() {
-        let dps: Vec<i64> = a
-            .datapoints(s.stock)
-            .unwrap()
-            .iter()
-            .map(|d| d.id)
-            .collect();
-        let states: Vec<Value> = a
-            .states(s.stock)
-            .unwrap()
-            .iter()
-            .map(|t| json!([t.link, t.dps, t.channel]))
-            .collect();
-        stocks.push(json!([s.stock, s.channel, s.name, dps, states]));
-    }
-    let t2: Vec<Value> = a
-        .t2(&T2Query::default())
-        .unwrap()
-        .into_iter()
-        .map(|d| json!([d.stock, d.unit, d.config, d.link, d.code, d.body, d.channel]))
-        .collect();
-    json!({"stocks": stocks, "t2": t2})
 }
 
 #[test]
@@ -267,37 +184,6 @@ fn a_kafka_job_is_validated() {
     .unwrap();
     assert_eq!(ok.source.kafka.as_ref().unwrap().topics, ["t"]);
     assert!(Pipeline::build(ok).is_ok());
-}
-
-fn http_get(port: u16, path: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (
-        status,
-        out.split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
-    )
-}
-
-/// Sum of a metric's samples whose labels include `labels`.
-fn metric(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
-    scrape
-        .samples
-        .iter()
-        .filter(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
-        .map(|s| match s.value {
-            prometheus_parse::Value::Counter(v)
-            | prometheus_parse::Value::Gauge(v)
-            | prometheus_parse::Value::Untyped(v) => v,
-            prometheus_parse::Value::Histogram(ref h) => {
-                h.iter().map(|b| b.count).fold(0.0, f64::max)
-            }
-            _ => 0.0,
-        })
-        .sum()
 }
 
 #[test]

@@ -144,8 +144,12 @@ mod tests {
     fn entries_are_handed_out_once_and_counted_until_acked() {
         let mut q = InProcessT2Queue::default();
         let mut other = q.clone();
-        q.push(&[(key("A", 1), Some(5.0)), (key("A", 2), None), (key("B", 1), None)])
-            .unwrap();
+        q.push(&[
+            (key("A", 1), Some(5.0)),
+            (key("A", 2), None),
+            (key("B", 1), None),
+        ])
+        .unwrap();
         let first = q.pop(2, Duration::ZERO).unwrap();
         let rest = other.pop(10, Duration::ZERO).unwrap();
         assert_eq!(first.len(), 2);

@@ -436,8 +436,7 @@ impl Job {
                 if k.group.trim().is_empty() {
                     bad("group", "a consumer group is needed to commit offsets");
                 }
-                if k
-                    .stop_after_idle_seconds
+                if k.stop_after_idle_seconds
                     .is_some_and(|s| s.is_nan() || s <= 0.0)
                 {
                     bad("stop_after_idle_seconds", "must be positive");

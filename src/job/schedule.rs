@@ -46,7 +46,10 @@ impl Cron {
         // At most a bit over four years of minutes (Feb 29 schedules).
         for _ in 0..(4 * 366 * 24 * 60 + 1) {
             let days = m.div_euclid(1440);
-            let (min, hr) = ((m.rem_euclid(1440) % 60) as u32, (m.rem_euclid(1440) / 60) as u32);
+            let (min, hr) = (
+                (m.rem_euclid(1440) % 60) as u32,
+                (m.rem_euclid(1440) / 60) as u32,
+            );
             let (_, mo, d) = civil_from_days(days);
             let wd = (days + 4).rem_euclid(7) as u32; // 1970-01-01 was a Thursday
             let day_ok = match (mday_all, wday_all) {
@@ -186,9 +189,12 @@ mod tests {
         assert_eq!(c.next_after(t), 1_795_255_200.0 + 900.0); // 10:15
         let c: Schedule = "30 3 * * *".parse().unwrap();
         assert_eq!(c.next_after(t), 1_795_219_200.0 + 86_400.0 + 12_600.0); // next day 03:30
-        // Sundays at 00:00 (2026-11-22 is a Sunday).
+                                                                            // Sundays at 00:00 (2026-11-22 is a Sunday).
         let c: Schedule = "0 0 * * 0".parse().unwrap();
-        assert_eq!(c.next_after(t), (1_795_255_650 / 86400 + 1) as f64 * 86400.0);
+        assert_eq!(
+            c.next_after(t),
+            (1_795_255_650 / 86400 + 1) as f64 * 86400.0
+        );
     }
 
     #[test]

@@ -16,8 +16,8 @@ pub use pipeline::{
     Input, MessageSource, Pipeline, PipelineParts, Poll, Progress, RunRecord, RunSummary,
 };
 pub use t0::{Batch, ChannelRt, T0};
-pub use t3::{run_process, T3Process};
 pub use t2::T2Worker;
+pub use t3::{run_process, T3Process};
 pub use telemetry::{Event, NoTelemetry, Telemetry};
 
 /// Seconds since the Unix epoch (the `ts` of meta records and events).

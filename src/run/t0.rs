@@ -10,8 +10,8 @@ use crate::alert::Alert;
 use crate::id::t1_link;
 use crate::job::OnStockMatch;
 use crate::store::{
-    code, Archive, DataPointDoc, JournalEntry, LogDoc, MetaRecord, StoreError, T1Doc, T2Doc,
-    T2Key, WriteOp,
+    code, Archive, DataPointDoc, JournalEntry, LogDoc, MetaRecord, StoreError, T1Doc, T2Doc, T2Key,
+    WriteOp,
 };
 use crate::survey::document::{datapoint_body, stock_tags, visible};
 use crate::t2::T2Kind;

@@ -244,7 +244,10 @@ impl Archive for SqliteArchive {
 
     fn next_run_id(&mut self) -> Result<i64, StoreError> {
         let be = backend(&self.path);
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&be)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&be)?;
         let run: i64 = tx
             .query_row(
                 "INSERT INTO counter(name, value) VALUES ('run', 1)
@@ -262,7 +265,10 @@ impl Archive for SqliteArchive {
             return Ok(());
         }
         let be = backend(&self.path);
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&be)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&be)?;
         for op in ops {
             apply(&tx, op).map_err(&be)?;
         }
@@ -361,7 +367,10 @@ impl Archive for SqliteArchive {
         units: &[String],
     ) -> Result<Vec<T2Doc>, StoreError> {
         let be = backend(&self.path);
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&be)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&be)?;
         let mut claimed = Vec::new();
         {
             let mut st = tx

@@ -43,6 +43,11 @@ enum Command {
     Run(run::RunArgs),
     /// Push archive alerts into a Kafka topic in the survey's wire format.
     Produce(produce::ProduceArgs),
+    /// Worker processes that share a live job's work.
+    Worker {
+        #[command(subcommand)]
+        command: WorkerCommand,
+    },
     /// Inspect stocks in an archive.
     Stock {
         #[command(subcommand)]
@@ -112,6 +117,12 @@ enum ConfigCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum WorkerCommand {
+    /// T2 workers taking the job's T2 queue (Redis Streams) until SIGTERM.
+    T2(run::WorkerT2Args),
+}
+
+#[derive(Debug, Subcommand)]
 enum BenchCommand {
     /// Decode, shape and filter alerts N times; prints a JSON summary last.
     T0(bench::BenchT0Args),
@@ -148,6 +159,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => bench::replay(a),
         Command::Run(a) => run::run(a),
         Command::Produce(a) => produce::run(a),
+        Command::Worker {
+            command: WorkerCommand::T2(a),
+        } => run::worker_t2(a),
         Command::Stock {
             command: StockCommand::Show(a),
         } => inspect::stock_show(a),

@@ -127,3 +127,60 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         ExitCode::SUCCESS
     })
 }
+
+#[derive(Debug, Args)]
+pub struct WorkerT2Args {
+    /// Job file (YAML): its T2 units are the ones run.
+    #[arg(long)]
+    job: PathBuf,
+    /// Worker threads (default: the cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Serve Prometheus /metrics, /healthz and /readyz on this address.
+    #[arg(long, env = "AMPEL_METRICS_ADDR")]
+    metrics: Option<String>,
+    /// Hot state with the T2 queue, overriding the job's (redis://HOST:PORT).
+    #[arg(long, env = "AMPEL_HOT")]
+    hot: Option<String>,
+    /// Archive address, overriding the job's (sqlite:PATH or mongodb://...).
+    #[arg(long, env = "AMPEL_STORE")]
+    store: Option<String>,
+}
+
+/// `ampel worker t2`.
+pub fn worker_t2(args: WorkerT2Args) -> anyhow::Result<ExitCode> {
+    let metrics = ampel_actors::metrics::Metrics::new();
+    if let Some(addr) = &args.metrics {
+        let bound = metrics
+            .serve(addr)
+            .with_context(|| format!("serving metrics on {addr}"))?;
+        eprintln!("metrics on http://{bound}/metrics");
+    }
+    let pipeline = pipeline(&args.job)?.with_telemetry(metrics.clone());
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, stop.clone())
+            .with_context(|| format!("installing the handler of signal {sig}"))?;
+    }
+    let hot = args.hot.clone().or_else(|| pipeline.job.hot.clone());
+    let archive = args.store.unwrap_or_else(|| pipeline.job.archive.clone());
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    if threads == 0 {
+        anyhow::bail!("--threads must be at least 1");
+    }
+    let runs = ampel_actors::live::run_t2_workers(
+        pipeline,
+        ampel_actors::live::LiveOptions {
+            archive,
+            hot,
+            version: version(),
+            metrics,
+            stop,
+        },
+        threads,
+    )?;
+    println!("{}", serde_json::json!({"t2_runs": runs}));
+    Ok(ExitCode::SUCCESS)
+}

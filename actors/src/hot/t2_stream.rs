@@ -163,7 +163,7 @@ impl T2Queue for RedisT2Queue {
 
     fn pop(&mut self, max: usize, wait: Duration) -> Result<Vec<QueuedT2>, HotError> {
         let consumer = self.consumer.clone();
-        if self.last_reclaim.elapsed() >= Duration::from_secs(5) {
+        if self.last_reclaim.elapsed() >= self.reclaim_after.min(Duration::from_secs(5)) {
             self.last_reclaim = Instant::now();
             let idle_ms = self.reclaim_after.as_millis() as u64;
             let reclaimed = self.with(|c, streams| {
@@ -186,7 +186,10 @@ impl T2Queue for RedisT2Queue {
                 Ok(out)
             })?;
             if !reclaimed.is_empty() {
-                tracing::info!(entries = reclaimed.len(), "T2 queue: took over entries of a worker presumed dead");
+                tracing::info!(
+                    entries = reclaimed.len(),
+                    "T2 queue: took over entries of a worker presumed dead"
+                );
                 return Ok(reclaimed);
             }
         }

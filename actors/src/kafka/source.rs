@@ -36,4 +36,3 @@ pub fn client_config(cfg: &KafkaSourceConfig) -> ClientConfig {
     }
     c
 }
-

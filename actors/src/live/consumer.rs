@@ -172,7 +172,13 @@ impl AlertConsumer {
                 Ok(()) => {
                     self.paused = pause;
                     s.metrics.consumer_paused.set(i64::from(pause));
-                    tracing::info!(in_flight, t2_backlog = backlog, paused = pause, "backpressure: partitions {}", if pause { "paused" } else { "resumed" });
+                    tracing::info!(
+                        in_flight,
+                        t2_backlog = backlog,
+                        paused = pause,
+                        "backpressure: partitions {}",
+                        if pause { "paused" } else { "resumed" }
+                    );
                 }
                 Err(e) => tracing::warn!(error = %e, "pausing/resuming partitions failed"),
             }
@@ -245,10 +251,9 @@ impl Handler<PollRound> for AlertConsumer {
                     taken += 1;
                     shared.health.delivered.fetch_add(1, Ordering::Relaxed);
                     let topic = m.topic().to_string();
-                    let seq =
-                        shared
-                            .ledger
-                            .deliver(Some((&topic, m.partition(), m.offset())));
+                    let seq = shared
+                        .ledger
+                        .deliver(Some((&topic, m.partition(), m.offset())));
                     let origin = Origin {
                         path: PathBuf::from(format!("kafka:{topic}")),
                         member: Some(format!("partition {} offset {}", m.partition(), m.offset())),

@@ -109,7 +109,10 @@ mod tests {
         assert!(l.take_committable().is_empty());
         l.stored(a + 2);
         let c = l.take_committable();
-        assert_eq!(c, BTreeMap::from([(("t".into(), 0), 11), (("t".into(), 1), 6)]));
+        assert_eq!(
+            c,
+            BTreeMap::from([(("t".into(), 0), 11), (("t".into(), 1), 6)])
+        );
         assert_eq!(l.in_flight(), 1);
         assert!(!l.wait_all_stored(Duration::from_millis(10)));
         l.stored(3);

@@ -164,14 +164,11 @@ pub fn run(
     let run_id = record.run();
     let summary = record.summary(&job.name, archive.as_ref());
     let local = InProcessT2Queue::default();
-    let redis_queue = opts
-        .hot
-        .as_deref()
-        .is_some_and(|h| h.starts_with("redis"));
+    let redis_queue = opts.hot.as_deref().is_some_and(|h| h.starts_with("redis"));
     if !redis_queue {
         // One process owns this archive's T2 work: documents left RUNNING
         // by a crash of it run again.
-        reset_running(archive.as_mut(), &parts.worker.unit_names().to_vec())?;
+        reset_running(archive.as_mut(), parts.worker.unit_names())?;
     }
     let queues = queue_factory(
         opts.hot.as_deref(),
@@ -184,7 +181,13 @@ pub fn run(
     let ingest_queue = queues().map_err(|e| anyhow::anyhow!("opening the T2 queue: {e}"))?;
     let span = tracing::info_span!("run", run = run_id, job = %job.name);
     let shared = Shared::new(opts.metrics.clone(), span);
-    let ingester = Ingester::new(parts.t0.clone(), run_id, summary, parts.hot, telemetry.clone());
+    let ingester = Ingester::new(
+        parts.t0.clone(),
+        run_id,
+        summary,
+        parts.hot,
+        telemetry.clone(),
+    );
     let ingest_archive = crate::store::open_archive(&opts.archive)?;
     let channel_names: Vec<String> = parts.t0.channels().iter().map(|c| c.name.clone()).collect();
     let t2_workers = job.t2.workers.unwrap_or_else(cores);
@@ -211,7 +214,15 @@ pub fn run(
         let tel = telemetry.clone();
         let names = channel_names.clone();
         let ingest = IngestActor::start_in_arbiter(&ingest_arbiter.handle(), move |_| {
-            IngestActor::new(ingester, ingest_archive, ingest_queue, sh, tel, names, batch_size)
+            IngestActor::new(
+                ingester,
+                ingest_archive,
+                ingest_queue,
+                sh,
+                tel,
+                names,
+                batch_size,
+            )
         });
         let filters: Vec<Addr<filter::ChannelFilter>> = (0..channel_names.len())
             .map(|i| {
@@ -296,7 +307,7 @@ pub fn run(
         while !shared.consumer_done.load(Ordering::SeqCst) && exit == 0 {
             actix::clock::sleep(Duration::from_millis(50)).await;
         }
-        if exit == 0 && t2_workers > 0 {
+        if exit == 0 && (t2_workers > 0 || redis_queue) {
             // Finish the T2 work of what was stored (a catch-up run waits
             // for all of it; a signalled live run at most 30 s).
             let limit = if idle_stop.is_some() {
@@ -364,6 +375,75 @@ pub fn run(
 
 use ingest::IngestActor;
 
+/// `ampel worker t2`: T2 worker threads of a job in their own process,
+/// sharing the job's Redis T2 queue with its `ampel run` processes, until
+/// SIGTERM/SIGINT. Returns the unit runs.
+pub fn run_t2_workers(
+    pipeline: Pipeline,
+    opts: LiveOptions,
+    threads: usize,
+) -> anyhow::Result<u64> {
+    let Some(hot) = opts.hot.clone().filter(|h| h.starts_with("redis")) else {
+        bail!("a T2 worker process takes its work from the job's Redis queue: give --hot redis://HOST:PORT (or store.hot in the job)");
+    };
+    let parts = pipeline.into_parts();
+    let job = parts.job;
+    let mut archive = crate::store::open_archive(&opts.archive)
+        .with_context(|| format!("opening the archive {}", opts.archive))?;
+    let record = RunRecord::begin(
+        archive.as_mut(),
+        &format!("{} t2 worker", job.name),
+        &job.file,
+        &parts.configs,
+        &opts.version,
+    )?;
+    let run_id = record.run();
+    let queues = queue_factory(
+        Some(&hot),
+        &job.name,
+        parts.worker.unit_names().to_vec(),
+        Duration::from_secs_f64(job.t2.reclaim_after_seconds),
+        InProcessT2Queue::default(),
+    );
+    queues().map_err(|e| anyhow::anyhow!("opening the T2 queue at {hot}: {e}"))?;
+    let span = tracing::info_span!("run", run = run_id, job = %job.name);
+    let shared = Shared::new(opts.metrics.clone(), span);
+    let telemetry = parts.telemetry.clone();
+    let (worker, address) = (parts.worker.clone(), opts.archive.clone());
+    tracing::info!(job = %job.name, run = run_id, threads, queue = %hot, "T2 workers starting");
+    let sys = System::new();
+    let runs = sys.block_on(async move {
+        let pool = Arc::new(t2::T2Pool {
+            worker,
+            archive: address,
+            queue: queues,
+            shared: shared.clone(),
+            telemetry: telemetry.clone(),
+            run: run_id,
+            restarts: supervise::Restarts::new("t2_worker", threads, telemetry),
+            last_sweep: Mutex::new(Instant::now() - Duration::from_secs(60)),
+        });
+        let addr = SyncArbiter::start(threads, t2::T2Actor::factory(pool));
+        shared.metrics.set_ready(true);
+        while !opts.stop.load(Ordering::SeqCst) {
+            actix::clock::sleep(Duration::from_millis(100)).await;
+        }
+        tracing::info!("stopping: finishing the entries in work");
+        shared.t2_stop.store(true, Ordering::SeqCst);
+        while shared.t2_busy.load(Ordering::SeqCst) > 0 {
+            actix::clock::sleep(Duration::from_millis(50)).await;
+        }
+        shared.metrics.set_ready(false);
+        drop(addr);
+        System::current().stop();
+        shared.t2_runs.load(Ordering::SeqCst)
+    });
+    let mut summary = record.summary(&job.name, archive.as_ref());
+    summary.t2_runs = runs;
+    record.finish(archive.as_mut(), &mut summary)?;
+    Ok(runs)
+}
+
 fn publish_depth(queue: &mut dyn T2Queue, shared: &Shared) {
     match queue.depth() {
         Ok(d) => {
@@ -372,9 +452,7 @@ fn publish_depth(queue: &mut dyn T2Queue, shared: &Shared) {
             for (unit, n) in &d {
                 m.with_label_values(&[unit]).set(*n as i64);
             }
-            shared
-                .t2_backlog
-                .store(d.values().sum(), Ordering::SeqCst);
+            shared.t2_backlog.store(d.values().sum(), Ordering::SeqCst);
         }
         Err(e) => tracing::debug!(error = %e, "T2 queue depth unavailable"),
     }

@@ -98,7 +98,9 @@ impl T2Actor {
         }
         let pool = self.pool.clone();
         pool.shared.t2_busy.fetch_add(1, Ordering::SeqCst);
-        let outcome = catch_unwind(AssertUnwindSafe(|| run_items(&pool, archive.as_mut(), &items)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            run_items(&pool, archive.as_mut(), &items)
+        }));
         pool.shared.t2_busy.fetch_sub(1, Ordering::SeqCst);
         let queue = self.queue.as_mut().expect("connected");
         match outcome {
@@ -138,9 +140,8 @@ impl T2Actor {
                     }
                 }
                 let _ = queue.ack(&items);
-                pool.telemetry.event(Event::DeadLetter {
-                    reason: "t2_panic",
-                });
+                pool.telemetry
+                    .event(Event::DeadLetter { reason: "t2_panic" });
                 Err(format!("panic: {why}"))
             }
         }
@@ -150,7 +151,11 @@ impl T2Actor {
     /// documents (at most every 2 s, by one worker of the process).
     fn sweep(&mut self) {
         {
-            let mut last = self.pool.last_sweep.lock().unwrap_or_else(|p| p.into_inner());
+            let mut last = self
+                .pool
+                .last_sweep
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             if last.elapsed() < Duration::from_secs(2) {
                 return;
             }
@@ -168,7 +173,10 @@ impl T2Actor {
         }
         match self.pool.worker.runnable(archive.as_ref(), now()) {
             Ok(keys) if !keys.is_empty() => {
-                tracing::info!(documents = keys.len(), "T2: re-queueing runnable documents found in the archive");
+                tracing::info!(
+                    documents = keys.len(),
+                    "T2: re-queueing runnable documents found in the archive"
+                );
                 let items: Vec<_> = keys.into_iter().map(|k| (k, None)).collect();
                 if let Err(e) = queue.push(&items) {
                     tracing::warn!(error = %e, "T2: re-queueing failed");
@@ -180,13 +188,16 @@ impl T2Actor {
     }
 }
 
+/// A document to queue again, with its alert's stream time.
+type Requeue = (T2Key, Option<f64>);
+
 /// Claims, runs and stores `items`; returns the runs and the tied
 /// documents released for the queue.
 fn run_items(
     pool: &T2Pool,
     archive: &mut dyn Archive,
     items: &[QueuedT2],
-) -> Result<(usize, Vec<(T2Key, Option<f64>)>), String> {
+) -> Result<(usize, Vec<Requeue>), String> {
     let t = now();
     let (stolen, fresh): (Vec<&QueuedT2>, Vec<&QueuedT2>) = items.iter().partition(|i| i.reclaimed);
     let keys = |v: &[&QueuedT2]| v.iter().map(|i| i.key.clone()).collect::<Vec<_>>();
@@ -226,7 +237,10 @@ fn run_items(
             .release_pending(archive, s)
             .map_err(|e| e.to_string())?
         {
-            let since = items.iter().find(|i| i.key.stock == k.stock).and_then(|i| i.since);
+            let since = items
+                .iter()
+                .find(|i| i.key.stock == k.stock)
+                .and_then(|i| i.since);
             released.push((k, since));
         }
     }

@@ -70,9 +70,8 @@ impl T3Reactor {
     /// Runs the processes selected by `which`; returns unit runs.
     fn run_some(&mut self, which: &dyn Fn(usize) -> bool) -> Result<u64, String> {
         if self.archive.is_none() {
-            self.archive = Some(
-                crate::store::open_archive(&self.archive_address).map_err(|e| e.to_string())?,
-            );
+            self.archive =
+                Some(crate::store::open_archive(&self.archive_address).map_err(|e| e.to_string())?);
         }
         let archive = self.archive.as_mut().expect("opened");
         let mut runs = 0;
@@ -95,7 +94,8 @@ impl T3Reactor {
                         "channel": p.channel, "process": p.name,
                         "error": format!("T3 process panicked: {why}"),
                     }))]);
-                    self.telemetry.event(Event::DeadLetter { reason: "t3_panic" });
+                    self.telemetry
+                        .event(Event::DeadLetter { reason: "t3_panic" });
                     return Err(format!("panic: T3 {} panicked: {why}", p.name));
                 }
             }

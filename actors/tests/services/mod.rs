@@ -4,7 +4,10 @@
 
 #![allow(dead_code)]
 
+use ampel::store::{Archive, T2Query};
+use serde_json::{json, Value};
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -55,37 +58,94 @@ fn wait_for_port(child: &mut Child, port: u16, what: &str) -> bool {
     }
 }
 
-/// A tansu broker with in-memory storage.
+/// A tansu broker: in-memory storage, or an SQLite file that survives a
+/// kill -9 and restart.
 pub struct Tansu {
-    child: Child,
+    child: Option<Child>,
     pub port: u16,
     bin: PathBuf,
+    storage: String,
+    /// Working directory (relative SQLite storage lives there).
+    dir: Option<PathBuf>,
 }
 
 impl Tansu {
     pub fn start() -> Tansu {
+        Self::start_with("memory://tansu/".into(), None, None)
+    }
+
+    /// Storage in `dir` (kept across [`kill9`](Self::kill9) and
+    /// [`restart`](Self::restart)).
+    pub fn start_persistent(dir: &std::path::Path) -> Tansu {
+        Self::start_with("sqlite://tansu.db".into(), None, Some(dir))
+    }
+
+    /// In-memory storage on a given port (a broker that comes up late).
+    pub fn start_on(port: u16) -> Tansu {
+        Self::start_with("memory://tansu/".into(), Some(port), None)
+    }
+
+    fn start_with(storage: String, port: Option<u16>, dir: Option<&std::path::Path>) -> Tansu {
         let bin = find("tansu", "TANSU");
         for _ in 0..5 {
-            let port = free_port();
-            let url = format!("tcp://127.0.0.1:{port}");
-            let mut child = Command::new(&bin)
-                .args([
-                    "broker",
-                    "--listener-url",
-                    &url,
-                    "--advertised-listener-url",
-                    &url,
-                ])
-                .args(["--storage-engine", "memory://tansu/"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
-            if wait_for_port(&mut child, port, "tansu") {
-                return Tansu { child, port, bin };
+            let mut t = Tansu {
+                child: None,
+                port: port.unwrap_or_else(free_port),
+                bin: bin.clone(),
+                storage: storage.clone(),
+                dir: dir.map(Path::to_path_buf),
+            };
+            if t.try_start() {
+                return t;
             }
         }
         panic!("tansu did not start on any of 5 free ports");
+    }
+
+    fn try_start(&mut self) -> bool {
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let mut cmd = Command::new(&self.bin);
+        if let Some(d) = &self.dir {
+            cmd.current_dir(d);
+        }
+        let mut child = cmd
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", &self.storage])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", self.bin.display()));
+        let up = wait_for_port(&mut child, self.port, "tansu");
+        self.child = Some(child);
+        up
+    }
+
+    /// SIGKILL, no shutdown of any kind.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts again on the same port with the same storage.
+    pub fn restart(&mut self) {
+        self.kill9();
+        let t = Instant::now();
+        while !self.try_start() {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "tansu did not come back on port {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     pub fn brokers(&self) -> String {
@@ -114,8 +174,7 @@ impl Tansu {
 
 impl Drop for Tansu {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill9();
     }
 }
 
@@ -202,4 +261,128 @@ impl Drop for Redis {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+// ---- helpers of the Kafka and live tests ----
+
+pub fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/data")
+        .join(name)
+}
+
+pub fn produce(broker: &Tansu, topic: &str, files: &[&str]) -> Value {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ampel"));
+    cmd.args(["produce", "--brokers", &broker.brokers(), "--topic", topic]);
+    for f in files {
+        cmd.arg(data(f));
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+pub fn job(dir: &Path, source: &str) -> PathBuf {
+    job_with(dir, source, "")
+}
+
+/// A job with two channels (A: DecentFilter, B: SimpleDecentFilter, with
+/// T2 units) over `source`, plus `extra` top-level YAML lines.
+pub fn job_with(dir: &Path, source: &str, extra: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let standard = json!({"min_ndet": 1, "min_tspan": 0, "max_tspan": 10000, "min_rb": 0.3, "max_fwhm": 5.5,
+        "max_elong": 1.4, "max_magdiff": 1, "max_nbad": 2, "min_sso_dist": 20, "min_gal_lat": 7,
+        "ps1_sgveto_rad": 1, "ps1_sgveto_th": 0.8, "ps1_confusion_rad": 3, "ps1_confusion_sg_tol": 0.1,
+        "gaia_rs": 0, "gaia_pm_signif": 3, "gaia_plx_signif": 3, "gaia_veto_gmag_min": 9,
+        "gaia_veto_gmag_max": 20, "gaia_excessnoise_sig_max": 999});
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let p = dir.join(format!("job-{n}.yml"));
+    std::fs::write(
+        &p,
+        format!(
+            "name: live\nsource: {source}\n{extra}\nchannels:\n\
+             - {{channel: A, access: [ZTF, ZTF_PUB], t0_filter: {{unit: DecentFilter, config: {standard}}}, t2_compute: [{{unit: T2LightCurveSummary}}]}}\n\
+             - {{channel: B, access: [ZTF, ZTF_PUB], t0_filter: {{unit: SimpleDecentFilter, config: {{min_ndet: 3}}}}, t2_compute: [{{unit: T2LightCurveSummary}}, {{unit: T2TemplateMatch}}]}}\n"
+        ),
+    )
+    .unwrap();
+    p
+}
+
+pub fn run_cli(dir: &Path, job: &Path, store: &str) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_ampel"))
+        .current_dir(dir)
+        .args(["run", "--job"])
+        .arg(job)
+        .args(["--store", store])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap()
+}
+
+/// What must match between a live run and a replay.
+pub fn contents(a: &dyn Archive) -> Value {
+    let mut stocks = Vec::new();
+    for s in a.stocks(&Default::default()).unwrap() {
+        let dps: Vec<i64> = a
+            .datapoints(s.stock)
+            .unwrap()
+            .iter()
+            .map(|d| d.id)
+            .collect();
+        let states: Vec<Value> = a
+            .states(s.stock)
+            .unwrap()
+            .iter()
+            .map(|t| json!([t.link, t.dps, t.channel]))
+            .collect();
+        stocks.push(json!([s.stock, s.channel, s.name, dps, states]));
+    }
+    let t2: Vec<Value> = a
+        .t2(&T2Query::default())
+        .unwrap()
+        .into_iter()
+        .map(|d| json!([d.stock, d.unit, d.config, d.link, d.code, d.body, d.channel]))
+        .collect();
+    json!({"stocks": stocks, "t2": t2})
+}
+
+pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (
+        status,
+        out.split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
+    )
+}
+
+/// Sum of a metric's samples whose labels include `labels`.
+pub fn metric(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
+    scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            prometheus_parse::Value::Histogram(ref h) => {
+                h.iter().map(|b| b.count).fold(0.0, f64::max)
+            }
+            _ => 0.0,
+        })
+        .sum()
 }

@@ -1,0 +1,515 @@
+//! The live runtime against real services, with faults: a broker killed
+//! (-9) and restarted, a consumer killed while another shares its group, a
+//! Redis restarted mid-stream, brokers unreachable at start, a poison
+//! message, a unit that panics, backpressure, and T2 work shared with
+//! separate `ampel worker t2` processes. Every end state is compared with
+//! a replay of the same alerts: same stocks, datapoints, states and T2
+//! results, nothing lost and nothing stored twice.
+
+mod services;
+
+use ampel::store::{open_embedded, Archive};
+use serde_json::Value;
+use services::{contents, data, http_get, job, job_with, metric, produce, run_cli, Redis, Tansu};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus};
+use std::time::{Duration, Instant};
+
+const ALL: [&str; 3] = [
+    "ztf_public_20231018_v4.02.tar.gz",
+    "ztf_public_20200101_v3.3.tar.gz",
+    "ztf_public_20180819_mod1000.tar.gz",
+];
+const REST: [&str; 2] = [
+    "ztf_public_20200101_v3.3.tar.gz",
+    "ztf_public_20180819_mod1000.tar.gz",
+];
+
+/// A running `ampel` process with its metrics port and log file.
+struct Proc {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+    out: PathBuf,
+}
+
+fn spawn(dir: &Path, name: &str, args: &[&str]) -> Proc {
+    let port = services::free_port();
+    let log = dir.join(format!("{name}.log"));
+    let out = dir.join(format!("{name}.out"));
+    let child = Command::new(env!("CARGO_BIN_EXE_ampel"))
+        .current_dir(dir)
+        .args(args)
+        .args(["--metrics", &format!("127.0.0.1:{port}")])
+        .stdout(File::create(&out).unwrap())
+        .stderr(File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    Proc {
+        child,
+        port,
+        log,
+        out,
+    }
+}
+
+fn spawn_run(dir: &Path, name: &str, job: &Path, store: &str) -> Proc {
+    spawn(
+        dir,
+        name,
+        &["run", "--job", job.to_str().unwrap(), "--store", store],
+    )
+}
+
+impl Proc {
+    fn scrape(&self) -> Option<prometheus_parse::Scrape> {
+        std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        let (_, body) = http_get(self.port, "/metrics");
+        prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).ok()
+    }
+
+    /// Waits until the metric reaches `at_least`.
+    fn wait_metric(&mut self, name: &str, labels: &[(&str, &str)], at_least: f64, secs: u64) {
+        let t = Instant::now();
+        loop {
+            if let Some(s) = self.scrape() {
+                if metric(&s, name, labels) >= at_least {
+                    return;
+                }
+            }
+            if let Ok(Some(st)) = self.child.try_wait() {
+                panic!(
+                    "exited ({st}) before {name} reached {at_least}: {}",
+                    self.logs()
+                );
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(secs),
+                "{name} did not reach {at_least} in {secs} s: {}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait_log(&self, text: &str, secs: u64) {
+        let t = Instant::now();
+        while !self.logs().contains(text) {
+            assert!(
+                t.elapsed() < Duration::from_secs(secs),
+                "no {text:?} in the log: {}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        assert!(Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+    }
+
+    /// Waits for the exit (at most `secs`); the status and the last stdout
+    /// line as JSON.
+    fn finish(mut self, secs: u64) -> (ExitStatus, Value) {
+        let t = Instant::now();
+        let st = loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                break st;
+            }
+            if t.elapsed() > Duration::from_secs(secs) {
+                let _ = self.child.kill();
+                panic!("did not exit in {secs} s: {}", self.logs());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let out = std::fs::read_to_string(&self.out).unwrap();
+        let last = out.lines().last().unwrap_or("null").to_string();
+        (st, serde_json::from_str(&last).unwrap_or(Value::Null))
+    }
+
+    /// SIGTERM, then the exit, which must be 0.
+    fn term(self) -> Value {
+        self.signal("-TERM");
+        let log = self.log.clone();
+        let (st, summary) = self.finish(90);
+        assert!(
+            st.success(),
+            "exit {st}: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        summary
+    }
+}
+
+fn archive(dir: &Path, file: &str) -> ampel::store::SqliteArchive {
+    open_embedded(&format!("sqlite:{}", dir.join(file).display())).unwrap()
+}
+
+/// What a replay of `files` stores with the same channels.
+fn replay_contents(files: &[&str]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let paths: Vec<String> = files
+        .iter()
+        .map(|f| data(f).display().to_string())
+        .collect();
+    let j = job(dir.path(), &format!("{{paths: [{}]}}", paths.join(", ")));
+    run_cli(dir.path(), &j, "sqlite:replay.sqlite");
+    contents(&archive(dir.path(), "replay.sqlite"))
+}
+
+fn kafka_source(broker: &str, topic: &str, group: &str, extra: &str) -> String {
+    format!("{{kafka: {{brokers: '{broker}', topics: [{topic}], group: {group}{extra}}}}}")
+}
+
+#[test]
+fn a_broker_killed_mid_stream_loses_and_duplicates_nothing() {
+    let storage = tempfile::tempdir().unwrap();
+    let mut broker = Tansu::start_persistent(storage.path());
+    broker.create_topic("ztf_kill_programid1", 3);
+    produce(&broker, "ztf_kill_programid1", &ALL[..1]);
+    let dir = tempfile::tempdir().unwrap();
+    let j = job_with(
+        dir.path(),
+        &kafka_source(&broker.brokers(), "ztf_kill_programid1", "k", ""),
+        "store: {hot: memory}",
+    );
+    let mut run = spawn_run(dir.path(), "run", &j, "sqlite:live.sqlite");
+    run.wait_metric("ampel_alerts_consumed_total", &[], 172.0, 60);
+    broker.kill9();
+    std::thread::sleep(Duration::from_secs(2));
+    broker.restart();
+    produce(&broker, "ztf_kill_programid1", &REST);
+    run.wait_metric("ampel_alerts_consumed_total", &[], 252.0, 120);
+    let summary = run.term();
+    assert_eq!(summary["alerts"], 252, "every alert exactly once");
+    assert_eq!(summary["failed"], 0);
+    assert_eq!(
+        contents(&archive(dir.path(), "live.sqlite")),
+        replay_contents(&ALL)
+    );
+}
+
+#[test]
+fn a_killed_consumer_hands_its_partitions_to_the_other() {
+    let redis = Redis::start();
+    let broker = Tansu::start();
+    broker.create_topic("ztf_pair_programid1", 4);
+    produce(&broker, "ztf_pair_programid1", &ALL[..1]);
+    let dir = tempfile::tempdir().unwrap();
+    let j = job_with(
+        dir.path(),
+        &kafka_source(&broker.brokers(), "ztf_pair_programid1", "pair", ""),
+        &format!(
+            "store: {{hot: '{}'}}\nt2: {{reclaim_after_seconds: 2}}",
+            redis.url()
+        ),
+    );
+    let mut a = spawn_run(dir.path(), "a", &j, "sqlite:shared.sqlite");
+    a.wait_metric("ampel_alerts_consumed_total", &[], 1.0, 60);
+    let b = spawn_run(dir.path(), "b", &j, "sqlite:shared.sqlite");
+    // B joins: the group rebalances, A hands over (stored, committed).
+    b.wait_log("rebalance: partitions assigned", 60);
+    a.signal("-KILL");
+    let _ = a.finish(10);
+    produce(&broker, "ztf_pair_programid1", &REST);
+    // The 80 new alerts are spread over all four partitions, so B only
+    // gets them all by taking over A's partitions.
+    let t = Instant::now();
+    let stored = loop {
+        let n = archive(dir.path(), "shared.sqlite")
+            .stocks(&Default::default())
+            .unwrap()
+            .len();
+        let want = replay_contents(&ALL)["stocks"].as_array().unwrap().len();
+        if n >= want || t.elapsed() > Duration::from_secs(120) {
+            break (n, want);
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    assert_eq!(stored.0, stored.1, "{}", b.logs());
+    b.term();
+    assert_eq!(
+        contents(&archive(dir.path(), "shared.sqlite")),
+        replay_contents(&ALL)
+    );
+}
+
+#[test]
+fn a_redis_restart_mid_stream_is_survived() {
+    let mut redis = Redis::start();
+    let broker = Tansu::start();
+    broker.create_topic("ztf_redis_programid1", 3);
+    produce(&broker, "ztf_redis_programid1", &ALL[..1]);
+    let dir = tempfile::tempdir().unwrap();
+    let j = job_with(
+        dir.path(),
+        &kafka_source(&broker.brokers(), "ztf_redis_programid1", "r", ""),
+        &format!("store: {{hot: '{}'}}", redis.url()),
+    );
+    let mut run = spawn_run(dir.path(), "run", &j, "sqlite:live.sqlite");
+    run.wait_metric("ampel_alerts_consumed_total", &[], 172.0, 60);
+    redis.restart(); // empty: seen alerts and the T2 queue are gone
+    produce(&broker, "ztf_redis_programid1", &REST);
+    run.wait_metric("ampel_alerts_consumed_total", &[], 252.0, 60);
+    let summary = run.term();
+    assert_eq!(summary["alerts"], 252);
+    assert_eq!(
+        contents(&archive(dir.path(), "live.sqlite")),
+        replay_contents(&ALL)
+    );
+}
+
+#[test]
+fn unreachable_brokers_at_start_are_waited_for() {
+    let port = services::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let j = job(
+        dir.path(),
+        &kafka_source(
+            &format!("127.0.0.1:{port}"),
+            "ztf_late_programid1",
+            "late",
+            ", properties: {topic.metadata.refresh.interval.ms: '1000'}",
+        ),
+    );
+    let mut run = spawn_run(dir.path(), "run", &j, "sqlite:live.sqlite");
+    run.wait_log("retrying with back-off", 30);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        run.child.try_wait().unwrap().is_none(),
+        "a live run does not exit while its brokers are away"
+    );
+    let broker = Tansu::start_on(port);
+    broker.create_topic("ztf_late_programid1", 2);
+    produce(&broker, "ztf_late_programid1", &ALL[..1]);
+    run.wait_metric("ampel_alerts_consumed_total", &[], 172.0, 90);
+    let summary = run.term();
+    assert_eq!(summary["alerts"], 172);
+}
+
+#[test]
+fn a_poison_message_becomes_a_dead_letter_and_the_stream_goes_on() {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let broker = Tansu::start();
+    broker.create_topic("ztf_poison_programid1", 1);
+    let p: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker.brokers())
+        .create()
+        .unwrap();
+    p.send(
+        BaseRecord::to("ztf_poison_programid1")
+            .key("x")
+            .payload(b"Obj\x01 not really avro"),
+    )
+    .unwrap();
+    p.flush(Duration::from_secs(10)).unwrap();
+    produce(&broker, "ztf_poison_programid1", &ALL[..1]);
+    let dir = tempfile::tempdir().unwrap();
+    let j = job(
+        dir.path(),
+        &kafka_source(
+            &broker.brokers(),
+            "ztf_poison_programid1",
+            "p",
+            ", stop_after_idle_seconds: 4",
+        ),
+    );
+    let mut run = spawn_run(dir.path(), "run", &j, "sqlite:live.sqlite");
+    run.wait_metric(
+        "ampel_dead_letters_total",
+        &[("reason", "unreadable")],
+        1.0,
+        60,
+    );
+    let (st, summary) = run.finish(60);
+    assert_eq!(st.code(), Some(3), "a run with a dead letter says so");
+    assert_eq!(
+        (summary["alerts"].as_u64(), summary["failed"].as_u64()),
+        (Some(172), Some(1))
+    );
+    let troubles = archive(dir.path(), "live.sqlite").troubles().unwrap();
+    assert_eq!(troubles.len(), 1);
+    assert_eq!(
+        troubles[0]["origin"],
+        "kafka:ztf_poison_programid1 [member partition 0 offset 0]"
+    );
+    assert!(troubles[0]["payload_base64"].is_string(), "{}", troubles[0]);
+}
+
+#[test]
+fn a_panicking_filter_restarts_its_actor_and_the_rest_goes_on() {
+    // The object with the most alerts in the sample.
+    let d = ampel::AlertDecoder::new();
+    let mut names = std::collections::BTreeMap::<String, u64>::new();
+    ampel::source::for_each_alert(&[data(ALL[0])], |m| {
+        for a in d.decode(m.unwrap().bytes).unwrap() {
+            *names.entry(a.name).or_default() += 1;
+        }
+        std::ops::ControlFlow::Continue(())
+    });
+    let (victim, n) = names.into_iter().max_by_key(|(_, n)| *n).unwrap();
+    let broker = Tansu::start();
+    broker.create_topic("ztf_panic_programid1", 2);
+    produce(&broker, "ztf_panic_programid1", &ALL[..1]);
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("job.yml");
+    std::fs::write(
+        &j,
+        format!(
+            "name: panics\nsource: {}\nchannels:\n\
+             - {{channel: F, access: [ZTF, ZTF_PUB], t0_filter: {{unit: FaultInjectionFilter, config: {{panic_on: [{victim}]}}}}, t2_compute: [{{unit: T2LightCurveSummary}}]}}\n\
+             - {{channel: S, access: [ZTF, ZTF_PUB], t0_filter: {{unit: FaultInjectionFilter, config: {{panic_on: []}}}}, t2_compute: [{{unit: T2LightCurveSummary}}]}}\n",
+            kafka_source(&broker.brokers(), "ztf_panic_programid1", "f", ", stop_after_idle_seconds: 4")
+        ),
+    )
+    .unwrap();
+    let mut run = spawn_run(dir.path(), "run", &j, "sqlite:live.sqlite");
+    run.wait_metric("ampel_alerts_consumed_total", &[], 172.0, 60);
+    run.wait_metric(
+        "ampel_actor_restarts_total",
+        &[("actor", "channel_filter")],
+        n as f64,
+        30,
+    );
+    let s = run.scrape().unwrap();
+    assert_eq!(
+        metric(
+            &s,
+            "ampel_actor_restarts_total",
+            &[("actor", "channel_filter")]
+        ),
+        n as f64,
+        "one restart per panic"
+    );
+    assert_eq!(
+        metric(
+            &s,
+            "ampel_dead_letters_total",
+            &[("reason", "filter_panic")]
+        ),
+        n as f64
+    );
+    let (st, summary) = run.finish(60);
+    assert!(st.success());
+    assert_eq!(summary["alerts"], 172);
+    assert_eq!(summary["accepted"]["F"], 172 - n, "all but the victim's");
+    assert_eq!(
+        summary["accepted"]["S"], 172,
+        "the other channel saw everything"
+    );
+    let troubles = archive(dir.path(), "live.sqlite").troubles().unwrap();
+    assert_eq!(troubles.len() as u64, n);
+    assert!(troubles[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("channel F: filter panicked"));
+}
+
+#[test]
+fn backpressure_pauses_the_consumer_and_loses_nothing() {
+    let broker = Tansu::start();
+    broker.create_topic("ztf_bp_programid1", 2);
+    produce(&broker, "ztf_bp_programid1", &ALL[..1]);
+    let dir = tempfile::tempdir().unwrap();
+    let j = job(
+        dir.path(),
+        &kafka_source(
+            &broker.brokers(),
+            "ztf_bp_programid1",
+            "bp",
+            ", stop_after_idle_seconds: 4, max_in_flight: 3",
+        ),
+    );
+    let run = spawn_run(dir.path(), "run", &j, "sqlite:live.sqlite");
+    let log = run.log.clone();
+    let (st, summary) = run.finish(120);
+    assert!(st.success());
+    let logs = std::fs::read_to_string(log).unwrap();
+    assert!(logs.contains("partitions paused"), "{logs}");
+    assert!(logs.contains("partitions resumed"), "{logs}");
+    assert_eq!(summary["alerts"], 172);
+    assert_eq!(
+        contents(&archive(dir.path(), "live.sqlite")),
+        replay_contents(&ALL[..1])
+    );
+}
+
+#[test]
+fn t2_work_is_shared_with_worker_processes_through_redis() {
+    let redis = Redis::start();
+    let broker = Tansu::start();
+    broker.create_topic("ztf_workers_programid1", 2);
+    produce(&broker, "ztf_workers_programid1", &ALL[..1]);
+    let dir = tempfile::tempdir().unwrap();
+    let j = job_with(
+        dir.path(),
+        &kafka_source(
+            &broker.brokers(),
+            "ztf_workers_programid1",
+            "w",
+            ", stop_after_idle_seconds: 4",
+        ),
+        &format!("store: {{hot: '{}'}}\nt2: {{workers: 0}}", redis.url()),
+    );
+    let js = j.to_str().unwrap();
+    let w1 = spawn(
+        dir.path(),
+        "w1",
+        &[
+            "worker",
+            "t2",
+            "--job",
+            js,
+            "--store",
+            "sqlite:live.sqlite",
+            "--threads",
+            "2",
+        ],
+    );
+    let w2 = spawn(
+        dir.path(),
+        "w2",
+        &[
+            "worker",
+            "t2",
+            "--job",
+            js,
+            "--store",
+            "sqlite:live.sqlite",
+            "--threads",
+            "1",
+        ],
+    );
+    let run = spawn_run(dir.path(), "run", &j, "sqlite:live.sqlite");
+    let (st, summary) = run.finish(120);
+    assert!(st.success());
+    assert_eq!(summary["t2_runs"], 0, "this process runs no T2 itself");
+    let runs: u64 = [w1.term(), w2.term()]
+        .iter()
+        .map(|s| s["t2_runs"].as_u64().unwrap())
+        .sum();
+    let docs: u64 = summary["t2"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert!(summary["t2"]["OK"].as_u64().unwrap() > 0);
+    assert_eq!(
+        runs, docs,
+        "each document ran once, in the worker processes"
+    );
+    assert_eq!(
+        contents(&archive(dir.path(), "live.sqlite")),
+        replay_contents(&ALL[..1])
+    );
+}
