@@ -4,12 +4,14 @@
 
 mod services;
 
-use ampel::hot::{HotState, InProcessHotState};
-use ampel_actors::hot::{open_hot, RedisHotState};
+use ampel::hot::{HotState, InProcessHotState, InProcessT2Queue, T2Queue};
+use ampel::store::T2Key;
+use ampel_actors::hot::{open_hot, RedisHotState, RedisT2Queue};
 use serde_json::Value;
 use services::{Redis, Tansu};
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 fn conforms(h: &mut dyn HotState) {
     assert_eq!(h.seen(&[1, 2, -3]).unwrap(), [false, false, false]);
@@ -46,6 +48,74 @@ fn memory_and_redis_behave_alike() {
         .unwrap()
         .to_string()
         .contains("expected `memory`"));
+}
+
+fn key(unit: &str, link: i64) -> T2Key {
+    T2Key {
+        stock: 7,
+        unit: unit.into(),
+        config: 1,
+        link,
+    }
+}
+
+/// Two handles on one queue (two workers): each entry goes to one of them,
+/// with its stream time; depth counts entries until acknowledged.
+fn queue_conforms(a: &mut dyn T2Queue, b: &mut dyn T2Queue) {
+    a.push(&[
+        (key("U", 1), Some(1.5)),
+        (key("U", 2), None),
+        (key("V", 1), None),
+    ])
+    .unwrap();
+    let first = a.pop(2, Duration::from_millis(100)).unwrap();
+    let second = b.pop(10, Duration::from_millis(100)).unwrap();
+    assert_eq!(first.len() + second.len(), 3);
+    let mut keys: Vec<T2Key> = first.iter().chain(&second).map(|e| e.key.clone()).collect();
+    keys.sort();
+    assert_eq!(keys, [key("U", 1), key("U", 2), key("V", 1)]);
+    let one = first
+        .iter()
+        .chain(&second)
+        .find(|e| e.key == key("U", 1))
+        .unwrap();
+    assert_eq!(one.since, Some(1.5));
+    assert!(first.iter().chain(&second).all(|e| !e.reclaimed));
+    assert_eq!(
+        a.depth().unwrap().values().sum::<u64>(),
+        3,
+        "in work still counts"
+    );
+    a.ack(&first).unwrap();
+    b.ack(&second).unwrap();
+    assert!(a.depth().unwrap().is_empty());
+    assert!(a.pop(5, Duration::from_millis(50)).unwrap().is_empty());
+}
+
+#[test]
+fn t2_queues_behave_alike_and_redis_reclaims_a_dead_workers_entries() {
+    let local = InProcessT2Queue::default();
+    queue_conforms(&mut local.clone(), &mut local.clone());
+    let redis = Redis::start();
+    let units = ["U".to_string(), "V".to_string()];
+    let reclaim = Duration::from_millis(300);
+    let mut a = RedisT2Queue::connect(&redis.url(), "q", &units, reclaim).unwrap();
+    let mut b = RedisT2Queue::connect(&redis.url(), "q", &units, reclaim).unwrap();
+    queue_conforms(&mut a, &mut b);
+
+    // A worker takes an entry and dies without acknowledging it: after the
+    // reclaim time another worker gets it, marked as reclaimed.
+    a.push(&[(key("U", 9), None)]).unwrap();
+    let taken = a.pop(1, Duration::from_millis(100)).unwrap();
+    assert_eq!(taken.len(), 1);
+    drop(a);
+    std::thread::sleep(Duration::from_millis(400));
+    let again = b.pop(5, Duration::from_millis(100)).unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].key, key("U", 9));
+    assert!(again[0].reclaimed);
+    b.ack(&again).unwrap();
+    assert!(b.depth().unwrap().is_empty());
 }
 
 #[test]
