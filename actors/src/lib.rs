@@ -18,3 +18,4 @@ pub mod kafka;
 pub mod live;
 pub mod metrics;
 pub mod store;
+pub mod synth;

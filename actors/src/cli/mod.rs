@@ -2,6 +2,7 @@
 
 mod alert_show;
 mod bench;
+mod bench_live;
 mod config_hash;
 mod filter;
 mod input;
@@ -128,6 +129,8 @@ enum BenchCommand {
     T0(bench::BenchT0Args),
     /// The whole pipeline of a job on a fresh embedded archive.
     Replay(bench::BenchReplayArgs),
+    /// The live runtime through a Kafka broker: throughput and latency.
+    Live(bench_live::BenchLiveArgs),
 }
 
 /// Where alerts come from, shared by the commands that read alerts.
@@ -157,6 +160,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench {
             command: BenchCommand::Replay(a),
         } => bench::replay(a),
+        Command::Bench {
+            command: BenchCommand::Live(a),
+        } => bench_live::run(a),
         Command::Run(a) => run::run(a),
         Command::Produce(a) => produce::run(a),
         Command::Worker {

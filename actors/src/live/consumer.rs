@@ -41,7 +41,7 @@ impl ConsumerContext for LiveContext {
                     "rebalance: in-flight messages not stored within 30 s; the next owner of the partitions gets them again"
                 );
             }
-            commit(consumer, &self.ledger);
+            commit(consumer, &self.ledger, CommitMode::Sync);
             self.ledger.forget(&lost);
             tracing::info!(partitions = lost.len(), "rebalance: partitions revoked");
         }
@@ -60,7 +60,10 @@ impl ConsumerContext for LiveContext {
 }
 
 /// Commits the stored offsets; a failure means redelivery, never loss.
-fn commit<C: ConsumerContext>(consumer: &BaseConsumer<C>, ledger: &Ledger) {
+/// Between rounds the commit is asynchronous (the broker's round trip
+/// would otherwise pace consumption); before a rebalance and at the end it
+/// is synchronous.
+fn commit<C: ConsumerContext>(consumer: &BaseConsumer<C>, ledger: &Ledger, mode: CommitMode) {
     let offsets = ledger.take_committable();
     if offsets.is_empty() {
         return;
@@ -71,7 +74,7 @@ fn commit<C: ConsumerContext>(consumer: &BaseConsumer<C>, ledger: &Ledger) {
             tracing::warn!(error = %e, topic = %t, partition = p, "bad offset");
         }
     }
-    if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
+    if let Err(e) = consumer.commit(&tpl, mode) {
         tracing::warn!(error = %e, "committing offsets failed (the messages will be redelivered)");
     }
 }
@@ -196,7 +199,7 @@ impl AlertConsumer {
         let Ok(pos) = c.position() else { return };
         for e in pos.elements() {
             if let Ok((_, high)) =
-                c.fetch_watermarks(e.topic(), e.partition(), Duration::from_millis(500))
+                c.fetch_watermarks(e.topic(), e.partition(), Duration::from_millis(200))
             {
                 let at = match e.offset() {
                     Offset::Offset(o) => o,
@@ -230,7 +233,7 @@ impl Handler<PollRound> for AlertConsumer {
             // Final commit happens once the ingester has stored everything.
             if let Some(c) = &self.consumer {
                 if shared.ledger.wait_all_stored(Duration::from_secs(60)) {
-                    commit(c, &shared.ledger);
+                    commit(c, &shared.ledger, CommitMode::Sync);
                 }
             }
             shared.consumer_done.store(true, Ordering::SeqCst);
@@ -283,7 +286,7 @@ impl Handler<PollRound> for AlertConsumer {
             }
         }
         if let Some(c) = &self.consumer {
-            commit(c, &shared.ledger);
+            commit(c, &shared.ledger, CommitMode::Async);
         }
         self.report_lag();
         ctx.address().do_send(PollRound);
