@@ -119,6 +119,36 @@ fn t2_queues_behave_alike_and_redis_reclaims_a_dead_workers_entries() {
 }
 
 #[test]
+fn redis_stock_memos_merge_between_processes() {
+    use ampel::hot::StockMemo;
+    let redis = Redis::start();
+    let mut a = RedisHotState::connect(&redis.url(), "memo").unwrap();
+    let mut b = RedisHotState::connect(&redis.url(), "memo").unwrap();
+    assert_eq!(a.stock_memos(&[5, 6]).unwrap(), [None, None]);
+    let memo = |ch: &str, id: i64, tag: &str| StockMemo {
+        channels: vec![ch.into()],
+        datapoints: vec![(id, vec![tag.into()])],
+    };
+    a.remember_stocks(&[(5, memo("A", -1, "ZTF"))]).unwrap();
+    b.remember_stocks(&[(5, memo("B", 2, "ZTF_PUB"))]).unwrap();
+    assert_eq!(
+        a.stock_memos(&[5, 6]).unwrap(),
+        [
+            Some(StockMemo {
+                channels: vec!["A".into(), "B".into()],
+                datapoints: vec![(-1, vec!["ZTF".into()]), (2, vec!["ZTF_PUB".into()])],
+            }),
+            None
+        ]
+    );
+    assert!(InProcessHotState::default()
+        .stock_memos(&[5])
+        .unwrap()
+        .iter()
+        .all(Option::is_none));
+}
+
+#[test]
 fn a_redis_restart_is_survived() {
     let mut redis = Redis::start();
     let mut r = RedisHotState::connect(&redis.url(), "j").unwrap();

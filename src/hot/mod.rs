@@ -11,6 +11,7 @@ mod queue;
 
 pub use queue::{InProcessT2Queue, QueuedT2, T2Queue};
 
+use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use thiserror::Error;
 
@@ -21,19 +22,46 @@ pub struct HotError {
     pub reason: String,
 }
 
+/// What the archive holds of a stock, as far as T0/T1 need it: the
+/// channels that hold it and its datapoints with their tags. With it the
+/// ingester builds states without reading the archive.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StockMemo {
+    pub channels: Vec<String>,
+    pub datapoints: Vec<(i64, Vec<String>)>,
+}
+
 pub trait HotState: Send {
     fn location(&self) -> String;
     /// For each alert id: was it processed and stored before?
     fn seen(&mut self, ids: &[i64]) -> Result<Vec<bool>, HotError>;
     /// These alerts are durably stored (called after the archive write).
     fn mark_seen(&mut self, ids: &[i64]) -> Result<(), HotError>;
+    /// Memos of these stocks (`None`: unknown, read the archive).
+    fn stock_memos(&mut self, stocks: &[i64]) -> Result<Vec<Option<StockMemo>>, HotError> {
+        Ok(vec![None; stocks.len()])
+    }
+    /// Complete memos of stocks just written (merged into what is there:
+    /// channels and datapoints only ever grow). Called after the archive
+    /// write; a memo must never claim less than the archive holds, so an
+    /// implementation that cannot store one must forget it instead.
+    fn remember_stocks(&mut self, memos: &[(i64, StockMemo)]) -> Result<(), HotError> {
+        let _ = memos;
+        Ok(())
+    }
 }
 
-/// Hot state in this process's memory (lost when it exits).
+/// Hot state in this process's memory (lost when it exits). Bounded: past
+/// `MAX_ENTRIES` seen alerts it forgets them and starts over (only
+/// de-duplication is lost, never data). It keeps no stock memos: other
+/// processes may write the same archive, and only a shared memo (Redis)
+/// sees their writes.
 #[derive(Debug, Default)]
 pub struct InProcessHotState {
     seen: HashSet<i64>,
 }
+
+const MAX_ENTRIES: usize = 1_000_000;
 
 impl HotState for InProcessHotState {
     fn location(&self) -> String {
@@ -45,6 +73,9 @@ impl HotState for InProcessHotState {
     }
 
     fn mark_seen(&mut self, ids: &[i64]) -> Result<(), HotError> {
+        if self.seen.len() + ids.len() > MAX_ENTRIES {
+            self.seen.clear();
+        }
         self.seen.extend(ids);
         Ok(())
     }

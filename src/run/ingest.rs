@@ -94,6 +94,19 @@ impl Ingester {
         verdict: &mut dyn FnMut(usize) -> Option<FilterVerdict>,
     ) -> Result<(), StoreError> {
         self.summary.alerts += 1;
+        if let Some(h) = self.hot.as_deref_mut() {
+            if !self.batch.knows(alert.stock) {
+                // What the archive holds of the stock, without reading it.
+                match h.stock_memos(&[alert.stock]) {
+                    Ok(m) => self
+                        .batch
+                        .know(m.into_iter().flatten().map(|m| (alert.stock, m))),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "stock memo unavailable; reading the archive")
+                    }
+                }
+            }
+        }
         self.t0.ingest_decided(
             alert,
             verdict,
@@ -153,6 +166,11 @@ impl Ingester {
     pub fn flush(&mut self, archive: &mut dyn Archive) -> Result<Flushed, StoreError> {
         let ops = self.batch.pending_ops();
         let t = std::time::Instant::now();
+        let memos = if self.hot.is_some() {
+            self.batch.memos()
+        } else {
+            Vec::new()
+        };
         let tickets = self.batch.flush(archive)?;
         if ops > 0 {
             self.telemetry.event(Event::Stored {
@@ -165,6 +183,9 @@ impl Ingester {
                 if let Err(e) = h.mark_seen(&self.stored_ids) {
                     tracing::warn!(error = %e, "hot state unavailable: redeliveries of these alerts will be processed again");
                 }
+            }
+            if let Err(e) = h.remember_stocks(&memos) {
+                tracing::warn!(error = %e, "hot state unavailable: stock memos not kept (the archive is read instead)");
             }
         }
         self.stored_ids.clear();

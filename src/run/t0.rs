@@ -7,6 +7,7 @@ use super::pipeline::RunSummary;
 use super::t2::T2Spec;
 use super::telemetry::{Event, Telemetry};
 use crate::alert::Alert;
+use crate::hot::StockMemo;
 use crate::id::t1_link;
 use crate::job::OnStockMatch;
 use crate::store::{
@@ -40,6 +41,9 @@ pub struct Batch {
     process: String,
     ops: Vec<WriteOp>,
     pending: HashMap<i64, Pending>,
+    /// What was stored of each stock before this batch: from the hot
+    /// state's memos ([`Batch::know`]) or read from the archive once.
+    stored: HashMap<i64, StockMemo>,
 }
 
 /// What a batch added to one stock.
@@ -76,6 +80,52 @@ impl Batch {
         }));
     }
 
+    /// What is stored of `stock` (channels, datapoints): known, or read
+    /// from the archive once per batch.
+    fn stored(&mut self, archive: &dyn Archive, stock: i64) -> Result<&StockMemo, StoreError> {
+        if !self.stored.contains_key(&stock) {
+            let memo = StockMemo {
+                channels: archive.stock(stock)?.map(|s| s.channel).unwrap_or_default(),
+                datapoints: archive.datapoint_tags(stock)?,
+            };
+            self.stored.insert(stock, memo);
+        }
+        Ok(&self.stored[&stock])
+    }
+
+    /// Memos of stocks from the hot state: what the archive holds of them,
+    /// so the batch need not read it.
+    pub fn know(&mut self, memos: impl IntoIterator<Item = (i64, StockMemo)>) {
+        for (stock, memo) in memos {
+            self.stored.entry(stock).or_insert(memo);
+        }
+    }
+
+    /// Whether the batch already knows what is stored of `stock`.
+    pub fn knows(&self, stock: i64) -> bool {
+        self.stored.contains_key(&stock)
+    }
+
+    /// What will be stored of each stock this batch changed once it is
+    /// written (the known state plus the batch's additions): memos for the
+    /// hot state.
+    pub fn memos(&self) -> Vec<(i64, StockMemo)> {
+        self.pending
+            .iter()
+            .filter_map(|(stock, p)| {
+                let base = self.stored.get(stock)?;
+                let mut m = base.clone();
+                m.channels.extend(p.channels.iter().cloned());
+                m.channels.sort();
+                m.channels.dedup();
+                m.datapoints.extend(p.datapoints.iter().cloned());
+                m.datapoints.sort();
+                m.datapoints.dedup_by_key(|d| d.0);
+                Some((*stock, m))
+            })
+            .collect()
+    }
+
     /// Ops queued.
     pub(crate) fn pending_ops(&self) -> usize {
         self.ops.len()
@@ -87,6 +137,7 @@ impl Batch {
     pub fn flush(&mut self, archive: &mut dyn Archive) -> Result<Vec<T2Key>, StoreError> {
         let ops = std::mem::take(&mut self.ops);
         self.pending.clear();
+        self.stored.clear();
         let mut keys: Vec<T2Key> = ops
             .iter()
             .filter_map(|op| match op {
@@ -112,6 +163,7 @@ impl T0 {
             process: self.process.clone(),
             ops: Vec::new(),
             pending: HashMap::new(),
+            stored: HashMap::new(),
         }
     }
 
@@ -156,10 +208,7 @@ impl T0 {
                 None => false,
                 Some(_) => {
                     if known.is_none() {
-                        let mut k = archive
-                            .stock(alert.stock)?
-                            .map(|s| s.channel)
-                            .unwrap_or_default();
+                        let mut k = batch.stored(archive, alert.stock)?.channels.clone();
                         if let Some(p) = batch.pending.get(&alert.stock) {
                             k.extend(p.channels.iter().cloned());
                         }
@@ -210,7 +259,7 @@ impl T0 {
             return Ok(());
         }
 
-        let mut stored = archive.datapoint_tags(alert.stock)?;
+        let mut stored = batch.stored(archive, alert.stock)?.datapoints.clone();
         if let Some(p) = batch.pending.get(&alert.stock) {
             stored.extend(p.datapoints.iter().cloned());
         }

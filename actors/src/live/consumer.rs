@@ -55,6 +55,9 @@ impl ConsumerContext for LiveContext {
                 .map(|e| format!("{}/{}", e.topic(), e.partition()))
                 .collect();
             tracing::info!(partitions = ?parts, "rebalance: partitions assigned");
+            // A catch-up run's idle time counts from here: joining a group
+            // can take a while.
+            self.ledger.touch();
         }
     }
 }
@@ -230,11 +233,16 @@ impl Handler<PollRound> for AlertConsumer {
         let shared = self.shared.clone();
         let _run = shared.span.enter();
         if shared.stopping.load(Ordering::SeqCst) {
-            // Final commit happens once the ingester has stored everything.
-            if let Some(c) = &self.consumer {
+            // Final commit happens once the ingester has stored everything;
+            // then the consumer leaves the group (dropping it closes it), so
+            // the next member is assigned the partitions at once instead of
+            // after the session timeout.
+            if let Some(c) = self.consumer.take() {
                 if shared.ledger.wait_all_stored(Duration::from_secs(60)) {
-                    commit(c, &shared.ledger, CommitMode::Sync);
+                    commit(&c, &shared.ledger, CommitMode::Sync);
                 }
+                c.unsubscribe();
+                drop(c);
             }
             shared.consumer_done.store(true, Ordering::SeqCst);
             return;

@@ -43,6 +43,11 @@ impl Ledger {
         seq
     }
 
+    /// Something happened that restarts the idle clock (an assignment).
+    pub fn touch(&self) {
+        self.lock().last_message = Some(Instant::now());
+    }
+
     /// Messages numbered below `upto` are durably stored.
     pub fn stored(&self, upto: u64) {
         let mut l = self.lock();
