@@ -83,14 +83,14 @@ impl Batch {
     /// What is stored of `stock` (channels, datapoints): known, or read
     /// from the archive once per batch.
     fn stored(&mut self, archive: &dyn Archive, stock: i64) -> Result<&StockMemo, StoreError> {
-        if !self.stored.contains_key(&stock) {
-            let memo = StockMemo {
+        use std::collections::hash_map::Entry;
+        Ok(match self.stored.entry(stock) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(StockMemo {
                 channels: archive.stock(stock)?.map(|s| s.channel).unwrap_or_default(),
                 datapoints: archive.datapoint_tags(stock)?,
-            };
-            self.stored.insert(stock, memo);
-        }
-        Ok(&self.stored[&stock])
+            }),
+        })
     }
 
     /// Memos of stocks from the hot state: what the archive holds of them,
