@@ -4,14 +4,15 @@
 //! - [`store`]: archive backends over the network (MongoDB) and opening an
 //!   archive from its address.
 //! - [`kafka`]: producing alerts into topics in each survey's wire format,
-//!   and consuming them for `ampel run`.
-//! - [`hot`]: hot state in Redis (alert de-duplication across processes).
+//!   and the consumer settings.
+//! - [`hot`]: hot state in Redis (alert de-duplication and stock memos
+//!   across processes) and the Redis Streams T2 queue.
+//! - [`live`]: the live runtime, a Kafka job as supervised actix actors.
+//! - [`synth`]: distinct copies of real alerts for load tests.
 //! - [`metrics`]: Prometheus metrics from a run's events, /metrics,
 //!   /healthz and /readyz.
 //!
-//! The `ampel` binary (`src/main.rs`, `src/cli/`) is the command line; the
-//! supervised actors (Kafka consumer, channel filters, T2 workers, T3
-//! reactors) arrive with step 3.
+//! The `ampel` binary (`src/main.rs`, `src/cli/`) is the command line.
 
 pub mod hot;
 pub mod kafka;

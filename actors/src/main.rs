@@ -1,9 +1,11 @@
-//! The `ampel` command: inspection, filtering and benchmarks over alert
-//! archives now; the live, actor-based broker in later steps.
+//! The `ampel` command: replays, the live actor-based broker (`run` from
+//! Kafka, `worker t2`), inspection, filtering and benchmarks.
 //!
 //! Exit status: 0 success, 2 bad usage or configuration, 3 when any record
 //! could not be decoded or shaped (the others were still processed), 4 when
-//! a Kafka run received nothing because its brokers were unreachable.
+//! a catch-up Kafka run received nothing because its brokers were
+//! unreachable, 5 when the archive failed during a live run (nothing
+//! unstored was committed).
 
 mod cli;
 

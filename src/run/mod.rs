@@ -12,9 +12,7 @@ mod t3;
 mod telemetry;
 
 pub use ingest::{Flushed, Ingester};
-pub use pipeline::{
-    Input, MessageSource, Pipeline, PipelineParts, Poll, Progress, RunRecord, RunSummary,
-};
+pub use pipeline::{Input, Pipeline, PipelineParts, Progress, RunRecord, RunSummary};
 pub use t0::{Batch, ChannelRt, T0};
 pub use t2::T2Worker;
 pub use t3::{run_process, T3Process};

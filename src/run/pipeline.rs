@@ -21,6 +21,7 @@ use serde_json::{json, Value as Json};
 use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 
 /// Progress of a replay, for a progress bar.
@@ -59,40 +60,6 @@ pub enum Input {
     Paths(Vec<std::path::PathBuf>),
     /// Messages already in memory (benchmarks).
     Memory(Vec<RawAlert>),
-    /// A message stream (Kafka), told when what it delivered is stored.
-    Stream(Box<dyn MessageSource>),
-}
-
-/// One poll of a message stream.
-pub enum Poll {
-    Message(Result<RawAlert, SourceError>),
-    /// Nothing arrived for a while: a moment to write and acknowledge.
-    Idle,
-    /// The stream ended (or its idle limit passed).
-    End,
-}
-
-/// A stream of alert messages (a Kafka consumer, a file reader thread).
-pub trait MessageSource: Send {
-    fn poll(&mut self) -> Poll;
-    /// Everything delivered so far is durably in the archive: acknowledge it
-    /// (commit offsets). A failure means redelivery, never loss.
-    fn stored(&mut self) -> Result<(), String>;
-}
-
-/// The reader thread's channel as a message source.
-struct ChannelFeed(std::sync::mpsc::Receiver<Result<RawAlert, SourceError>>);
-
-impl MessageSource for ChannelFeed {
-    fn poll(&mut self) -> Poll {
-        match self.0.recv() {
-            Ok(m) => Poll::Message(m),
-            Err(_) => Poll::End,
-        }
-    }
-    fn stored(&mut self) -> Result<(), String> {
-        Ok(())
-    }
 }
 
 /// The state of the T0 loop over a source.
@@ -106,29 +73,14 @@ pub(crate) struct T0Loop<'a> {
 }
 
 impl T0Loop<'_> {
-    /// Writes the batch, then tells the source it is stored.
-    fn flush(&mut self, source: &mut dyn MessageSource) -> Result<(), StoreError> {
-        self.ingester.flush(self.archive)?;
-        if let Err(e) = source.stored() {
-            tracing::warn!(error = %e, "acknowledging stored messages failed (they will be redelivered)");
-        }
-        Ok(())
+    fn flush(&mut self) -> Result<(), StoreError> {
+        self.ingester.flush(self.archive).map(|_| ())
     }
 
-    /// T0 over every message of `source`; flushes every `batch_size`
-    /// messages and whenever the source idles, acknowledging after each.
-    fn feed(&mut self, source: &mut dyn MessageSource) -> Result<(), StoreError> {
-        loop {
-            let item = match source.poll() {
-                Poll::Message(m) => m,
-                Poll::Idle => {
-                    if self.ingester.in_batch() > 0 {
-                        self.flush(source)?;
-                    }
-                    continue;
-                }
-                Poll::End => break,
-            };
+    /// T0 over every message from the reader; writes every `batch_size`
+    /// messages.
+    fn feed(&mut self, rx: Receiver<Result<RawAlert, SourceError>>) -> Result<(), StoreError> {
+        while let Ok(item) = rx.recv() {
             let msg = match item {
                 Ok(raw) => {
                     let latency_s = raw.timestamp_ms.map(|ms| now() - ms as f64 / 1000.0);
@@ -163,7 +115,7 @@ impl T0Loop<'_> {
             }
             self.ingester.message_done();
             if self.ingester.in_batch() >= self.batch_size {
-                self.flush(source)?;
+                self.flush()?;
             }
             let s = &self.ingester.summary;
             if s.alerts % 64 == 0 {
@@ -176,7 +128,7 @@ impl T0Loop<'_> {
             }
         }
         // Whatever happened before, what was accepted is kept.
-        self.flush(source)
+        self.flush()
     }
 }
 
@@ -515,9 +467,8 @@ impl Pipeline {
             telemetry: self.telemetry.as_ref(),
             batch_size: self.job.batch_size,
         };
-        let result = match input {
-            Input::Stream(mut source) => t0.feed(source.as_mut()),
-            input => {
+        let result = {
+            {
                 // Reading and gunzip run on their own thread (inflating an
                 // archive is most of a replay's cost), feeding the tiers
                 // through a bounded channel: at most QUEUE messages in flight.
@@ -538,10 +489,8 @@ impl Pipeline {
                                 }
                             }
                         }
-                        Input::Stream(_) => unreachable!("handled above"),
                     });
-                    let mut feed = ChannelFeed(rx);
-                    t0.feed(&mut feed)
+                    t0.feed(rx)
                 })
             }
         };
