@@ -62,6 +62,16 @@ fn spawn_run(dir: &Path, name: &str, job: &Path, store: &str) -> Proc {
     )
 }
 
+/// A test that fails must not leave its process running.
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl Proc {
     fn scrape(&self) -> Option<prometheus_parse::Scrape> {
         std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
