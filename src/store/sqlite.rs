@@ -432,13 +432,13 @@ impl Archive for SqliteArchive {
                     reason: e.to_string(),
                 })?;
                 if merge::claimable(&d, now) || (steal_running && d.code == code::RUNNING) {
+                    let mut d = d;
+                    d.code = code::RUNNING;
+                    // Written at once: a key given twice is claimed once.
+                    put_t2(&tx, &d).map_err(&be)?;
                     claimed.push(d);
                 }
             }
-        }
-        for d in &mut claimed {
-            d.code = code::RUNNING;
-            put_t2(&tx, d).map_err(&be)?;
         }
         tx.commit().map_err(&be)?;
         Ok(claimed)
