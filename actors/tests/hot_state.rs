@@ -8,9 +8,8 @@ use ampel::hot::{HotState, InProcessHotState, InProcessT2Queue, T2Queue};
 use ampel::store::T2Key;
 use ampel_actors::hot::{open_hot, RedisHotState, RedisT2Queue};
 use serde_json::Value;
-use services::{Redis, Tansu};
+use services::{produce, run_cli_with, Redis, Tansu};
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 fn conforms(h: &mut dyn HotState) {
@@ -163,8 +162,6 @@ fn a_redis_restart_is_survived() {
 }
 
 fn run(dir: &Path, group: &str, broker: &Tansu, hot: &str) -> Value {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/data/ztf_public_20231018_v4.02.tar.gz");
     let job = dir.join(format!("{group}.yml"));
     std::fs::write(
         &job,
@@ -175,32 +172,9 @@ fn run(dir: &Path, group: &str, broker: &Tansu, hot: &str) -> Value {
     )
     .unwrap();
     if group == "first" {
-        let p = Command::new(env!("CARGO_BIN_EXE_ampel"))
-            .args([
-                "produce",
-                "--brokers",
-                &broker.brokers(),
-                "--topic",
-                "ztf_dedup",
-            ])
-            .arg(&data)
-            .output()
-            .unwrap();
-        assert!(p.status.success());
+        produce(broker, "ztf_dedup", &["ztf_public_20231018_v4.02.tar.gz"]);
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_ampel"))
-        .current_dir(dir)
-        .args(["run", "--job"])
-        .arg(&job)
-        .args(["--store", "sqlite:d.sqlite", "--hot", hot])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap()
+    run_cli_with(dir, &job, &["--store", "sqlite:d.sqlite", "--hot", hot])
 }
 
 #[test]

@@ -13,8 +13,7 @@ use ampel::store::{open_embedded, Archive};
 use ampel::AlertDecoder;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Message};
-use serde_json::Value;
-use services::{contents, data, http_get, job, metric, produce, run_cli, Tansu};
+use services::{contents, data, http_get, job, metric, produce, run_cli, spawn_run, Tansu};
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -203,52 +202,23 @@ fn metrics_during_a_run_match_what_was_processed() {
             broker.brokers()
         ),
     );
-    let port = services::free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_ampel"))
-        .current_dir(dir.path())
-        .args(["run", "--job"])
-        .arg(&live)
-        .args([
-            "--store",
-            "sqlite:m.sqlite",
-            "--metrics",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut run = spawn_run(dir.path(), "run", &live, "sqlite:m.sqlite");
     // Scrape while the run waits out its idle time after the last alert
-    // (8 s: ample for the idle flush, which comes after 250 ms).
-    let t = Instant::now();
-    let scrape = loop {
-        assert!(t.elapsed() < Duration::from_secs(60), "no complete scrape");
-        std::thread::sleep(Duration::from_millis(200));
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            continue; // not listening yet
-        }
-        let (status, body) = http_get(port, "/metrics");
-        assert_eq!(status, 200);
-        let scrape = prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string())))
-            .expect("text format parses");
-        // All consumed, and the batch holding them written (on idle).
-        if metric(&scrape, "ampel_alerts_consumed_total", &[]) >= 172.0
-            && metric(&scrape, "ampel_archive_ops_total", &[]) > 0.0
-        {
-            break scrape;
-        }
-    };
+    // (8 s: ample for the batch holding them to be written).
+    run.wait_metric("ampel_alerts_consumed_total", &[], 172.0, 60);
+    run.wait_metric("ampel_archive_ops_total", &[], 1.0, 60);
+    let scrape = run.scrape().expect("text format parses");
+    let port = run.port;
     assert_eq!(http_get(port, "/healthz").0, 200);
     assert_eq!(http_get(port, "/readyz").0, 200, "ready while consuming");
     assert_eq!(http_get(port, "/nope").0, 404);
-    let out = child.wait_with_output().unwrap();
+    let log = run.log.clone();
+    let (status, summary) = run.finish(60);
     assert!(
-        out.status.success(),
+        status.success(),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        std::fs::read_to_string(log).unwrap_or_default()
     );
-    let summary: Value =
-        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
 
     assert_eq!(metric(&scrape, "ampel_alerts_consumed_total", &[]), 172.0);
     assert_eq!(metric(&scrape, "ampel_alerts_failed_total", &[]), 0.0);
@@ -296,57 +266,19 @@ fn sigterm_stores_commits_and_exits_0() {
         )
     };
     let long = job(dir.path(), &source(600));
-    let port = services::free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_ampel"))
-        .current_dir(dir.path())
-        .args(["run", "--job"])
-        .arg(&long)
-        .args([
-            "--store",
-            "sqlite:t.sqlite",
-            "--metrics",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let t = Instant::now();
-    loop {
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "never consumed everything"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            continue;
-        }
-        let (_, body) = http_get(port, "/metrics");
-        let s = prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).unwrap();
-        if metric(&s, "ampel_alerts_consumed_total", &[]) >= 172.0 {
-            break;
-        }
-    }
+    let mut run = spawn_run(dir.path(), "run", &long, "sqlite:t.sqlite");
+    run.wait_metric("ampel_alerts_consumed_total", &[], 172.0, 60);
     let stopped = Instant::now();
-    assert!(Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run.signal("-TERM");
+    let log = run.log.clone();
+    let (status, summary) = run.finish(60);
+    let stderr = std::fs::read_to_string(log).unwrap_or_default();
+    assert!(status.success(), "exit {status:?}: {stderr}");
     assert!(
         stopped.elapsed() < Duration::from_secs(30),
         "stopped promptly, not after the 600 s idle limit"
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("signal received"));
-    let summary: Value =
-        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
+    assert!(stderr.contains("signal received"));
     assert_eq!(summary["alerts"], 172);
     assert!(
         summary["t2"]["OK"].as_u64().unwrap() > 0,

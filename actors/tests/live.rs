@@ -10,10 +10,10 @@ mod services;
 
 use ampel::store::{open_embedded, Archive};
 use serde_json::Value;
-use services::{contents, data, http_get, job, job_with, metric, produce, run_cli, Redis, Tansu};
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus};
+use services::{
+    contents, data, job, job_with, metric, produce, run_cli, spawn, spawn_run, Proc, Redis, Tansu,
+};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 const ALL: [&str; 3] = [
@@ -25,140 +25,6 @@ const REST: [&str; 2] = [
     "ztf_public_20200101_v3.3.tar.gz",
     "ztf_public_20180819_mod1000.tar.gz",
 ];
-
-/// A running `ampel` process with its metrics port and log file.
-struct Proc {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-    out: PathBuf,
-}
-
-fn spawn(dir: &Path, name: &str, args: &[&str]) -> Proc {
-    let port = services::free_port();
-    let log = dir.join(format!("{name}.log"));
-    let out = dir.join(format!("{name}.out"));
-    let child = Command::new(env!("CARGO_BIN_EXE_ampel"))
-        .current_dir(dir)
-        .args(args)
-        .args(["--metrics", &format!("127.0.0.1:{port}")])
-        .stdout(File::create(&out).unwrap())
-        .stderr(File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    Proc {
-        child,
-        port,
-        log,
-        out,
-    }
-}
-
-fn spawn_run(dir: &Path, name: &str, job: &Path, store: &str) -> Proc {
-    spawn(
-        dir,
-        name,
-        &["run", "--job", job.to_str().unwrap(), "--store", store],
-    )
-}
-
-/// A test that fails must not leave its process running.
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-impl Proc {
-    fn scrape(&self) -> Option<prometheus_parse::Scrape> {
-        std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        let (_, body) = http_get(self.port, "/metrics");
-        prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).ok()
-    }
-
-    /// Waits until the metric reaches `at_least`.
-    fn wait_metric(&mut self, name: &str, labels: &[(&str, &str)], at_least: f64, secs: u64) {
-        let t = Instant::now();
-        loop {
-            if let Some(s) = self.scrape() {
-                if metric(&s, name, labels) >= at_least {
-                    return;
-                }
-            }
-            if let Ok(Some(st)) = self.child.try_wait() {
-                panic!(
-                    "exited ({st}) before {name} reached {at_least}: {}",
-                    self.logs()
-                );
-            }
-            assert!(
-                t.elapsed() < Duration::from_secs(secs),
-                "{name} did not reach {at_least} in {secs} s: {}",
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn wait_log(&self, text: &str, secs: u64) {
-        let t = Instant::now();
-        while !self.logs().contains(text) {
-            assert!(
-                t.elapsed() < Duration::from_secs(secs),
-                "no {text:?} in the log: {}",
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn signal(&self, sig: &str) {
-        assert!(Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success());
-    }
-
-    /// Waits for the exit (at most `secs`); the status and the last stdout
-    /// line as JSON.
-    fn finish(mut self, secs: u64) -> (ExitStatus, Value) {
-        let t = Instant::now();
-        let st = loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                break st;
-            }
-            if t.elapsed() > Duration::from_secs(secs) {
-                let _ = self.child.kill();
-                panic!("did not exit in {secs} s: {}", self.logs());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        let out = std::fs::read_to_string(&self.out).unwrap();
-        let last = out.lines().last().unwrap_or("null").to_string();
-        (st, serde_json::from_str(&last).unwrap_or(Value::Null))
-    }
-
-    /// SIGTERM, then the exit, which must be 0.
-    fn term(self) -> Value {
-        self.signal("-TERM");
-        let log = self.log.clone();
-        let (st, summary) = self.finish(90);
-        assert!(
-            st.success(),
-            "exit {st}: {}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-        summary
-    }
-}
 
 fn archive(dir: &Path, file: &str) -> ampel::store::SqliteArchive {
     open_embedded(&format!("sqlite:{}", dir.join(file).display())).unwrap()

@@ -30,7 +30,6 @@ pub struct QueuedT2 {
 }
 
 pub trait T2Queue: Send {
-    fn location(&self) -> String;
     /// Adds work: document keys, each with its alert's stream time.
     fn push(&mut self, items: &[(T2Key, Option<f64>)]) -> Result<(), HotError>;
     /// Up to `max` entries for this worker, waiting up to `wait` for some.
@@ -63,10 +62,6 @@ impl InProcessT2Queue {
 }
 
 impl T2Queue for InProcessT2Queue {
-    fn location(&self) -> String {
-        "memory".into()
-    }
-
     fn push(&mut self, items: &[(T2Key, Option<f64>)]) -> Result<(), HotError> {
         if items.is_empty() {
             return Ok(());

@@ -52,6 +52,11 @@ impl Ingester {
         }
     }
 
+    /// The channels' names, in job order.
+    pub fn channel_names(&self) -> Vec<String> {
+        self.t0.channels().iter().map(|c| c.name.clone()).collect()
+    }
+
     /// Gives the hot state back (the replay keeps it across runs).
     pub fn into_hot(self) -> Option<Box<dyn HotState>> {
         self.hot
@@ -68,6 +73,12 @@ impl Ingester {
             }),
             None => vec![false; ids.len()],
         }
+    }
+
+    /// A message was taken from its source, `latency_s` after it entered
+    /// the stream (when the source knows).
+    pub fn consumed(&self, latency_s: Option<f64>) {
+        self.telemetry.event(Event::Consumed { latency_s });
     }
 
     /// Counts one message in the batch (an alert packet or a failure).
@@ -94,22 +105,22 @@ impl Ingester {
         verdict: &mut dyn FnMut(usize) -> Option<FilterVerdict>,
     ) -> Result<(), StoreError> {
         self.summary.alerts += 1;
-        if let Some(h) = self.hot.as_deref_mut() {
-            if !self.batch.knows(alert.stock) {
-                // What the archive holds of the stock, without reading it.
-                match h.stock_memos(&[alert.stock]) {
-                    Ok(m) => self
-                        .batch
-                        .know(m.into_iter().flatten().map(|m| (alert.stock, m))),
-                    Err(e) => {
-                        tracing::debug!(error = %e, "stock memo unavailable; reading the archive")
-                    }
+        let hot = &mut self.hot;
+        // What the archive holds of the stock, without reading it.
+        let mut memo = |stock: i64| {
+            let h = hot.as_deref_mut()?;
+            match h.stock_memos(&[stock]) {
+                Ok(mut m) => m.pop().flatten(),
+                Err(e) => {
+                    tracing::debug!(error = %e, "stock memo unavailable; reading the archive");
+                    None
                 }
             }
-        }
+        };
         self.t0.ingest_decided(
             alert,
             verdict,
+            &mut memo,
             archive,
             &mut self.batch,
             &mut self.summary,

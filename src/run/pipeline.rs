@@ -4,7 +4,7 @@ use super::ingest::Ingester;
 use super::t0::{ChannelRt, T0};
 use super::t2::{T2Spec, T2Worker};
 use super::t3::T3Process;
-use super::telemetry::{Event, NoTelemetry, Telemetry};
+use super::telemetry::{NoTelemetry, Telemetry};
 use super::{now, Version};
 use crate::avro::SchemaRegistry;
 use crate::hot::HotState;
@@ -68,7 +68,6 @@ pub(crate) struct T0Loop<'a> {
     pub ingester: Ingester,
     pub progress: &'a mut dyn FnMut(Progress),
     pub decoder: &'a AlertDecoder,
-    pub telemetry: &'a dyn Telemetry,
     pub batch_size: usize,
 }
 
@@ -84,7 +83,7 @@ impl T0Loop<'_> {
             let msg = match item {
                 Ok(raw) => {
                     let latency_s = raw.timestamp_ms.map(|ms| now() - ms as f64 / 1000.0);
-                    self.telemetry.event(Event::Consumed { latency_s });
+                    self.ingester.consumed(latency_s);
                     let origin = raw.origin;
                     let bytes = raw.bytes;
                     self.decoder
@@ -464,36 +463,30 @@ impl Pipeline {
             ingester,
             progress: &mut *progress,
             decoder: &decoder,
-            telemetry: self.telemetry.as_ref(),
             batch_size: self.job.batch_size,
         };
-        let result = {
-            {
-                // Reading and gunzip run on their own thread (inflating an
-                // archive is most of a replay's cost), feeding the tiers
-                // through a bounded channel: at most QUEUE messages in flight.
-                const QUEUE: usize = 256;
-                let (tx, rx) =
-                    std::sync::mpsc::sync_channel::<Result<RawAlert, SourceError>>(QUEUE);
-                std::thread::scope(|scope| {
-                    scope.spawn(move || match input {
-                        Input::Paths(paths) => for_each_alert(&paths, |item| match tx.send(item) {
-                            Ok(()) => ControlFlow::Continue(()),
-                            // The receiver stopped (a store error): stop reading.
-                            Err(_) => ControlFlow::Break(()),
-                        }),
-                        Input::Memory(messages) => {
-                            for m in messages {
-                                if tx.send(Ok(m)).is_err() {
-                                    break;
-                                }
-                            }
+        // Reading and gunzip run on their own thread (inflating an archive
+        // is most of a replay's cost), feeding the tiers through a bounded
+        // channel: at most QUEUE messages in flight.
+        const QUEUE: usize = 256;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<RawAlert, SourceError>>(QUEUE);
+        let result = std::thread::scope(|scope| {
+            scope.spawn(move || match input {
+                Input::Paths(paths) => for_each_alert(&paths, |item| match tx.send(item) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    // The receiver stopped (a store error): stop reading.
+                    Err(_) => ControlFlow::Break(()),
+                }),
+                Input::Memory(messages) => {
+                    for m in messages {
+                        if tx.send(Ok(m)).is_err() {
+                            break;
                         }
-                    });
-                    t0.feed(rx)
-                })
-            }
-        };
+                    }
+                }
+            });
+            t0.feed(rx)
+        });
         // Whatever happened, keep what was already accepted.
         let flushed = t0.ingester.flush(t0.archive).map(|_| ());
         let ingester = t0.ingester;

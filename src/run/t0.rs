@@ -80,30 +80,25 @@ impl Batch {
         }));
     }
 
-    /// What is stored of `stock` (channels, datapoints): known, or read
-    /// from the archive once per batch.
-    fn stored(&mut self, archive: &dyn Archive, stock: i64) -> Result<&StockMemo, StoreError> {
+    /// What is stored of `stock` (channels, datapoints): from `memo` (the
+    /// hot state) or else the archive, once per batch.
+    fn stored(
+        &mut self,
+        archive: &dyn Archive,
+        memo: &mut dyn FnMut(i64) -> Option<StockMemo>,
+        stock: i64,
+    ) -> Result<&StockMemo, StoreError> {
         use std::collections::hash_map::Entry;
         Ok(match self.stored.entry(stock) {
             Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(StockMemo {
-                channels: archive.stock(stock)?.map(|s| s.channel).unwrap_or_default(),
-                datapoints: archive.datapoint_tags(stock)?,
+            Entry::Vacant(e) => e.insert(match memo(stock) {
+                Some(m) => m,
+                None => StockMemo {
+                    channels: archive.stock(stock)?.map(|s| s.channel).unwrap_or_default(),
+                    datapoints: archive.datapoint_tags(stock)?,
+                },
             }),
         })
-    }
-
-    /// Memos of stocks from the hot state: what the archive holds of them,
-    /// so the batch need not read it.
-    pub fn know(&mut self, memos: impl IntoIterator<Item = (i64, StockMemo)>) {
-        for (stock, memo) in memos {
-            self.stored.entry(stock).or_insert(memo);
-        }
-    }
-
-    /// Whether the batch already knows what is stored of `stock`.
-    pub fn knows(&self, stock: i64) -> bool {
-        self.stored.contains_key(&stock)
     }
 
     /// What will be stored of each stock this batch changed once it is
@@ -173,27 +168,18 @@ impl T0 {
         &self.channels
     }
 
-    /// T0 and T1 of one alert, running each channel's filter here.
-    pub fn ingest(
-        &self,
-        alert: &Alert,
-        archive: &mut dyn Archive,
-        batch: &mut Batch,
-        summary: &mut RunSummary,
-        telemetry: &dyn Telemetry,
-    ) -> Result<(), StoreError> {
-        let mut verdict = |i: usize| Some(self.channels[i].filter.process(alert));
-        self.ingest_decided(alert, &mut verdict, archive, batch, summary, telemetry)
-    }
-
     /// T0 and T1 of one alert whose filter verdicts come from `verdict`
     /// (channel index -> verdict; `None` when the filter failed, which
     /// rejects). It is asked only for channels that need one, so a
-    /// bypassing channel's filter does not run here.
+    /// bypassing channel's filter does not run here. `memo` may know what
+    /// the archive holds of the stock (see [`crate::hot::StockMemo`]); it
+    /// is asked only when that is needed.
+    #[allow(clippy::too_many_arguments)]
     pub fn ingest_decided(
         &self,
         alert: &Alert,
         verdict: &mut dyn FnMut(usize) -> Option<FilterVerdict>,
+        memo: &mut dyn FnMut(i64) -> Option<StockMemo>,
         archive: &mut dyn Archive,
         batch: &mut Batch,
         summary: &mut RunSummary,
@@ -208,7 +194,7 @@ impl T0 {
                 None => false,
                 Some(_) => {
                     if known.is_none() {
-                        let mut k = batch.stored(archive, alert.stock)?.channels.clone();
+                        let mut k = batch.stored(archive, memo, alert.stock)?.channels.clone();
                         if let Some(p) = batch.pending.get(&alert.stock) {
                             k.extend(p.channels.iter().cloned());
                         }
@@ -259,7 +245,7 @@ impl T0 {
             return Ok(());
         }
 
-        let mut stored = batch.stored(archive, alert.stock)?.datapoints.clone();
+        let mut stored = batch.stored(archive, memo, alert.stock)?.datapoints.clone();
         if let Some(p) = batch.pending.get(&alert.stock) {
             stored.extend(p.datapoints.iter().cloned());
         }

@@ -65,27 +65,14 @@ impl T2Worker {
     /// Runs until no document of this worker's units is left to do.
     /// Returns the number of unit runs.
     pub fn drain(&self, archive: &mut dyn Archive, run: i64) -> Result<u64, StoreError> {
-        // A single-process run owns its RUNNING documents: any left by a
-        // crashed earlier run are claimed again.
-        let stale: Vec<WriteOp> = archive
-            .t2(&T2Query {
-                code: Some(code::RUNNING),
-                ..Default::default()
-            })?
-            .into_iter()
-            .filter(|d| self.units.contains_key(&(d.unit.clone(), d.config)))
-            .map(|d| WriteOp::T2Code {
-                key: d.key(),
-                code: code::NEW,
-            })
-            .collect();
-        archive.write(stale)?;
+        // A single-process run owns its RUNNING documents.
+        self.reset_running(archive)?;
 
         let mut runs = 0;
         loop {
             let docs = archive.claim_t2(now(), BATCH, &self.names)?;
             if docs.is_empty() {
-                if self.resolve_pending(archive)? {
+                if self.move_pending_on(archive, None)?.0 {
                     continue;
                 }
                 match self.next_retry(archive)? {
@@ -142,32 +129,37 @@ impl T2Worker {
         archive: &mut dyn Archive,
         stock: i64,
     ) -> Result<Vec<T2Key>, StoreError> {
-        let pending = archive.t2(&T2Query {
-            stock: Some(stock),
-            code: Some(code::T2_PENDING_DEPENDENCY),
+        Ok(self.move_pending_on(archive, Some(stock))?.1)
+    }
+
+    /// Documents of this worker's units with `code` (of `stock`, if given).
+    fn mine(
+        &self,
+        archive: &dyn Archive,
+        code: i64,
+        stock: Option<i64>,
+    ) -> Result<Vec<T2Doc>, StoreError> {
+        let mut docs = archive.t2(&T2Query {
+            stock,
+            code: Some(code),
             ..Default::default()
         })?;
-        let mut ops = Vec::new();
-        let mut ready = Vec::new();
-        for d in pending {
-            let Some(unit) = self.unit(&d) else { continue };
-            match self.deps(archive, unit.as_ref(), &d)? {
-                Deps::Ready(_) => {
-                    ready.push(d.key());
-                    ops.push(WriteOp::T2Code {
-                        key: d.key(),
-                        code: code::NEW,
-                    })
-                }
-                Deps::Missing(_) | Deps::Failed(_) => ops.push(WriteOp::T2Code {
-                    key: d.key(),
-                    code: code::T2_FAILED_DEPENDENCY,
-                }),
-                Deps::Pending => {}
-            }
-        }
-        archive.write(ops)?;
-        Ok(ready)
+        docs.retain(|d| self.unit(d).is_some());
+        Ok(docs)
+    }
+
+    /// Puts this worker's documents left RUNNING (by a crash) back to NEW:
+    /// for a process that owns all of the archive's T2 work.
+    pub fn reset_running(&self, archive: &mut dyn Archive) -> Result<(), StoreError> {
+        let stale = self
+            .mine(archive, code::RUNNING, None)?
+            .into_iter()
+            .map(|d| WriteOp::T2Code {
+                key: d.key(),
+                code: code::NEW,
+            })
+            .collect();
+        archive.write(stale)
     }
 
     /// Documents of this worker's units that are runnable now (NEW, or
@@ -178,13 +170,9 @@ impl T2Worker {
         let mut keys = Vec::new();
         for c in [code::NEW, code::RERUN_REQUESTED] {
             keys.extend(
-                archive
-                    .t2(&T2Query {
-                        code: Some(c),
-                        ..Default::default()
-                    })?
+                self.mine(archive, c, None)?
                     .into_iter()
-                    .filter(|d| self.unit(d).is_some() && d.retry_after.is_none_or(|t| t <= now))
+                    .filter(|d| d.retry_after.is_none_or(|t| t <= now))
                     .map(|d| d.key()),
             );
         }
@@ -201,14 +189,7 @@ impl T2Worker {
             code::RUNNING,
             code::T2_PENDING_DEPENDENCY,
         ] {
-            n += archive
-                .t2(&T2Query {
-                    code: Some(c),
-                    ..Default::default()
-                })?
-                .iter()
-                .filter(|d| self.unit(d).is_some())
-                .count();
+            n += self.mine(archive, c, None)?.len();
         }
         Ok(n)
     }
@@ -270,42 +251,39 @@ impl T2Worker {
         Ok(Deps::Ready(bodies))
     }
 
-    /// Moves waiting tied documents on; true when something changed.
-    fn resolve_pending(&self, archive: &mut dyn Archive) -> Result<bool, StoreError> {
-        let pending = archive.t2(&T2Query {
-            code: Some(code::T2_PENDING_DEPENDENCY),
-            ..Default::default()
-        })?;
+    /// Moves waiting tied documents (of `stock`, or all) on: NEW when their
+    /// dependencies are done, T2_FAILED_DEPENDENCY when one failed. Returns
+    /// whether anything changed, and the keys made NEW.
+    fn move_pending_on(
+        &self,
+        archive: &mut dyn Archive,
+        stock: Option<i64>,
+    ) -> Result<(bool, Vec<T2Key>), StoreError> {
         let mut ops = Vec::new();
-        for d in pending {
-            let Some(unit) = self.unit(&d) else { continue };
-            match self.deps(archive, unit.as_ref(), &d)? {
-                Deps::Ready(_) => ops.push(WriteOp::T2Code {
-                    key: d.key(),
-                    code: code::NEW,
-                }),
-                Deps::Missing(_) | Deps::Failed(_) => ops.push(WriteOp::T2Code {
-                    key: d.key(),
-                    code: code::T2_FAILED_DEPENDENCY,
-                }),
-                Deps::Pending => {}
-            }
+        let mut ready = Vec::new();
+        for d in self.mine(archive, code::T2_PENDING_DEPENDENCY, stock)? {
+            let unit = self.unit(&d).expect("mine() keeps known units");
+            let code = match self.deps(archive, unit.as_ref(), &d)? {
+                Deps::Ready(_) => {
+                    ready.push(d.key());
+                    code::NEW
+                }
+                Deps::Missing(_) | Deps::Failed(_) => code::T2_FAILED_DEPENDENCY,
+                Deps::Pending => continue,
+            };
+            ops.push(WriteOp::T2Code { key: d.key(), code });
         }
         let changed = !ops.is_empty();
         archive.write(ops)?;
-        Ok(changed)
+        Ok((changed, ready))
     }
 
     /// Seconds until the earliest back-off of this worker's documents ends.
     fn next_retry(&self, archive: &dyn Archive) -> Result<Option<f64>, StoreError> {
         let t = now();
-        Ok(archive
-            .t2(&T2Query {
-                code: Some(code::RERUN_REQUESTED),
-                ..Default::default()
-            })?
+        Ok(self
+            .mine(archive, code::RERUN_REQUESTED, None)?
             .iter()
-            .filter(|d| self.unit(d).is_some())
             .map(|d| d.retry_after.map_or(0.0, |r| r - t))
             .reduce(f64::min))
     }

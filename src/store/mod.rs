@@ -155,7 +155,8 @@ pub trait Archive: Send {
     /// Claims these documents (NEW -> RUNNING) where they are claimable
     /// (NEW, or RERUN_REQUESTED past its back-off); with `steal_running`
     /// also RUNNING ones, whose worker is presumed dead (a live runtime's
-    /// reclaimed queue entries). Atomic: two workers never both get one.
+    /// reclaimed queue entries). Atomic: two workers never both get one,
+    /// and a key given twice is claimed once.
     fn claim_t2_keys(
         &mut self,
         keys: &[T2Key],

@@ -73,11 +73,7 @@ impl SqliteArchive {
         collection: &'static str,
         text: &str,
     ) -> Result<T, StoreError> {
-        serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
-            location: self.path.clone(),
-            collection,
-            reason: e.to_string(),
-        })
+        parse_doc(&self.path, collection, text)
     }
 
     fn query_docs<T: DeserializeOwned>(
@@ -231,6 +227,28 @@ fn get_t2(tx: &Transaction, k: &T2Key) -> rusqlite::Result<Option<T2Doc>> {
     )
 }
 
+/// A document read back (a free function, usable while a transaction
+/// borrows the connection).
+fn parse_doc<T: DeserializeOwned>(
+    path: &str,
+    collection: &'static str,
+    text: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+        location: path.to_string(),
+        collection,
+        reason: e.to_string(),
+    })
+}
+
+/// A write transaction taking the write lock at once, so that its reads
+/// and writes see no other connection's commit in between (claims by
+/// several processes stay atomic).
+fn immediate<'c>(conn: &'c mut Connection, path: &str) -> Result<Transaction<'c>, StoreError> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend(path))
+}
+
 fn put_t2(tx: &Transaction, d: &T2Doc) -> rusqlite::Result<()> {
     tx.prepare_cached("INSERT OR REPLACE INTO t2(stock, unit, config, link, code, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
         .execute(params![d.stock, d.unit, d.config, d.link, d.code, json(d)])?;
@@ -244,10 +262,7 @@ impl Archive for SqliteArchive {
 
     fn next_run_id(&mut self) -> Result<i64, StoreError> {
         let be = backend(&self.path);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(&be)?;
+        let tx = immediate(&mut self.conn, &self.path)?;
         let run: i64 = tx
             .query_row(
                 "INSERT INTO counter(name, value) VALUES ('run', 1)
@@ -265,10 +280,7 @@ impl Archive for SqliteArchive {
             return Ok(());
         }
         let be = backend(&self.path);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(&be)?;
+        let tx = immediate(&mut self.conn, &self.path)?;
         for op in ops {
             apply(&tx, op).map_err(&be)?;
         }
@@ -367,10 +379,7 @@ impl Archive for SqliteArchive {
         units: &[String],
     ) -> Result<Vec<T2Doc>, StoreError> {
         let be = backend(&self.path);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(&be)?;
+        let tx = immediate(&mut self.conn, &self.path)?;
         let mut claimed = Vec::new();
         {
             let mut st = tx
@@ -380,12 +389,7 @@ impl Archive for SqliteArchive {
                 .map_err(&be)?;
             let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(&be)?;
             for r in rows {
-                let d: T2Doc =
-                    serde_json::from_str(&r.map_err(&be)?).map_err(|e| StoreError::Corrupt {
-                        location: self.path.clone(),
-                        collection: "t2",
-                        reason: e.to_string(),
-                    })?;
+                let d = parse_doc(&self.path, "t2", &r.map_err(&be)?)?;
                 if merge::claimable(&d, now) && units.contains(&d.unit) {
                     claimed.push(d);
                     if claimed.len() == max {
@@ -409,10 +413,7 @@ impl Archive for SqliteArchive {
         steal_running: bool,
     ) -> Result<Vec<T2Doc>, StoreError> {
         let be = backend(&self.path);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(&be)?;
+        let tx = immediate(&mut self.conn, &self.path)?;
         let mut claimed = Vec::new();
         {
             let mut st = tx
@@ -426,11 +427,7 @@ impl Archive for SqliteArchive {
                     .optional()
                     .map_err(&be)?;
                 let Some(text) = doc else { continue };
-                let d: T2Doc = serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
-                    location: self.path.clone(),
-                    collection: "t2",
-                    reason: e.to_string(),
-                })?;
+                let d = parse_doc(&self.path, "t2", &text)?;
                 if merge::claimable(&d, now) || (steal_running && d.code == code::RUNNING) {
                     let mut d = d;
                     d.code = code::RUNNING;

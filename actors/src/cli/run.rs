@@ -1,8 +1,12 @@
-//! `ampel run`: a job through all tiers on the archive, with a progress bar
-//! on a terminal and a JSON summary printed last.
+//! `ampel run`: a job through all tiers, a replay of its alert files (with
+//! a progress bar on a terminal) or live from Kafka (the actors of
+//! `ampel_actors::live`); a JSON summary is printed last. `ampel worker
+//! t2`: T2 workers sharing a live job's queue.
 
 use ampel::job::Job;
 use ampel::run::{Pipeline, Progress, Version};
+use ampel_actors::live::LiveOptions;
+use ampel_actors::metrics::Metrics;
 use ampel_actors::store::open_archive;
 use anyhow::Context;
 use clap::Args;
@@ -13,8 +17,9 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+/// What a long-running command serves and where its state lives.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub struct ServiceArgs {
     /// Job file (YAML).
     #[arg(long)]
     job: PathBuf,
@@ -28,6 +33,59 @@ pub struct RunArgs {
     /// Archive address, overriding the job's (sqlite:PATH or mongodb://...).
     #[arg(long, env = "AMPEL_STORE")]
     store: Option<String>,
+}
+
+/// A job built, with its metrics served and its addresses resolved.
+struct Service {
+    pipeline: Pipeline,
+    metrics: Arc<Metrics>,
+    archive: String,
+    hot: Option<String>,
+}
+
+impl ServiceArgs {
+    fn start(self) -> anyhow::Result<Service> {
+        let metrics = Metrics::new();
+        if let Some(addr) = &self.metrics {
+            let bound = metrics
+                .serve(addr)
+                .with_context(|| format!("serving metrics on {addr}"))?;
+            eprintln!("metrics on http://{bound}/metrics");
+        }
+        let pipeline = pipeline(&self.job)?.with_telemetry(metrics.clone());
+        let hot = self.hot.or_else(|| pipeline.job.hot.clone());
+        let archive = self.store.unwrap_or_else(|| pipeline.job.archive.clone());
+        Ok(Service {
+            pipeline,
+            metrics,
+            archive,
+            hot,
+        })
+    }
+}
+
+impl Service {
+    /// Options for the live runtime; SIGTERM and SIGINT set its stop flag.
+    fn live_options(&self) -> anyhow::Result<LiveOptions> {
+        let stop = Arc::new(AtomicBool::new(false));
+        for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+            signal_hook::flag::register(sig, stop.clone())
+                .with_context(|| format!("installing the handler of signal {sig}"))?;
+        }
+        Ok(LiveOptions {
+            archive: self.archive.clone(),
+            hot: self.hot.clone(),
+            version: version(),
+            metrics: self.metrics.clone(),
+            stop,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    service: ServiceArgs,
 }
 
 pub fn version() -> Version {
@@ -45,21 +103,32 @@ pub fn pipeline(job: &std::path::Path) -> anyhow::Result<Pipeline> {
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let metrics = ampel_actors::metrics::Metrics::new();
-    if let Some(addr) = &args.metrics {
-        let bound = metrics
-            .serve(addr)
-            .with_context(|| format!("serving metrics on {addr}"))?;
-        eprintln!("metrics on http://{bound}/metrics");
+    let mut s = args.service.start()?;
+    if let Some(hot) = &s.hot {
+        let state = ampel_actors::hot::open_hot(hot, &s.pipeline.job.name)?;
+        s.pipeline = s.pipeline.with_hot_state(state);
     }
-    let mut pipeline = pipeline(&args.job)?.with_telemetry(metrics.clone());
-    if let Some(hot) = args.hot.clone().or_else(|| pipeline.job.hot.clone()) {
-        let state = ampel_actors::hot::open_hot(&hot, &pipeline.job.name)?;
-        pipeline = pipeline.with_hot_state(state);
+    if let Some(kafka) = s.pipeline.job.source.kafka.clone() {
+        let opts = s.live_options()?;
+        let outcome = ampel_actors::live::run(s.pipeline, kafka, opts)?;
+        println!("{}", serde_json::to_string(&outcome.summary)?);
+        return Ok(match outcome.exit {
+            0 if outcome.summary.failed > 0 => ExitCode::from(3),
+            0 => ExitCode::SUCCESS,
+            4 => {
+                eprintln!(
+                    "error: no message received and the brokers failed {} time(s); last: {}",
+                    outcome.broker_errors,
+                    outcome.last_broker_error.unwrap_or_default()
+                );
+                ExitCode::from(4)
+            }
+            n => ExitCode::from(n),
+        });
     }
-    let address = args.store.unwrap_or_else(|| pipeline.job.archive.clone());
+
     let mut archive =
-        open_archive(&address).with_context(|| format!("opening the archive {address}"))?;
+        open_archive(&s.archive).with_context(|| format!("opening the archive {}", s.archive))?;
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = ProgressBar::new_spinner();
         b.set_style(
@@ -76,47 +145,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             ));
         }
     };
-    if let Some(kafka) = pipeline.job.source.kafka.clone() {
-        if let Some(b) = bar {
-            b.finish_and_clear();
-        }
-        let stop = Arc::new(AtomicBool::new(false));
-        for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-            signal_hook::flag::register(sig, stop.clone())
-                .with_context(|| format!("installing the handler of signal {sig}"))?;
-        }
-        drop(archive);
-        let hot = args.hot.clone().or_else(|| pipeline.job.hot.clone());
-        let outcome = ampel_actors::live::run(
-            pipeline,
-            kafka,
-            ampel_actors::live::LiveOptions {
-                archive: address,
-                hot,
-                version: version(),
-                metrics: metrics.clone(),
-                stop,
-            },
-        )?;
-        println!("{}", serde_json::to_string(&outcome.summary)?);
-        return Ok(match outcome.exit {
-            0 if outcome.summary.failed > 0 => ExitCode::from(3),
-            0 => ExitCode::SUCCESS,
-            4 => {
-                eprintln!(
-                    "error: no message received and the brokers failed {} time(s); last: {}",
-                    outcome.broker_errors,
-                    outcome.last_broker_error.unwrap_or_default()
-                );
-                ExitCode::from(4)
-            }
-            n => ExitCode::from(n),
-        });
-    }
-    metrics.set_ready(true);
-    let input = ampel::run::Input::Paths(pipeline.job.source.paths.clone());
-    let summary = pipeline.replay_from(input, archive.as_mut(), &version(), &mut report)?;
-    metrics.set_ready(false);
+    s.metrics.set_ready(true);
+    let input = ampel::run::Input::Paths(s.pipeline.job.source.paths.clone());
+    let summary = s
+        .pipeline
+        .replay_from(input, archive.as_mut(), &version(), &mut report)?;
+    s.metrics.set_ready(false);
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -130,57 +164,26 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
 #[derive(Debug, Args)]
 pub struct WorkerT2Args {
-    /// Job file (YAML): its T2 units are the ones run.
-    #[arg(long)]
-    job: PathBuf,
+    /// The job's T2 units are the ones run; --hot (or store.hot) must be
+    /// the job's Redis.
+    #[command(flatten)]
+    service: ServiceArgs,
     /// Worker threads (default: the cores).
     #[arg(long)]
     threads: Option<usize>,
-    /// Serve Prometheus /metrics, /healthz and /readyz on this address.
-    #[arg(long, env = "AMPEL_METRICS_ADDR")]
-    metrics: Option<String>,
-    /// Hot state with the T2 queue, overriding the job's (redis://HOST:PORT).
-    #[arg(long, env = "AMPEL_HOT")]
-    hot: Option<String>,
-    /// Archive address, overriding the job's (sqlite:PATH or mongodb://...).
-    #[arg(long, env = "AMPEL_STORE")]
-    store: Option<String>,
 }
 
 /// `ampel worker t2`.
 pub fn worker_t2(args: WorkerT2Args) -> anyhow::Result<ExitCode> {
-    let metrics = ampel_actors::metrics::Metrics::new();
-    if let Some(addr) = &args.metrics {
-        let bound = metrics
-            .serve(addr)
-            .with_context(|| format!("serving metrics on {addr}"))?;
-        eprintln!("metrics on http://{bound}/metrics");
-    }
-    let pipeline = pipeline(&args.job)?.with_telemetry(metrics.clone());
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, stop.clone())
-            .with_context(|| format!("installing the handler of signal {sig}"))?;
-    }
-    let hot = args.hot.clone().or_else(|| pipeline.job.hot.clone());
-    let archive = args.store.unwrap_or_else(|| pipeline.job.archive.clone());
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     if threads == 0 {
         anyhow::bail!("--threads must be at least 1");
     }
-    let runs = ampel_actors::live::run_t2_workers(
-        pipeline,
-        ampel_actors::live::LiveOptions {
-            archive,
-            hot,
-            version: version(),
-            metrics,
-            stop,
-        },
-        threads,
-    )?;
+    let s = args.service.start()?;
+    let opts = s.live_options()?;
+    let runs = ampel_actors::live::run_t2_workers(s.pipeline, opts, threads)?;
     println!("{}", serde_json::json!({"t2_runs": runs}));
     Ok(ExitCode::SUCCESS)
 }

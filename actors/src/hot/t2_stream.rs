@@ -132,10 +132,6 @@ fn entry(id: StreamId, reclaimed: bool) -> Option<QueuedT2> {
 }
 
 impl T2Queue for RedisT2Queue {
-    fn location(&self) -> String {
-        self.location.clone()
-    }
-
     fn push(&mut self, items: &[(T2Key, Option<f64>)]) -> Result<(), HotError> {
         if items.is_empty() {
             return Ok(());

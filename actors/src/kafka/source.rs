@@ -5,8 +5,8 @@
 use ampel::job::KafkaSourceConfig;
 use rdkafka::config::ClientConfig;
 
-/// What a source saw, readable after the run (the source itself moves into
-/// the pipeline).
+/// What the live consumer saw of its brokers, shared with the runtime
+/// (messages delivered, errors, the last error) for exit status 4.
 #[derive(Debug, Default)]
 pub struct SourceHealth {
     pub delivered: std::sync::atomic::AtomicU64,

@@ -13,7 +13,7 @@ use super::Shared;
 use actix::prelude::*;
 use ampel::alert::Alert;
 use ampel::hot::T2Queue;
-use ampel::run::{Event, Ingester, RunSummary, Telemetry};
+use ampel::run::{Ingester, RunSummary};
 use ampel::store::Archive;
 use ampel::units::FilterVerdict;
 use bytes::Bytes;
@@ -79,7 +79,6 @@ pub struct IngestActor {
     archive: Box<dyn Archive>,
     queue: Box<dyn T2Queue>,
     shared: Arc<Shared>,
-    telemetry: Arc<dyn Telemetry>,
     channels: Vec<String>,
     batch_size: usize,
     packets: BTreeMap<u64, Packet>,
@@ -91,23 +90,19 @@ pub struct IngestActor {
 }
 
 impl IngestActor {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         ingester: Ingester,
         archive: Box<dyn Archive>,
         queue: Box<dyn T2Queue>,
         shared: Arc<Shared>,
-        telemetry: Arc<dyn Telemetry>,
-        channels: Vec<String>,
         batch_size: usize,
     ) -> Self {
         IngestActor {
+            channels: ingester.channel_names(),
             ingester,
             archive,
             queue,
             shared,
-            telemetry,
-            channels,
             batch_size,
             packets: BTreeMap::new(),
             next: 0,
@@ -131,9 +126,8 @@ impl IngestActor {
     fn process(&mut self, p: Packet) {
         let d = p.decoded.expect("complete packets are decoded");
         let stream_ts = d.timestamp_ms.map(|ms| ms as f64 / 1000.0);
-        self.telemetry.event(Event::Consumed {
-            latency_s: stream_ts.map(|t| ampel::run::now() - t),
-        });
+        self.ingester
+            .consumed(stream_ts.map(|t| ampel::run::now() - t));
         match d.result {
             Err(e) => {
                 tracing::warn!(origin = %d.origin, error = %e, "unreadable message set aside as a dead letter");

@@ -24,15 +24,12 @@ mod supervise;
 mod t2;
 mod t3;
 
-pub use supervise::panic_text;
-
 use crate::kafka::SourceHealth;
 use crate::metrics::Metrics;
 use actix::prelude::*;
 use ampel::hot::{InProcessT2Queue, T2Queue};
 use ampel::job::KafkaSourceConfig;
 use ampel::run::{Ingester, Pipeline, RunRecord, RunSummary, Telemetry, Version};
-use ampel::store::{code, Archive, T2Query, WriteOp};
 use anyhow::{bail, Context as _};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -124,7 +121,7 @@ pub fn queue_factory(
     local: InProcessT2Queue,
 ) -> Arc<dyn Fn() -> Result<Box<dyn T2Queue>, String> + Send + Sync> {
     match hot {
-        Some(a) if a.starts_with("redis://") || a.starts_with("rediss://") => {
+        Some(a) if crate::hot::is_redis(a) => {
             let (a, job) = (a.to_string(), job.to_string());
             Arc::new(move || {
                 crate::hot::RedisT2Queue::connect(&a, &job, &units, reclaim_after)
@@ -164,11 +161,11 @@ pub fn run(
     let run_id = record.run();
     let summary = record.summary(&job.name, archive.as_ref());
     let local = InProcessT2Queue::default();
-    let redis_queue = opts.hot.as_deref().is_some_and(|h| h.starts_with("redis"));
+    let redis_queue = opts.hot.as_deref().is_some_and(crate::hot::is_redis);
     if !redis_queue {
         // One process owns this archive's T2 work: documents left RUNNING
         // by a crash of it run again.
-        reset_running(archive.as_mut(), parts.worker.unit_names())?;
+        parts.worker.reset_running(archive.as_mut())?;
     }
     let queues = queue_factory(
         opts.hot.as_deref(),
@@ -189,42 +186,25 @@ pub fn run(
         telemetry.clone(),
     );
     let ingest_archive = crate::store::open_archive(&opts.archive)?;
-    let channel_names: Vec<String> = parts.t0.channels().iter().map(|c| c.name.clone()).collect();
+    let channels = parts.t0.channels().len();
     let t2_workers = job.t2.workers.unwrap_or_else(cores);
     let idle_stop = kafka.stop_after_idle_seconds.map(Duration::from_secs_f64);
-    let t3_processes: Vec<_> = parts
-        .t3
-        .into_iter()
-        .map(|p| {
-            let s = p.schedule.clone();
-            (p, s)
-        })
-        .collect();
+    let t3_processes = parts.t3;
     let worker = parts.worker.clone();
     let t0 = parts.t0.clone();
     let batch_size = job.batch_size;
     let archive_address = opts.archive.clone();
 
-    tracing::info!(job = %job.name, run = run_id, archive = %opts.archive, hot = ?opts.hot, t2_workers, channels = channel_names.len(), "live run starting");
+    tracing::info!(job = %job.name, run = run_id, archive = %opts.archive, hot = ?opts.hot, t2_workers, channels, "live run starting");
     let sys = System::new();
     let started = Instant::now();
     let (summary, exit, broker_errors, last_broker_error) = sys.block_on(async move {
         let ingest_arbiter = Arbiter::new();
         let sh = shared.clone();
-        let tel = telemetry.clone();
-        let names = channel_names.clone();
         let ingest = IngestActor::start_in_arbiter(&ingest_arbiter.handle(), move |_| {
-            IngestActor::new(
-                ingester,
-                ingest_archive,
-                ingest_queue,
-                sh,
-                tel,
-                names,
-                batch_size,
-            )
+            IngestActor::new(ingester, ingest_archive, ingest_queue, sh, batch_size)
         });
-        let filters: Vec<Addr<filter::ChannelFilter>> = (0..channel_names.len())
+        let filters: Vec<Addr<filter::ChannelFilter>> = (0..channels)
             .map(|i| {
                 let restarts = supervise::Restarts::new("channel_filter", 1, telemetry.clone());
                 SyncArbiter::start(
@@ -383,7 +363,7 @@ pub fn run_t2_workers(
     opts: LiveOptions,
     threads: usize,
 ) -> anyhow::Result<u64> {
-    let Some(hot) = opts.hot.clone().filter(|h| h.starts_with("redis")) else {
+    let Some(hot) = opts.hot.clone().filter(|h| crate::hot::is_redis(h)) else {
         bail!("a T2 worker process takes its work from the job's Redis queue: give --hot redis://HOST:PORT (or store.hot in the job)");
     };
     let parts = pipeline.into_parts();
@@ -456,22 +436,4 @@ fn publish_depth(queue: &mut dyn T2Queue, shared: &Shared) {
         }
         Err(e) => tracing::debug!(error = %e, "T2 queue depth unavailable"),
     }
-}
-
-/// Puts documents left RUNNING (by a crash) back to NEW.
-fn reset_running(archive: &mut dyn Archive, units: &[String]) -> anyhow::Result<()> {
-    let stale: Vec<WriteOp> = archive
-        .t2(&T2Query {
-            code: Some(code::RUNNING),
-            ..Default::default()
-        })?
-        .into_iter()
-        .filter(|d| units.contains(&d.unit))
-        .map(|d| WriteOp::T2Code {
-            key: d.key(),
-            code: code::NEW,
-        })
-        .collect();
-    archive.write(stale)?;
-    Ok(())
 }

@@ -24,7 +24,8 @@ use std::time::Duration;
 pub struct RunAll;
 
 pub struct T3Reactor {
-    processes: Vec<(T3Process, Option<Schedule>, f64)>,
+    /// Each process with its next scheduled time (infinite without one).
+    processes: Vec<(T3Process, f64)>,
     archive_address: String,
     archive: Option<Box<dyn Archive>>,
     shared: Arc<Shared>,
@@ -39,7 +40,7 @@ pub struct T3Reactor {
 
 impl T3Reactor {
     pub fn new(
-        processes: Vec<(T3Process, Option<Schedule>)>,
+        processes: Vec<T3Process>,
         archive_address: String,
         shared: Arc<Shared>,
         telemetry: Arc<dyn Telemetry>,
@@ -50,9 +51,9 @@ impl T3Reactor {
         T3Reactor {
             processes: processes
                 .into_iter()
-                .map(|(p, s)| {
-                    let next = s.as_ref().map_or(f64::INFINITY, |s| s.next_after(t));
-                    (p, s, next)
+                .map(|p| {
+                    let next = next_after(&p.schedule, t);
+                    (p, next)
                 })
                 .collect(),
             archive_address,
@@ -114,7 +115,7 @@ impl T3Reactor {
         let due: Vec<bool> = self
             .processes
             .iter()
-            .map(|(_, s, next)| match s {
+            .map(|(p, next)| match p.schedule {
                 Some(_) => *next <= t,
                 None => triggered,
             })
@@ -126,11 +127,9 @@ impl T3Reactor {
             self.seen_t2 = t2;
             self.last_triggered = t;
         }
-        for (i, e) in self.processes.iter_mut().enumerate() {
-            if due[i] {
-                if let Some(s) = &e.1 {
-                    e.2 = s.next_after(t);
-                }
+        for ((p, next), due) in self.processes.iter_mut().zip(&due) {
+            if *due {
+                *next = next_after(&p.schedule, t);
             }
         }
         let result = self.run_some(&|i| due[i]);
@@ -147,6 +146,10 @@ impl T3Reactor {
             }
         }
     }
+}
+
+fn next_after(s: &Option<Schedule>, t: f64) -> f64 {
+    s.as_ref().map_or(f64::INFINITY, |s| s.next_after(t))
 }
 
 impl Actor for T3Reactor {

@@ -465,6 +465,8 @@ impl Archive for MongoArchive {
         steal_running: bool,
     ) -> Result<Vec<T2Doc>, StoreError> {
         let mut out = Vec::new();
+        // A key given twice is claimed once (stealing would match twice).
+        let keys: std::collections::BTreeSet<&T2Key> = keys.iter().collect();
         for k in keys {
             // One atomic find-and-modify per key: the condition is part of
             // the filter, so two workers never both claim a document.

@@ -6,10 +6,11 @@
 
 use ampel::store::{Archive, T2Query};
 use serde_json::{json, Value};
+use std::fs::File;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 pub fn free_port() -> u16 {
@@ -314,11 +315,16 @@ pub fn job_with(dir: &Path, source: &str, extra: &str) -> PathBuf {
 }
 
 pub fn run_cli(dir: &Path, job: &Path, store: &str) -> Value {
+    run_cli_with(dir, job, &["--store", store])
+}
+
+/// `ampel run --job JOB ARGS...` in `dir`, which must succeed; its summary.
+pub fn run_cli_with(dir: &Path, job: &Path, args: &[&str]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_ampel"))
         .current_dir(dir)
         .args(["run", "--job"])
         .arg(job)
-        .args(["--store", store])
+        .args(args)
         .output()
         .unwrap();
     assert!(
@@ -385,4 +391,138 @@ pub fn metric(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &s
             _ => 0.0,
         })
         .sum()
+}
+
+/// A running `ampel` process with its metrics port and log file.
+pub struct Proc {
+    pub child: Child,
+    pub port: u16,
+    pub log: PathBuf,
+    pub out: PathBuf,
+}
+
+pub fn spawn(dir: &Path, name: &str, args: &[&str]) -> Proc {
+    let port = free_port();
+    let log = dir.join(format!("{name}.log"));
+    let out = dir.join(format!("{name}.out"));
+    let child = Command::new(env!("CARGO_BIN_EXE_ampel"))
+        .current_dir(dir)
+        .args(args)
+        .args(["--metrics", &format!("127.0.0.1:{port}")])
+        .stdout(File::create(&out).unwrap())
+        .stderr(File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    Proc {
+        child,
+        port,
+        log,
+        out,
+    }
+}
+
+pub fn spawn_run(dir: &Path, name: &str, job: &Path, store: &str) -> Proc {
+    spawn(
+        dir,
+        name,
+        &["run", "--job", job.to_str().unwrap(), "--store", store],
+    )
+}
+
+/// A test that fails must not leave its process running.
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Proc {
+    pub fn scrape(&self) -> Option<prometheus_parse::Scrape> {
+        std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        let (_, body) = http_get(self.port, "/metrics");
+        prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).ok()
+    }
+
+    /// Waits until the metric reaches `at_least`.
+    pub fn wait_metric(&mut self, name: &str, labels: &[(&str, &str)], at_least: f64, secs: u64) {
+        let t = Instant::now();
+        loop {
+            if let Some(s) = self.scrape() {
+                if metric(&s, name, labels) >= at_least {
+                    return;
+                }
+            }
+            if let Ok(Some(st)) = self.child.try_wait() {
+                panic!(
+                    "exited ({st}) before {name} reached {at_least}: {}",
+                    self.logs()
+                );
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(secs),
+                "{name} did not reach {at_least} in {secs} s: {}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn wait_log(&self, text: &str, secs: u64) {
+        let t = Instant::now();
+        while !self.logs().contains(text) {
+            assert!(
+                t.elapsed() < Duration::from_secs(secs),
+                "no {text:?} in the log: {}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    pub fn signal(&self, sig: &str) {
+        assert!(Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+    }
+
+    /// Waits for the exit (at most `secs`); the status and the last stdout
+    /// line as JSON.
+    pub fn finish(mut self, secs: u64) -> (ExitStatus, Value) {
+        let t = Instant::now();
+        let st = loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                break st;
+            }
+            if t.elapsed() > Duration::from_secs(secs) {
+                let _ = self.child.kill();
+                panic!("did not exit in {secs} s: {}", self.logs());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let out = std::fs::read_to_string(&self.out).unwrap();
+        let last = out.lines().last().unwrap_or("null").to_string();
+        (st, serde_json::from_str(&last).unwrap_or(Value::Null))
+    }
+
+    /// SIGTERM, then the exit, which must be 0.
+    pub fn term(self) -> Value {
+        self.signal("-TERM");
+        let log = self.log.clone();
+        let (st, summary) = self.finish(90);
+        assert!(
+            st.success(),
+            "exit {st}: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        summary
+    }
 }
