@@ -6,6 +6,7 @@
 
 mod ingest;
 mod pipeline;
+pub mod react;
 mod t0;
 mod t2;
 mod t3;

@@ -3,6 +3,7 @@
 //! store a t3 document per unit and a journal entry per selected stock.
 
 use super::now;
+use super::react::{describe_selection, destination_id, plan};
 use super::telemetry::{Event, Telemetry};
 use crate::job::T3Filter;
 use crate::store::{
@@ -10,6 +11,7 @@ use crate::store::{
     T3Doc, WriteOp,
 };
 use crate::survey::document::visible;
+use crate::t3::react::Destination;
 use crate::t3::{query, StockView, T3Context, T3Unit};
 use serde_json::{json, Map, Value as Json};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -22,6 +24,19 @@ pub struct T3Process {
     pub run: Vec<(String, i64, Box<dyn T3Unit>)>,
     /// When a live runtime runs it (none: after new T2 results).
     pub schedule: Option<crate::job::Schedule>,
+}
+
+impl T3Process {
+    /// The reaction destinations of this process's units, by id.
+    pub fn destinations(&self) -> Vec<(String, Destination)> {
+        self.run
+            .iter()
+            .filter_map(|(name, confid, unit)| {
+                let r = unit.reactor()?;
+                (!unit.dry_run()).then(|| (destination_id(name, *confid), r.destination().clone()))
+            })
+            .collect()
+    }
 }
 
 /// Latest body per unit among valid (code >= 0) results: the one computed
@@ -125,15 +140,36 @@ pub fn run_process(
     }
     let ids: Vec<i64> = selected.iter().map(|v| v.stock.stock).collect();
     let process = format!("{}:{}", p.channel, p.name);
+    let why = describe_selection(&p.filter);
     let ctx = T3Context {
         channel: &p.channel,
         process: &p.name,
         run,
+        why: &why,
+        now: t,
     };
     let mut ops = Vec::new();
     for (unit_name, confid, unit) in &p.run {
         let t0 = std::time::Instant::now();
-        let (c, body) = match catch_unwind(AssertUnwindSafe(|| unit.process(&ctx, &selected))) {
+        let outcome = catch_unwind(AssertUnwindSafe(|| match unit.reactor() {
+            Some(r) => {
+                let dest = destination_id(unit_name, *confid);
+                let planned = plan(
+                    r,
+                    unit.dry_run(),
+                    unit_name,
+                    &dest,
+                    &ctx,
+                    &selected,
+                    archive,
+                )
+                .map_err(|e| e.to_string())?;
+                ops.extend(planned.ops);
+                Ok(planned.body)
+            }
+            None => unit.process(&ctx, &selected),
+        }));
+        let (c, body) = match outcome {
             Ok(Ok(body)) => (code::OK, body),
             Ok(Err(e)) => (code::ERROR, json!({"error": e})),
             Err(_) => (

@@ -236,3 +236,78 @@ pub struct LogDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra: Option<Json>,
 }
+
+/// Where a reaction is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReactionState {
+    /// Waiting to be sent (at `next_try`).
+    Pending,
+    /// A courier is sending it now. Found so after a crash, it may or may
+    /// not have arrived: it becomes `Uncertain`, never sent again by itself.
+    Sending,
+    Delivered,
+    /// Its attempts of this run failed; the process's next run re-arms it.
+    Failed,
+    /// Interrupted by a crash between send and record; `ampel reactions
+    /// retry --uncertain` sends it again once someone has looked.
+    Uncertain,
+}
+
+impl ReactionState {
+    pub const ALL: [ReactionState; 5] = [
+        ReactionState::Pending,
+        ReactionState::Sending,
+        ReactionState::Delivered,
+        ReactionState::Failed,
+        ReactionState::Uncertain,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ReactionState::Pending => "pending",
+            ReactionState::Sending => "sending",
+            ReactionState::Delivered => "delivered",
+            ReactionState::Failed => "failed",
+            ReactionState::Uncertain => "uncertain",
+        }
+    }
+}
+
+/// `reaction` collection: the outbox. One message of a T3 reaction unit
+/// to one destination, with what it covers and how its delivery went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReactionDoc {
+    /// Derived from the destination and `items`: planned twice, stored once.
+    pub id: String,
+    /// `<unit>:<config id>`: what the courier delivers to.
+    pub destination: String,
+    pub channel: String,
+    pub process: String,
+    pub unit: String,
+    /// The T3 run that planned it.
+    pub run: i64,
+    /// (stock, digest of what is said about it).
+    pub items: Vec<(i64, String)>,
+    /// Kafka message key.
+    #[serde(default)]
+    pub key: Option<String>,
+    pub payload: Json,
+    pub state: ReactionState,
+    #[serde(default)]
+    pub attempts: u32,
+    /// Not before (unix seconds).
+    #[serde(default)]
+    pub next_try: f64,
+    #[serde(default)]
+    pub error: Option<String>,
+    pub created: f64,
+    #[serde(default)]
+    pub updated: f64,
+}
+
+impl ReactionDoc {
+    pub fn stocks(&self) -> Vec<i64> {
+        self.items.iter().map(|i| i.0).collect()
+    }
+}

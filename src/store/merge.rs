@@ -101,3 +101,32 @@ pub fn claimable(d: &T2Doc, now: f64) -> bool {
     (d.code == code::NEW || d.code == code::RERUN_REQUESTED)
         && d.retry_after.is_none_or(|t| t <= now)
 }
+
+/// A delivery step: the new state, attempts made, when to try next and the
+/// last error (kept when the step brings none, so a delivered reaction
+/// still shows what it went through).
+pub fn reaction_state(
+    d: &mut ReactionDoc,
+    state: ReactionState,
+    attempts: u32,
+    next_try: f64,
+    error: Option<String>,
+    ts: f64,
+) {
+    d.state = state;
+    d.attempts = attempts;
+    d.next_try = next_try;
+    if error.is_some() {
+        d.error = error;
+    }
+    d.updated = ts;
+}
+
+/// A failed (or uncertain) reaction made pending again, its attempts
+/// counted afresh.
+pub fn rearm_reaction(d: &mut ReactionDoc, ts: f64) {
+    d.state = ReactionState::Pending;
+    d.attempts = 0;
+    d.next_try = ts;
+    d.updated = ts;
+}

@@ -94,6 +94,26 @@ pub enum WriteOp {
         config: Json,
     },
     Trouble(Json),
+    /// Queue a reaction (once per id; its items are remembered per
+    /// destination so they are not planned again).
+    Reaction(ReactionDoc),
+    /// Record a delivery step of a reaction.
+    ReactionState {
+        id: String,
+        state: ReactionState,
+        attempts: u32,
+        next_try: f64,
+        error: Option<String>,
+        ts: f64,
+    },
+    /// Failed reactions of a destination become pending again (a new run
+    /// of their process, or `ampel reactions retry`); with `uncertain`,
+    /// those interrupted by a crash too.
+    RearmReactions {
+        destination: Option<String>,
+        uncertain: bool,
+        ts: f64,
+    },
 }
 
 /// Which T2 documents to read.
@@ -114,6 +134,17 @@ pub struct StockQuery {
     pub updated_before: Option<f64>,
     /// All of these tags.
     pub tags: Vec<String>,
+}
+
+/// Which reactions to read.
+#[derive(Debug, Clone, Default)]
+pub struct ReactionQuery {
+    pub destination: Option<String>,
+    /// Any of these (all when empty).
+    pub states: Vec<ReactionState>,
+    /// `next_try` at or before.
+    pub due_by: Option<f64>,
+    pub limit: Option<usize>,
 }
 
 /// Which log lines to read.
@@ -164,6 +195,14 @@ pub trait Archive: Send {
         steal_running: bool,
     ) -> Result<Vec<T2Doc>, StoreError>;
     fn t3(&self, stock: Option<i64>) -> Result<Vec<T3Doc>, StoreError>;
+    /// Reactions in creation order.
+    fn reactions(&self, q: &ReactionQuery) -> Result<Vec<ReactionDoc>, StoreError>;
+    /// The (stock, digest) items a destination already has, for `stocks`.
+    fn reaction_items(
+        &self,
+        destination: &str,
+        stocks: &[i64],
+    ) -> Result<Vec<(i64, String)>, StoreError>;
     fn events(&self) -> Result<Vec<EventDoc>, StoreError>;
     fn logs(&self, q: &LogQuery) -> Result<Vec<LogDoc>, StoreError>;
     fn config(&self, id: i64) -> Result<Option<Json>, StoreError>;

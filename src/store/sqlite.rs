@@ -28,6 +28,11 @@ CREATE TABLE IF NOT EXISTS log(id INTEGER PRIMARY KEY, run INTEGER NOT NULL, sto
 CREATE INDEX IF NOT EXISTS log_run ON log(run);
 CREATE INDEX IF NOT EXISTS log_stock ON log(stock);
 CREATE TABLE IF NOT EXISTS trouble(id INTEGER PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reaction(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, destination TEXT NOT NULL,
+  state TEXT NOT NULL, next_try REAL NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS reaction_due ON reaction(state, next_try);
+CREATE TABLE IF NOT EXISTS reaction_item(destination TEXT NOT NULL, stock INTEGER NOT NULL, digest TEXT NOT NULL,
+  reaction TEXT NOT NULL, PRIMARY KEY(destination, stock, digest));
 ";
 
 /// Maps a backend error to a `StoreError` naming the archive file. A free
@@ -215,7 +220,67 @@ fn apply(tx: &Transaction, op: WriteOp) -> rusqlite::Result<()> {
             tx.prepare_cached("INSERT INTO trouble(doc) VALUES (?1)")?
                 .execute(params![json(&doc)])?;
         }
+        WriteOp::Reaction(d) => {
+            let n = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO reaction(id, destination, state, next_try, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![d.id, d.destination, d.state.name(), d.next_try, json(&d)])?;
+            if n == 1 {
+                let mut st = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO reaction_item(destination, stock, digest, reaction) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                for (stock, digest) in &d.items {
+                    st.execute(params![d.destination, stock, digest, d.id])?;
+                }
+            }
+        }
+        WriteOp::ReactionState {
+            id,
+            state,
+            attempts,
+            next_try,
+            error,
+            ts,
+        } => {
+            let Some(mut d) =
+                get_doc::<ReactionDoc>(tx, "SELECT doc FROM reaction WHERE id = ?1", &[&id])?
+            else {
+                return Ok(());
+            };
+            merge::reaction_state(&mut d, state, attempts, next_try, error, ts);
+            put_reaction(tx, &d)?;
+        }
+        WriteOp::RearmReactions {
+            destination,
+            uncertain,
+            ts,
+        } => {
+            let docs: Vec<ReactionDoc> = {
+                let mut st = tx.prepare_cached(
+                    "SELECT doc FROM reaction WHERE state IN ('failed', ?1) AND (?2 IS NULL OR destination = ?2)",
+                )?;
+                let which = if uncertain { "uncertain" } else { "failed" };
+                let rows = st.query_map(params![which, destination], |r| r.get::<_, String>(0))?;
+                rows.map(|r| {
+                    r.map(|t| {
+                        serde_json::from_str(&t).expect("archive documents are written by us")
+                    })
+                })
+                .collect::<rusqlite::Result<_>>()?
+            };
+            for mut d in docs {
+                merge::rearm_reaction(&mut d, ts);
+                put_reaction(tx, &d)?;
+            }
+        }
     }
+    Ok(())
+}
+
+fn put_reaction(tx: &Transaction, d: &ReactionDoc) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE reaction SET state = ?2, next_try = ?3, doc = ?4 WHERE id = ?1")?
+        .execute(params![d.id, d.state.name(), d.next_try, json(d)])?;
     Ok(())
 }
 
@@ -449,6 +514,46 @@ impl Archive for SqliteArchive {
         })
     }
 
+    fn reactions(&self, q: &ReactionQuery) -> Result<Vec<ReactionDoc>, StoreError> {
+        let states: Vec<&str> = q.states.iter().map(|s| s.name()).collect();
+        let states = serde_json::to_string(&states).expect("strings");
+        self.query_docs(
+            "reaction",
+            "SELECT doc FROM reaction WHERE (?1 IS NULL OR destination = ?1)
+               AND (?2 = '[]' OR state IN (SELECT value FROM json_each(?2)))
+               AND (?3 IS NULL OR next_try <= ?3) ORDER BY seq LIMIT ?4",
+            &[
+                &q.destination,
+                &states,
+                &q.due_by,
+                &q.limit.map_or(-1, |l| l as i64),
+            ],
+        )
+    }
+
+    fn reaction_items(
+        &self,
+        destination: &str,
+        stocks: &[i64],
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT stock, digest FROM reaction_item WHERE destination = ?1 AND stock = ?2",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for s in stocks {
+            let rows = st
+                .query_map(params![destination, s], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(|e| self.err(e))?;
+            for r in rows {
+                out.push(r.map_err(|e| self.err(e))?);
+            }
+        }
+        Ok(out)
+    }
+
     fn events(&self) -> Result<Vec<EventDoc>, StoreError> {
         self.query_docs("event", "SELECT doc FROM event ORDER BY run", &[])
     }
@@ -476,7 +581,7 @@ impl Archive for SqliteArchive {
     fn counts(&self) -> Result<BTreeMap<String, i64>, StoreError> {
         let mut out = BTreeMap::new();
         for t in [
-            "stock", "t0", "t1", "t2", "t3", "log", "event", "conf", "trouble",
+            "stock", "t0", "t1", "t2", "t3", "log", "event", "conf", "trouble", "reaction",
         ] {
             let n: i64 = self
                 .conn

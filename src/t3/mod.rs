@@ -3,6 +3,7 @@
 //! their documents projected to the channel, and runs T3 units on them.
 
 pub mod query;
+pub mod react;
 mod summary;
 
 pub use summary::{T3ChannelSummary, T3ChannelSummaryConfig, T3LogSummary};
@@ -27,11 +28,26 @@ pub struct T3Context<'a> {
     pub channel: &'a str,
     pub process: &'a str,
     pub run: i64,
+    /// Why the stocks were selected, in words (the process's filter).
+    pub why: &'a str,
+    /// When the run started (unix seconds).
+    pub now: f64,
 }
 
 /// A T3 unit. Its body (or error) is recorded in the t3 collection.
 pub trait T3Unit: Send + Sync {
     fn process(&self, ctx: &T3Context, stocks: &[StockView]) -> Result<Json, String>;
+
+    /// Reaction units answer their [`react::Reactor`]: the T3 run then
+    /// queues their messages in the outbox instead of calling `process`.
+    fn reactor(&self) -> Option<&dyn react::Reactor> {
+        None
+    }
+
+    /// A reaction unit told to build its messages without sending them.
+    fn dry_run(&self) -> bool {
+        false
+    }
 }
 
 crate::unit_registry!(

@@ -61,7 +61,7 @@ pub fn matches(doc: &Json, cond: &Json) -> bool {
     })
 }
 
-fn get<'a>(doc: &'a Json, path: &str) -> Option<&'a Json> {
+pub fn get<'a>(doc: &'a Json, path: &str) -> Option<&'a Json> {
     path.split('.').try_fold(doc, |cur, seg| match cur {
         Json::Object(m) => m.get(seg),
         Json::Array(a) => seg.parse::<usize>().ok().and_then(|i| a.get(i)),
