@@ -76,7 +76,7 @@ fn key(stock: i64, unit: &str, link: i64) -> T2Key {
 /// Every check, each on a fresh archive from `make`.
 pub fn run_all(make: &mut dyn FnMut() -> Box<dyn Archive>) {
     type Check = fn(&mut dyn Archive);
-    let checks: [(&str, Check); 11] = [
+    let checks: [(&str, Check); 12] = [
         ("run ids increase", run_ids),
         ("datapoints merge channels, tags and meta", datapoints),
         ("stocks merge channels, names, journal and times", stocks),
@@ -94,6 +94,10 @@ pub fn run_all(make: &mut dyn FnMut() -> Box<dyn Archive>) {
         ("T2 results, codes and resets", t2_results),
         ("T3, events, logs, configs, troubles", others),
         ("documents round-trip exactly", round_trip),
+        (
+            "reactions queue once, remember items, step and re-arm",
+            reactions,
+        ),
     ];
     for (name, check) in checks {
         let mut a = make();
@@ -581,4 +585,153 @@ fn round_trip(a: &mut dyn Archive) {
     });
     a.write(vec![WriteOp::DataPoint(d.clone())]).unwrap();
     assert_eq!(a.datapoints(9).unwrap()[0], d);
+}
+
+fn reaction(id: &str, dest: &str, items: &[(i64, &str)], created: f64) -> ReactionDoc {
+    ReactionDoc {
+        id: id.into(),
+        destination: dest.into(),
+        channel: "CH".into(),
+        process: "p".into(),
+        unit: "SlackPublisher".into(),
+        run: 1,
+        items: items.iter().map(|(s, d)| (*s, d.to_string())).collect(),
+        key: Some("ZTF23aaaaaaa".into()),
+        payload: json!({"text": "hi", "blocks": [{"type": "header"}]}),
+        state: ReactionState::Pending,
+        attempts: 0,
+        next_try: created,
+        error: None,
+        created,
+        updated: created,
+    }
+}
+
+fn reactions(a: &mut dyn Archive) {
+    let r1 = reaction("r1", "Slack:1", &[(10, "d10"), (11, "d11")], 100.0);
+    let r2 = reaction("r2", "Slack:1", &[(12, "d12")], 101.0);
+    let r3 = reaction("r3", "Gcn:2", &[(10, "g10")], 102.0);
+    a.write(vec![
+        WriteOp::Reaction(r1.clone()),
+        WriteOp::Reaction(r2.clone()),
+        WriteOp::Reaction(r3.clone()),
+    ])
+    .unwrap();
+    // Planned again (a re-run): stored once, unchanged.
+    let mut again = r1.clone();
+    again.payload = json!({"text": "other"});
+    a.write(vec![WriteOp::Reaction(again)]).unwrap();
+    let all = a.reactions(&ReactionQuery::default()).unwrap();
+    assert_eq!(all, vec![r1.clone(), r2.clone(), r3.clone()]);
+    assert_eq!(a.counts().unwrap()["reaction"], 3);
+
+    let mut items = a.reaction_items("Slack:1", &[10, 12, 99]).unwrap();
+    items.sort();
+    assert_eq!(
+        items,
+        vec![(10, "d10".to_string()), (12, "d12".to_string())]
+    );
+    assert_eq!(
+        a.reaction_items("Gcn:2", &[10, 11]).unwrap(),
+        vec![(10, "g10".to_string())]
+    );
+
+    let by = |a: &dyn Archive, q: ReactionQuery| -> Vec<String> {
+        a.reactions(&q).unwrap().into_iter().map(|r| r.id).collect()
+    };
+    assert_eq!(
+        by(
+            a,
+            ReactionQuery {
+                destination: Some("Slack:1".into()),
+                due_by: Some(100.5),
+                states: vec![ReactionState::Pending],
+                limit: None,
+            }
+        ),
+        vec!["r1"]
+    );
+    assert_eq!(
+        by(
+            a,
+            ReactionQuery {
+                limit: Some(2),
+                ..Default::default()
+            }
+        ),
+        vec!["r1", "r2"]
+    );
+
+    let step = |id: &str, state, attempts, next_try, error: Option<&str>| WriteOp::ReactionState {
+        id: id.into(),
+        state,
+        attempts,
+        next_try,
+        error: error.map(str::to_string),
+        ts: 200.0,
+    };
+    a.write(vec![
+        step("r1", ReactionState::Sending, 1, 100.0, None),
+        step("r2", ReactionState::Failed, 5, 300.0, Some("HTTP 500")),
+        step("r3", ReactionState::Uncertain, 1, 102.0, None),
+    ])
+    .unwrap();
+    a.write(vec![step("r1", ReactionState::Delivered, 1, 100.0, None)])
+        .unwrap();
+    let get = |a: &dyn Archive, id: &str| {
+        a.reactions(&ReactionQuery::default())
+            .unwrap()
+            .into_iter()
+            .find(|r| r.id == id)
+            .unwrap()
+    };
+    let d1 = get(a, "r1");
+    assert_eq!(
+        (d1.state, d1.attempts, d1.updated),
+        (ReactionState::Delivered, 1, 200.0)
+    );
+    let d2 = get(a, "r2");
+    assert_eq!(
+        (d2.state, d2.attempts, d2.error.as_deref()),
+        (ReactionState::Failed, 5, Some("HTTP 500"))
+    );
+    assert_eq!(
+        by(
+            a,
+            ReactionQuery {
+                states: vec![ReactionState::Failed, ReactionState::Uncertain],
+                ..Default::default()
+            }
+        ),
+        vec!["r2", "r3"]
+    );
+
+    // Re-arming a destination's failed reactions leaves others alone.
+    a.write(vec![WriteOp::RearmReactions {
+        destination: Some("Gcn:2".into()),
+        uncertain: false,
+        ts: 300.0,
+    }])
+    .unwrap();
+    assert_eq!(get(a, "r2").state, ReactionState::Failed);
+    a.write(vec![WriteOp::RearmReactions {
+        destination: Some("Slack:1".into()),
+        uncertain: false,
+        ts: 300.0,
+    }])
+    .unwrap();
+    let d2 = get(a, "r2");
+    assert_eq!(
+        (d2.state, d2.attempts, d2.next_try, d2.error.as_deref()),
+        (ReactionState::Pending, 0, 300.0, Some("HTTP 500"))
+    );
+    assert_eq!(get(a, "r3").state, ReactionState::Uncertain);
+    a.write(vec![WriteOp::RearmReactions {
+        destination: None,
+        uncertain: true,
+        ts: 301.0,
+    }])
+    .unwrap();
+    assert_eq!(get(a, "r3").state, ReactionState::Pending);
+    assert_eq!(get(a, "r1").state, ReactionState::Delivered);
 }

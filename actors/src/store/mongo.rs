@@ -93,7 +93,7 @@ impl MongoArchive {
                 .options(IndexOptions::builder().unique(unique).build())
                 .build()
         };
-        let specs: [(&str, Document, bool); 13] = [
+        let specs: [(&str, Document, bool); 16] = [
             ("stock", doc! {"stock": 1}, true),
             ("stock", doc! {"name": 1}, false),
             ("stock", doc! {"channel": 1, "updated": 1}, false),
@@ -111,6 +111,13 @@ impl MongoArchive {
             ("log", doc! {"run": 1}, false),
             ("log", doc! {"stock": 1}, false),
             ("event", doc! {"run": 1}, true),
+            ("reaction", doc! {"id": 1}, true),
+            ("reaction", doc! {"state": 1, "next_try": 1}, false),
+            (
+                "reaction_item",
+                doc! {"destination": 1, "stock": 1, "digest": 1},
+                true,
+            ),
         ];
         for (c, keys, unique) in specs {
             self.coll(c)
@@ -266,6 +273,55 @@ impl MongoArchive {
                 .update_one(doc! {"_id": id}, doc! {"$setOnInsert": {"config": to_b(config)}})
                 .upsert(true)),
             WriteOp::Trouble(d) => run!(self.coll("trouble").insert_one(doc! {"doc": to_b(d)})),
+            WriteOp::Reaction(d) => {
+                run!(self
+                    .coll("reaction")
+                    .update_one(doc! {"id": &d.id}, doc! {"$setOnInsert": to_doc(d)})
+                    .upsert(true))?;
+                for (stock, digest) in &d.items {
+                    run!(self
+                        .coll("reaction_item")
+                        .update_one(
+                            doc! {"destination": &d.destination, "stock": stock, "digest": digest},
+                            doc! {"$setOnInsert": {"reaction": &d.id}},
+                        )
+                        .upsert(true))?;
+                }
+                Ok(())
+            }
+            WriteOp::ReactionState {
+                id,
+                state,
+                attempts,
+                next_try,
+                error,
+                ts,
+            } => {
+                let mut set = doc! {"state": state.name(), "attempts": i64::from(*attempts),
+                    "next_try": next_try, "updated": ts};
+                if let Some(e) = error {
+                    set.insert("error", e);
+                }
+                run!(self.coll("reaction").update_one(doc! {"id": id}, doc! {"$set": set}))
+            }
+            WriteOp::RearmReactions {
+                destination,
+                uncertain,
+                ts,
+            } => {
+                let mut states = vec!["failed"];
+                if *uncertain {
+                    states.push("uncertain");
+                }
+                let mut f = doc! {"state": {"$in": states}};
+                if let Some(d) = destination {
+                    f.insert("destination", d);
+                }
+                run!(self.coll("reaction").update_many(
+                    f,
+                    doc! {"$set": {"state": "pending", "attempts": 0i64, "next_try": ts, "updated": ts}},
+                ))
+            }
         }
     }
 
@@ -497,6 +553,45 @@ impl Archive for MongoArchive {
         self.find("t3", f, doc! {"_id": 1}, None)
     }
 
+    fn reactions(&self, q: &ReactionQuery) -> Result<Vec<ReactionDoc>, StoreError> {
+        let mut f = Document::new();
+        if let Some(d) = &q.destination {
+            f.insert("destination", d);
+        }
+        if !q.states.is_empty() {
+            let s: Vec<&str> = q.states.iter().map(|s| s.name()).collect();
+            f.insert("state", doc! {"$in": s});
+        }
+        if let Some(t) = q.due_by {
+            f.insert("next_try", doc! {"$lte": t});
+        }
+        self.find(
+            "reaction",
+            f,
+            doc! {"created": 1, "_id": 1},
+            q.limit.map(|l| l as i64),
+        )
+    }
+
+    fn reaction_items(
+        &self,
+        destination: &str,
+        stocks: &[i64],
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Item {
+            stock: i64,
+            digest: String,
+        }
+        let items: Vec<Item> = self.find(
+            "reaction_item",
+            doc! {"destination": destination, "stock": {"$in": stocks}},
+            doc! {"_id": 1},
+            None,
+        )?;
+        Ok(items.into_iter().map(|i| (i.stock, i.digest)).collect())
+    }
+
     fn events(&self) -> Result<Vec<EventDoc>, StoreError> {
         self.find("event", doc! {}, doc! {"run": 1}, None)
     }
@@ -554,7 +649,7 @@ impl Archive for MongoArchive {
     fn counts(&self) -> Result<BTreeMap<String, i64>, StoreError> {
         let mut out = BTreeMap::new();
         for c in [
-            "stock", "t0", "t1", "t2", "t3", "log", "event", "conf", "trouble",
+            "stock", "t0", "t1", "t2", "t3", "log", "event", "conf", "trouble", "reaction",
         ] {
             let n = self
                 .coll(c)
