@@ -8,6 +8,8 @@
 //! - [`hot`]: hot state in Redis (alert de-duplication and stock memos
 //!   across processes) and the Redis Streams T2 queue.
 //! - [`live`]: the live runtime, a Kafka job as supervised actix actors.
+//! - [`react`]: couriers that deliver the reactions T3 runs queue (Slack,
+//!   webhooks, GCN notices, output topics).
 //! - [`synth`]: distinct copies of real alerts for load tests.
 //! - [`metrics`]: Prometheus metrics from a run's events, /metrics,
 //!   /healthz and /readyz.
@@ -18,5 +20,6 @@ pub mod hot;
 pub mod kafka;
 pub mod live;
 pub mod metrics;
+pub mod react;
 pub mod store;
 pub mod synth;

@@ -5,7 +5,8 @@
 //! could not be decoded or shaped (the others were still processed), 4 when
 //! a catch-up Kafka run received nothing because its brokers were
 //! unreachable, 5 when the archive failed during a live run (nothing
-//! unstored was committed).
+//! unstored was committed), 6 when reactions of a replay or catch-up run
+//! were not delivered (they are recorded and tried again at the next run).
 
 mod cli;
 

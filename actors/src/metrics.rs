@@ -27,6 +27,7 @@ pub struct Metrics {
     t3_runs: IntCounterVec,
     restarts: IntCounterVec,
     dead_letters: IntCounterVec,
+    reactions: IntCounterVec,
     /// Messages behind the partition's end, per topic and partition.
     pub consumer_lag: IntGaugeVec,
     /// 1 while the consumer has paused its partitions (backpressure).
@@ -105,6 +106,11 @@ impl Metrics {
                 "ampel_dead_letters_total",
                 "Messages set aside in the trouble collection",
                 &["reason"],
+            ),
+            reactions: cv(
+                "ampel_reactions_total",
+                "Reaction delivery steps (delivered, retried, failed, uncertain)",
+                &["destination", "outcome"],
             ),
             consumer_lag: gv(
                 "ampel_consumer_lag",
@@ -261,6 +267,13 @@ impl Telemetry for Metrics {
             }
             Event::Restarted { actor } => self.restarts.with_label_values(&[actor]).inc(),
             Event::DeadLetter { reason } => self.dead_letters.with_label_values(&[reason]).inc(),
+            Event::Reaction {
+                destination,
+                outcome,
+            } => self
+                .reactions
+                .with_label_values(&[destination, outcome])
+                .inc(),
             Event::T3Done {
                 process,
                 unit,

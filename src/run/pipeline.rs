@@ -270,6 +270,11 @@ fn unit_problem(file: &Path, at: String, e: crate::config::UnitConfigError) -> V
 }
 
 impl Pipeline {
+    /// The job's T3 processes (their reaction destinations, schedules).
+    pub fn t3_processes(&self) -> &[T3Process] {
+        &self.t3
+    }
+
     /// Builds every unit of the job; all problems are reported together,
     /// each with its file and key path.
     pub fn build(job: Job) -> Result<Pipeline, JobError> {

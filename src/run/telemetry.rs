@@ -14,6 +14,7 @@
 //! | `T2Latency` | live T2 worker, per result | `ampel_alert_latency_seconds{stage="t2"}` |
 //! | `Restarted` | live supervisor, per actor restart | `ampel_actor_restarts_total{actor}` |
 //! | `DeadLetter` | live runtime, per message set aside | `ampel_dead_letters_total{reason}` |
+//! | `Reaction` | courier, per delivery step | `ampel_reactions_total{destination,outcome}` |
 
 /// One thing that happened in a run.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +54,13 @@ pub enum Event<'a> {
     /// A message was set aside in the dead-letter collection.
     DeadLetter {
         reason: &'a str,
+    },
+    /// A reaction delivery step: `delivered`, `retried` (will be tried
+    /// again), `failed` (attempts of this run used up or rejected),
+    /// `uncertain` (interrupted by a crash between send and record).
+    Reaction {
+        destination: &'a str,
+        outcome: &'a str,
     },
 }
 

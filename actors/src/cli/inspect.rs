@@ -13,14 +13,14 @@ use std::process::ExitCode;
 pub struct StoreArg {
     /// Archive address (sqlite:PATH or mongodb://...).
     #[arg(long, env = "AMPEL_STORE", default_value = ampel::job::DEFAULT_ARCHIVE)]
-    store: String,
+    pub(crate) store: String,
     /// JSON output (one document per line) instead of a table.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 impl StoreArg {
-    fn open(&self) -> anyhow::Result<Box<dyn Archive>> {
+    pub(crate) fn open(&self) -> anyhow::Result<Box<dyn Archive>> {
         if !self.store.contains("://") {
             let path = self.store.strip_prefix("sqlite:").unwrap_or(&self.store);
             if path != ":memory:" && !std::path::Path::new(path).exists() {

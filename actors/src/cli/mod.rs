@@ -8,6 +8,7 @@ mod filter;
 mod input;
 mod inspect;
 mod produce;
+mod reactions;
 mod run;
 
 use clap::{Args, Parser, Subcommand};
@@ -69,11 +70,24 @@ enum Command {
         #[command(subcommand)]
         command: LogCommand,
     },
+    /// The outbox of T3 reactions (Slack, GCN, Kafka, webhooks).
+    Reactions {
+        #[command(subcommand)]
+        command: ReactionsCommand,
+    },
     /// Dead letters (unprocessable messages, kept with their reason).
     Trouble {
         #[command(subcommand)]
         command: TroubleCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReactionsCommand {
+    /// Reactions with their destination, state, attempts and last error.
+    List(reactions::ListArgs),
+    /// Make failed (and with --uncertain, uncertain) reactions pending again.
+    Retry(reactions::RetryArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -186,5 +200,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Trouble {
             command: TroubleCommand::Show(a),
         } => inspect::trouble_show(a),
+        Command::Reactions { command } => match command {
+            ReactionsCommand::List(a) => reactions::list(a),
+            ReactionsCommand::Retry(a) => reactions::retry(a),
+        },
     }
 }

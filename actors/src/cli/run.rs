@@ -7,6 +7,7 @@ use ampel::job::Job;
 use ampel::run::{Pipeline, Progress, Version};
 use ampel_actors::live::LiveOptions;
 use ampel_actors::metrics::Metrics;
+use ampel_actors::react::{deliver_queued, Prepared};
 use ampel_actors::store::open_archive;
 use anyhow::Context;
 use clap::Args;
@@ -129,6 +130,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
     let mut archive =
         open_archive(&s.archive).with_context(|| format!("opening the archive {}", s.archive))?;
+    let reactions = Prepared::new(s.pipeline.t3_processes())?;
+    if !reactions.is_empty() && s.archive.contains(":memory:") {
+        anyhow::bail!("this job's T3 reacts (its couriers read the archive from their own threads): {} is private to one connection; use sqlite:PATH or mongodb://", s.archive);
+    }
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = ProgressBar::new_spinner();
         b.set_style(
@@ -154,9 +159,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    let undelivered = !reactions.is_empty() && {
+        let (tally, left) = deliver_queued(reactions, &s.archive, s.metrics.clone());
+        eprintln!("reactions: {}, {left} left", tally.line());
+        tally.incomplete(left)
+    };
     println!("{}", serde_json::to_string(&summary)?);
     Ok(if summary.failed > 0 {
         ExitCode::from(3)
+    } else if undelivered {
+        eprintln!("error: some reactions were not delivered; they are recorded (`ampel reactions list`) and tried again at the next run");
+        ExitCode::from(6)
     } else {
         ExitCode::SUCCESS
     })

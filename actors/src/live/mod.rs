@@ -190,6 +190,8 @@ pub fn run(
     let t2_workers = job.t2.workers.unwrap_or_else(cores);
     let idle_stop = kafka.stop_after_idle_seconds.map(Duration::from_secs_f64);
     let t3_processes = parts.t3;
+    let reactions = crate::react::Prepared::new(&t3_processes)?;
+    let patience = reactions.patience();
     let worker = parts.worker.clone();
     let t0 = parts.t0.clone();
     let batch_size = job.batch_size;
@@ -251,6 +253,8 @@ pub fn run(
                 t3::T3Reactor::new(t3_processes, addr, sh, tel, run_id, restarts)
             })
         };
+        let couriers =
+            crate::react::Couriers::start(reactions, &archive_address, telemetry.clone());
         let consumer_restarts = supervise::Restarts::new("alert_consumer", 1, telemetry.clone());
         let (sh, kc) = (shared.clone(), kafka.clone());
         let consumer = SyncArbiter::start(1, move || {
@@ -325,6 +329,22 @@ pub fn run(
             // A catch-up run ends like a replay: T3 once over the result.
             let _ = reactor.send(t3::RunAll).await;
         }
+        if !couriers.is_empty() {
+            // A catch-up run delivers everything it decided (or records
+            // its failure); a signalled one gives its couriers 10 s, and
+            // what is left is delivered by the next start.
+            let limit = if idle_stop.is_some() {
+                patience
+            } else {
+                Duration::from_secs(10)
+            };
+            let left = couriers.drain(limit).await;
+            tracing::info!(reactions = %couriers.tally.line(), left, "couriers stopping");
+            if exit == 0 && idle_stop.is_some() && couriers.tally.incomplete(left) {
+                exit = 6;
+            }
+        }
+        couriers.shutdown().await;
         let mut summary = ingest.send(ingest::GetSummary).await.unwrap_or_default();
         summary.t2_runs = shared.t2_runs.load(Ordering::SeqCst);
         summary.t3_runs = shared.t3_runs.load(Ordering::SeqCst);

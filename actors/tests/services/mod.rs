@@ -526,3 +526,210 @@ impl Proc {
         summary
     }
 }
+
+/// How the test HTTP server answers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// 200 with `{"ok": true}` (what Slack's Web API and webhooks say).
+    Ok,
+    /// This status, with `Retry-After` when given.
+    Status(u16, Option<u32>),
+    /// Holds the connection without answering (until the answer changes).
+    Hang,
+}
+
+/// A request the server received.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub path: String,
+    /// Header names in lower case.
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub body: Vec<u8>,
+    /// What it was answered (None: hung up on).
+    pub answered: Option<u16>,
+    pub at: Instant,
+}
+
+impl Request {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+/// An HTTP server on loopback that records requests and answers as told:
+/// the stand-in for Slack and webhook receivers, which are out of reach.
+pub struct HttpSink {
+    pub port: u16,
+    answer: std::sync::Arc<std::sync::Mutex<Answer>>,
+    log: std::sync::Arc<std::sync::Mutex<Vec<Request>>>,
+}
+
+impl HttpSink {
+    pub fn start() -> HttpSink {
+        use std::io::{BufRead, BufReader, Read, Write};
+        use std::sync::{Arc, Mutex};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let answer = Arc::new(Mutex::new(Answer::Ok));
+        let log: Arc<Mutex<Vec<Request>>> = Arc::default();
+        let (a, l) = (answer.clone(), log.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let (a, l) = (a.clone(), l.clone());
+                std::thread::spawn(move || {
+                    let mut r = BufReader::new(stream.try_clone().unwrap());
+                    let mut line = String::new();
+                    if r.read_line(&mut line).is_err() || line.is_empty() {
+                        return;
+                    }
+                    let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+                    let mut headers = std::collections::BTreeMap::new();
+                    loop {
+                        let mut h = String::new();
+                        r.read_line(&mut h).unwrap();
+                        let h = h.trim_end();
+                        if h.is_empty() {
+                            break;
+                        }
+                        if let Some((k, v)) = h.split_once(':') {
+                            headers.insert(k.trim().to_lowercase(), v.trim().to_string());
+                        }
+                    }
+                    let n: usize = headers
+                        .get("content-length")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    let mut body = vec![0; n];
+                    r.read_exact(&mut body).unwrap();
+                    let at = Instant::now();
+                    let mut current = a.lock().unwrap().clone();
+                    while current == Answer::Hang {
+                        std::thread::sleep(Duration::from_millis(50));
+                        let now = a.lock().unwrap().clone();
+                        if now != Answer::Hang {
+                            // Hung up on: the client sees no answer.
+                            l.lock().unwrap().push(Request {
+                                path,
+                                headers,
+                                body,
+                                answered: None,
+                                at,
+                            });
+                            return;
+                        }
+                        current = now;
+                    }
+                    let (status, extra) = match current {
+                        Answer::Ok => (200, String::new()),
+                        Answer::Status(s, Some(ra)) => (s, format!("Retry-After: {ra}\r\n")),
+                        Answer::Status(s, None) => (s, String::new()),
+                        Answer::Hang => unreachable!(),
+                    };
+                    let body_out = if status == 200 {
+                        "{\"ok\":true}"
+                    } else {
+                        "{\"ok\":false}"
+                    };
+                    l.lock().unwrap().push(Request {
+                        path,
+                        headers,
+                        body,
+                        answered: Some(status),
+                        at,
+                    });
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 {status} X\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body_out}",
+                        body_out.len()
+                    );
+                });
+            }
+        });
+        HttpSink { port, answer, log }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn answer(&self, a: Answer) {
+        *self.answer.lock().unwrap() = a;
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Requests answered 200.
+    pub fn delivered(&self) -> Vec<Request> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.answered == Some(200))
+            .collect()
+    }
+
+    /// Waits until `n` requests were answered 200.
+    pub fn wait_delivered(&self, n: usize, secs: u64) -> Vec<Request> {
+        let t = Instant::now();
+        loop {
+            let d = self.delivered();
+            if d.len() >= n {
+                return d;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(secs),
+                "{} of {n} requests delivered in {secs} s",
+                d.len()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Every message on `topic` (from the start) until `n` or `secs`:
+/// (key, payload, headers).
+pub fn consume_topic(
+    broker: &Tansu,
+    topic: &str,
+    n: usize,
+    secs: u64,
+) -> Vec<(String, Vec<u8>, std::collections::BTreeMap<String, String>)> {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::{Headers, Message};
+    static G: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let g = G.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.brokers())
+        .set(
+            "group.id",
+            format!("check-{topic}-{g}-{}", std::process::id()),
+        )
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "50")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut out = Vec::new();
+    let t = Instant::now();
+    while out.len() < n && t.elapsed() < Duration::from_secs(secs) {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            let mut h = std::collections::BTreeMap::new();
+            if let Some(hs) = m.headers() {
+                for x in hs.iter() {
+                    h.insert(
+                        x.key.to_string(),
+                        String::from_utf8_lossy(x.value.unwrap_or_default()).to_string(),
+                    );
+                }
+            }
+            out.push((
+                String::from_utf8_lossy(m.key().unwrap_or_default()).to_string(),
+                m.payload().unwrap_or_default().to_vec(),
+                h,
+            ));
+        }
+    }
+    out
+}

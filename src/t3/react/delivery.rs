@@ -41,6 +41,16 @@ impl Default for DeliverySettings {
 }
 
 impl DeliverySettings {
+    /// Kafka destinations: brokers take thousands of messages a second;
+    /// the limit only keeps a burst of notices from flooding a topic.
+    pub fn kafka() -> Self {
+        DeliverySettings {
+            rate_per_second: 100.0,
+            burst: 100,
+            ..Default::default()
+        }
+    }
+
     pub fn check(&self, problems: &mut Vec<ConfigProblem>) {
         if self.max_attempts == 0 {
             problems.push(ConfigProblem::new(

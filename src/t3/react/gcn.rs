@@ -58,7 +58,7 @@ pub struct GcnNoticePublisherConfig {
     pub containment_probability: f64,
     #[serde(default)]
     pub dry_run: bool,
-    #[serde(default)]
+    #[serde(default = "DeliverySettings::kafka")]
     pub delivery: DeliverySettings,
 }
 

@@ -40,7 +40,7 @@ pub struct KafkaPublisherConfig {
     pub t2info_from: Vec<String>,
     #[serde(default)]
     pub dry_run: bool,
-    #[serde(default)]
+    #[serde(default = "DeliverySettings::kafka")]
     pub delivery: DeliverySettings,
 }
 
