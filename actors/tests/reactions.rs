@@ -463,3 +463,200 @@ fn a_crash_between_send_and_record_does_not_post_twice() {
     );
     assert_eq!(states(d), vec![ReactionState::Delivered]);
 }
+
+/// The tutorial's live job on `broker` and `redis`; `idle` seconds make it
+/// a catch-up run.
+fn live_job(dir: &Path, broker: &Tansu, redis: &Redis, idle: Option<u32>) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/tutorial");
+    let mut job = std::fs::read_to_string(src.join("live.yml"))
+        .unwrap()
+        .replace("127.0.0.1:9092", &broker.brokers())
+        .replace("redis://127.0.0.1:6379", &redis.url())
+        .replace("sqlite:ampel-live.sqlite", "sqlite:a.sqlite");
+    if let Some(s) = idle {
+        job = job.replace(
+            "group: ampel-tutorial",
+            &format!("group: ampel-tutorial\n    stop_after_idle_seconds: {s}"),
+        );
+    }
+    let j = dir.join("live.yml");
+    std::fs::write(&j, job).unwrap();
+    j
+}
+
+#[test]
+fn the_tutorial_channel_posts_live_to_a_slack_style_endpoint_and_a_gcn_topic() {
+    let (redis, broker) = (Redis::start(), Tansu::start());
+    broker.create_topic("ztf_20231018_programid1", 3);
+    broker.create_topic("gcn.notices.ampel.tutorial", 1);
+    produce(
+        &broker,
+        "ztf_20231018_programid1",
+        &["ztf_public_20231018_v4.02.tar.gz"],
+    );
+    let slack = HttpSink::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    tutorial_channel(
+        d,
+        &format!(
+            r##"
+  - name: tell_the_world
+    filter:
+      t2:
+        - unit: T2TutorialDecision
+          match: {{decision: true}}
+    run:
+      - unit: SlackPublisher
+        config: {{bot_token: {{env: TEST_SLACK_TOKEN}}, slack_channel: "#sn09ip", api_url: {api}}}
+      - unit: GcnNoticePublisher
+        config: {{kafka: {{brokers: "{brokers}"}}, topic: gcn.notices.ampel.tutorial}}
+"##,
+            api = slack.url("/api"),
+            brokers = broker.brokers()
+        ),
+    );
+    let job = live_job(d, &broker, &redis, Some(4));
+    let out = ampel(d, &["run", "--job", job.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let posts = slack.delivered();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0].json()["blocks"][0]["text"]["text"], "ZTF23abfcbgc");
+    let notices = consume_topic(&broker, "gcn.notices.ampel.tutorial", 1, 30);
+    assert_eq!(notices.len(), 1);
+    let n: Value = serde_json::from_slice(&notices[0].1).unwrap();
+    assert_eq!(
+        (n["id"][0].as_str(), n["alert_type"].as_str()),
+        (Some("ZTF23abfcbgc"), Some("initial"))
+    );
+    assert_eq!(states(d), vec![ReactionState::Delivered; 2]);
+}
+
+#[test]
+fn a_429_storm_and_a_hanging_endpoint_do_not_slow_ingestion_and_everything_arrives_after() {
+    let (redis, broker) = (Redis::start(), Tansu::start());
+    broker.create_topic("ztf_20231018_programid1", 3);
+    let (slack, hook) = (HttpSink::start(), HttpSink::start());
+    slack.answer(Answer::Status(429, Some(1)));
+    hook.answer(Answer::Hang);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let hook_file = d.join("slack-webhook-url");
+    std::fs::write(&hook_file, slack.url(SLACK_HOOK_PATH)).unwrap();
+    tutorial_channel(
+        d,
+        &format!(
+            r##"
+  - name: everything
+    filter:
+      t2:
+        - unit: T2LightCurveSummary
+          match: {{num_detections: {{$gte: 1}}}}
+    run:
+      - unit: SlackPublisher
+        config:
+          webhook: {{file: {hook_file}}}
+          batch_above: 1000
+          delivery: {{max_attempts: 100, rate_per_second: 50, burst: 50}}
+      - unit: WebhookPublisher
+        config:
+          url: {hook}
+          delivery: {{max_attempts: 100, timeout_seconds: 1, backoff_seconds: 0.2, max_backoff_seconds: 1}}
+"##,
+            hook_file = hook_file.display(),
+            hook = hook.url("/hook")
+        ),
+    );
+    let job = live_job(d, &broker, &redis, None);
+    let mut p = spawn(d, "live", &["run", "--job", job.to_str().unwrap()]);
+    // `spawn` does not pass the test's environment: none is needed here.
+    let t = Instant::now();
+    produce(
+        &broker,
+        "ztf_20231018_programid1",
+        &["ztf_public_20231018_v4.02.tar.gz"],
+    );
+    p.wait_metric("ampel_alerts_consumed_total", &[], 172.0, 60);
+    let first = t.elapsed();
+    // T3 runs once the T2 queue is quiet; a reaction per accepted stock
+    // and destination (10 stocks, 2 destinations).
+    let t3 = Instant::now();
+    let queued = loop {
+        let q = reactions(d);
+        if q.len() >= 20 {
+            break q;
+        }
+        assert!(
+            t3.elapsed() < Duration::from_secs(60),
+            "{} reactions queued: {}",
+            q.len(),
+            p.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(slack.delivered().is_empty() && hook.delivered().is_empty());
+
+    // More alerts while Slack storms and the webhook hangs.
+    let t = Instant::now();
+    produce(
+        &broker,
+        "ztf_20231018_programid1",
+        &[
+            "ztf_public_20200101_v3.3.tar.gz",
+            "ztf_public_20180819_mod1000.tar.gz",
+        ],
+    );
+    p.wait_metric("ampel_alerts_consumed_total", &[], 252.0, 60);
+    let second = t.elapsed();
+    // The storm goes on for a while.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(slack.delivered().is_empty() && hook.delivered().is_empty());
+    assert!(
+        slack.requests().len() >= 2 && hook.requests().iter().any(|r| r.answered.is_none()),
+        "the couriers kept trying"
+    );
+    eprintln!("ingest: 172 alerts in {first:?} (healthy endpoints unknown yet), 80 more in {second:?} during the storm");
+
+    // The endpoints recover: every reaction arrives, each once.
+    slack.answer(Answer::Ok);
+    hook.answer(Answer::Ok);
+    let t = Instant::now();
+    loop {
+        let rs = reactions(d);
+        if rs.len() >= queued.len() && rs.iter().all(|r| r.state == ReactionState::Delivered) {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "not all delivered: {:?}",
+            rs.iter().map(|r| r.state).collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let rs = reactions(d);
+    let per = |unit: &str| rs.iter().filter(|r| r.unit == unit).count();
+    let (slack_got, hook_got) = (slack.delivered(), hook.delivered());
+    assert_eq!(slack_got.len(), per("SlackPublisher"));
+    assert_eq!(hook_got.len(), per("WebhookPublisher"));
+    let keys: std::collections::BTreeSet<&String> = hook_got
+        .iter()
+        .map(|r| &r.headers["idempotency-key"])
+        .collect();
+    assert_eq!(keys.len(), hook_got.len(), "no reaction delivered twice");
+    let stocks: std::collections::BTreeSet<i64> = rs.iter().flat_map(|r| r.stocks()).collect();
+    let accepted = p.scrape().map(|s| {
+        metric(
+            &s,
+            "ampel_alerts_filtered_total",
+            &[("channel", "DEMO_SN09IP_NU"), ("result", "accepted")],
+        )
+    });
+    eprintln!(
+        "{} reactions for {} stocks delivered ({accepted:?} accepted alerts), {} Slack requests in all",
+        rs.len(),
+        stocks.len(),
+        slack.requests().len()
+    );
+    let s = p.term();
+    assert_eq!(s["alerts"], 252);
+}

@@ -545,7 +545,7 @@ pub struct Request {
     /// Header names in lower case.
     pub headers: std::collections::BTreeMap<String, String>,
     pub body: Vec<u8>,
-    /// What it was answered (None: hung up on).
+    /// What it was answered (None: not answered, or not yet).
     pub answered: Option<u16>,
     pub at: Instant,
 }
@@ -603,22 +603,25 @@ impl HttpSink {
                     let mut body = vec![0; n];
                     r.read_exact(&mut body).unwrap();
                     let at = Instant::now();
-                    let mut current = a.lock().unwrap().clone();
-                    while current == Answer::Hang {
-                        std::thread::sleep(Duration::from_millis(50));
-                        let now = a.lock().unwrap().clone();
-                        if now != Answer::Hang {
-                            // Hung up on: the client sees no answer.
-                            l.lock().unwrap().push(Request {
-                                path,
-                                headers,
-                                body,
-                                answered: None,
-                                at,
-                            });
-                            return;
+                    let idx = {
+                        let mut log = l.lock().unwrap();
+                        log.push(Request {
+                            path,
+                            headers,
+                            body,
+                            answered: None,
+                            at,
+                        });
+                        log.len() - 1
+                    };
+                    let current = a.lock().unwrap().clone();
+                    if current == Answer::Hang {
+                        // Never answered: held until the answer changes,
+                        // then closed (the client gave up long before).
+                        while *a.lock().unwrap() == Answer::Hang {
+                            std::thread::sleep(Duration::from_millis(50));
                         }
-                        current = now;
+                        return;
                     }
                     let (status, extra) = match current {
                         Answer::Ok => (200, String::new()),
@@ -631,13 +634,7 @@ impl HttpSink {
                     } else {
                         "{\"ok\":false}"
                     };
-                    l.lock().unwrap().push(Request {
-                        path,
-                        headers,
-                        body,
-                        answered: Some(status),
-                        at,
-                    });
+                    l.lock().unwrap()[idx].answered = Some(status);
                     let _ = write!(
                         stream,
                         "HTTP/1.1 {status} X\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body_out}",

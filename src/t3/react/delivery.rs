@@ -148,6 +148,10 @@ impl RateLimit {
 
     /// Takes a token if there is one; otherwise says how long until one.
     pub fn take(&mut self, now: f64) -> Result<(), f64> {
+        if now < self.at {
+            // Held (a 429): nothing before then, then one token's time.
+            return Err(self.at - now + 1.0 / self.rate);
+        }
         self.tokens = (self.tokens + (now - self.at).max(0.0) * self.rate).min(self.burst);
         self.at = now;
         if self.tokens >= 1.0 {
@@ -211,7 +215,7 @@ mod tests {
         assert_eq!(r.take(100.0), Err(0.5));
         assert!(r.take(100.5).is_ok());
         r.hold_until(110.0);
-        assert!(r.take(109.0).is_err());
+        assert_eq!(r.take(109.0), Err(1.5));
         assert!(r.take(110.5).is_ok());
     }
 }
