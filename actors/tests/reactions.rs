@@ -660,3 +660,49 @@ fn a_429_storm_and_a_hanging_endpoint_do_not_slow_ingestion_and_everything_arriv
     let s = p.term();
     assert_eq!(s["alerts"], 252);
 }
+
+#[test]
+fn a_missing_secret_or_a_bad_reaction_config_stops_the_start_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    tutorial_channel(
+        d,
+        r#"
+  - name: react
+    run:
+      - unit: SlackPublisher
+        config: {webhook: {env: AMPEL_TEST_UNSET_SLACK_URL}}
+"#,
+    );
+    let job = replay_job(d);
+    let out = run(d, &job, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = text(&out);
+    assert!(e.contains("reaction destination SlackPublisher:"), "{e}");
+    assert!(e.contains("secret env AMPEL_TEST_UNSET_SLACK_URL: environment variable is not set"), "{e}");
+    assert!(!d.join("a.sqlite").exists() || reactions(d).is_empty(), "nothing ran");
+
+    tutorial_channel(
+        d,
+        r#"
+  - name: react
+    run:
+      - unit: SlackPublisher
+        config: {webhook: {env: A, file: /x}, bot_token: {env: B}, delivery: {max_attempts: 0}}
+      - unit: GcnNoticePublisher
+        config: {kafka: {brokers: "x:1", properties: {sasl.password: hunter2}}, topic: ampel.notices}
+"#,
+    );
+    let out = run(d, &job, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = text(&out);
+    for want in [
+        "give either webhook, or bot_token with slack_channel",
+        "delivery.max_attempts: must be at least 1",
+        "GCN notice topics are named gcn.notices.<producer>",
+        "kafka.properties.sasl.password: looks like a credential",
+    ] {
+        assert!(e.contains(want), "{want:?} not in {e}");
+    }
+    assert!(!e.contains("hunter2"), "{e}");
+}
