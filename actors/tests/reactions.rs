@@ -679,8 +679,14 @@ fn a_missing_secret_or_a_bad_reaction_config_stops_the_start_with_the_reason() {
     assert_eq!(out.status.code(), Some(2));
     let e = text(&out);
     assert!(e.contains("reaction destination SlackPublisher:"), "{e}");
-    assert!(e.contains("secret env AMPEL_TEST_UNSET_SLACK_URL: environment variable is not set"), "{e}");
-    assert!(!d.join("a.sqlite").exists() || reactions(d).is_empty(), "nothing ran");
+    assert!(
+        e.contains("secret env AMPEL_TEST_UNSET_SLACK_URL: environment variable is not set"),
+        "{e}"
+    );
+    assert!(
+        !d.join("a.sqlite").exists() || reactions(d).is_empty(),
+        "nothing ran"
+    );
 
     tutorial_channel(
         d,
