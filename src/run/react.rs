@@ -17,6 +17,15 @@ pub fn destination_id(unit: &str, confid: i64) -> String {
     format!("{unit}:{confid}")
 }
 
+/// The config id in a destination's name.
+pub fn destination_confid(destination: &str) -> i64 {
+    destination
+        .rsplit(':')
+        .next()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
 /// The process's selection in words, for messages ("why it was selected").
 pub fn describe_selection(f: &T3Filter) -> String {
     let mut parts: Vec<String> =

@@ -280,7 +280,7 @@ impl Courier {
                     run: r.run,
                     process: process.clone(),
                     unit: r.unit.clone(),
-                    confid: self.id.rsplit(':').next().and_then(|c| c.parse().ok()).unwrap_or(0),
+                    confid: ampel::run::react::destination_confid(&self.id),
                     channel: r.channel.clone(),
                     stock: r.stocks(),
                     code: REACTION_FAILED,

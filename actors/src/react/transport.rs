@@ -165,14 +165,11 @@ fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     } else if e.is_connect() {
         "could not connect".to_string()
     } else {
-        let mut s = String::from("request failed");
-        let mut src = std::error::Error::source(e);
-        // The first causes (hyper's, io's) say what went wrong and carry
-        // no URL.
-        if let Some(c) = src.take() {
-            s.push_str(&format!(": {c}"));
+        // The cause (hyper's, io's) says what went wrong and carries no URL.
+        match std::error::Error::source(e) {
+            Some(c) => format!("request failed: {c}"),
+            None => "request failed".to_string(),
         }
-        s
     }
 }
 

@@ -190,17 +190,7 @@ impl GcnNoticePublisher {
     }
 }
 
-impl T3Unit for GcnNoticePublisher {
-    fn process(&self, _: &T3Context, _: &[StockView]) -> Result<Json, String> {
-        Err("GcnNoticePublisher is a reaction unit; it runs through its outbox".into())
-    }
-    fn reactor(&self) -> Option<&dyn Reactor> {
-        Some(self)
-    }
-    fn dry_run(&self) -> bool {
-        self.cfg.dry_run
-    }
-}
+reaction_unit!(GcnNoticePublisher);
 
 impl Reactor for GcnNoticePublisher {
     fn destination(&self) -> &Destination {

@@ -107,17 +107,7 @@ impl KafkaPublisher {
     }
 }
 
-impl T3Unit for KafkaPublisher {
-    fn process(&self, _: &T3Context, _: &[StockView]) -> Result<Json, String> {
-        Err("KafkaPublisher is a reaction unit; it runs through its outbox".into())
-    }
-    fn reactor(&self) -> Option<&dyn Reactor> {
-        Some(self)
-    }
-    fn dry_run(&self) -> bool {
-        self.cfg.dry_run
-    }
-}
+reaction_unit!(KafkaPublisher);
 
 impl Reactor for KafkaPublisher {
     fn destination(&self) -> &Destination {

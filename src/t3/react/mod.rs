@@ -17,6 +17,32 @@
 //! nothing and resolves no secret: the destination carries references
 //! ([`secret::Secret`]), resolved by the courier.
 
+/// The `T3Unit` side of a reaction unit (a struct with a `cfg.dry_run`):
+/// the T3 run takes its [`Reactor`] and never calls `process`.
+macro_rules! reaction_unit {
+    ($unit:ident) => {
+        impl crate::t3::T3Unit for $unit {
+            fn process(
+                &self,
+                _: &crate::t3::T3Context,
+                _: &[crate::t3::StockView],
+            ) -> Result<serde_json::Value, String> {
+                Err(concat!(
+                    stringify!($unit),
+                    " is a reaction unit: it runs through the outbox"
+                )
+                .into())
+            }
+            fn reactor(&self) -> Option<&dyn super::Reactor> {
+                Some(self)
+            }
+            fn dry_run(&self) -> bool {
+                self.cfg.dry_run
+            }
+        }
+    };
+}
+
 pub mod delivery;
 mod gcn;
 mod kafka;
@@ -188,6 +214,12 @@ pub fn chosen_results(stock: &StockView, only: &[String]) -> serde_json::Map<Str
         .filter(|(k, _)| only.is_empty() || only.contains(k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
+}
+
+/// Digest of a stock's name and chosen results: a message about it is
+/// sent again only when these changed.
+pub fn results_digest(stock: &StockView, only: &[String]) -> String {
+    digest(&serde_json::json!({"name": name_of(stock), "results": chosen_results(stock, only)}))
 }
 
 /// The stock's display name (survey name, else the numeric id).

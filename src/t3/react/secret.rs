@@ -7,7 +7,7 @@
 //! and the logs only ever hold the reference. A resolved value prints as
 //! `***` in every `Debug`/`Display`.
 
-use crate::config::{ConfigProblem, Validate};
+use crate::config::ConfigProblem;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::PathBuf;
@@ -106,8 +106,6 @@ impl Secret {
         }
     }
 }
-
-impl Validate for Secret {}
 
 /// The secrets directory in force: `$AMPEL_SECRETS_DIR` or [`SECRETS_DIR`].
 pub fn secrets_dir() -> PathBuf {

@@ -14,13 +14,11 @@ pub fn signature_header(key: &[u8], t: u64, body: &[u8]) -> String {
     mac.update(t.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    let sig: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("t={t},v1={sig}")
+    format!("t={t},v1={}", hex(&mac.finalize().into_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -35,22 +33,12 @@ mod tests {
         assert!(h.starts_with("t=0,v1="));
         let mut mac = Hmac::<Sha256>::new_from_slice(b"Jefe").unwrap();
         mac.update(b"0.what do ya want for nothing?");
-        let want: String = mac
-            .finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let want = hex(&mac.finalize().into_bytes());
         assert_eq!(h, format!("t=0,v1={want}"));
         // And the primitive itself against the RFC's expected digest.
         let mut mac = Hmac::<Sha256>::new_from_slice(b"Jefe").unwrap();
         mac.update(b"what do ya want for nothing?");
-        let got: String = mac
-            .finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let got = hex(&mac.finalize().into_bytes());
         assert_eq!(
             got,
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"

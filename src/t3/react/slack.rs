@@ -6,8 +6,8 @@
 //! A stock is posted again only when its chosen results changed.
 
 use super::{
-    chosen_results, digest, name_of, DeliverySettings, Destination, HttpDestination, Message,
-    Reactor, Secret, UrlSource,
+    chosen_results, name_of, results_digest, DeliverySettings, Destination, HttpDestination,
+    Message, Reactor, Secret, UrlSource,
 };
 use crate::config::{parse_unit_config, ConfigProblem, UnitConfigError, Validate};
 use crate::survey::summary::{object_summary, ObjectSummary};
@@ -196,17 +196,7 @@ impl SlackPublisher {
     }
 }
 
-impl T3Unit for SlackPublisher {
-    fn process(&self, _: &T3Context, _: &[StockView]) -> Result<Json, String> {
-        Err("SlackPublisher is a reaction unit; it runs through its outbox".into())
-    }
-    fn reactor(&self) -> Option<&dyn Reactor> {
-        Some(self)
-    }
-    fn dry_run(&self) -> bool {
-        self.cfg.dry_run
-    }
-}
+reaction_unit!(SlackPublisher);
 
 impl Reactor for SlackPublisher {
     fn destination(&self) -> &Destination {
@@ -214,7 +204,7 @@ impl Reactor for SlackPublisher {
     }
 
     fn digest(&self, _: &T3Context, v: &StockView) -> String {
-        digest(&json!({"name": name_of(v), "results": chosen_results(v, &self.cfg.t2info_from)}))
+        results_digest(v, &self.cfg.t2info_from)
     }
 
     fn render(

@@ -5,8 +5,8 @@
 //! retry it already processed.
 
 use super::{
-    chosen_results, digest, name_of, DeliverySettings, Destination, HttpDestination, Message,
-    Reactor, Secret, UrlSource,
+    chosen_results, name_of, results_digest, DeliverySettings, Destination, HttpDestination,
+    Message, Reactor, Secret, UrlSource,
 };
 use crate::config::{parse_unit_config, ConfigProblem, UnitConfigError, Validate};
 use crate::survey::summary::object_summary;
@@ -69,17 +69,7 @@ pub fn stock_json(v: &StockView, only: &[String]) -> Json {
     })
 }
 
-impl T3Unit for WebhookPublisher {
-    fn process(&self, _: &T3Context, _: &[StockView]) -> Result<Json, String> {
-        Err("WebhookPublisher is a reaction unit; it runs through its outbox".into())
-    }
-    fn reactor(&self) -> Option<&dyn Reactor> {
-        Some(self)
-    }
-    fn dry_run(&self) -> bool {
-        self.cfg.dry_run
-    }
-}
+reaction_unit!(WebhookPublisher);
 
 impl Reactor for WebhookPublisher {
     fn destination(&self) -> &Destination {
@@ -87,7 +77,7 @@ impl Reactor for WebhookPublisher {
     }
 
     fn digest(&self, _: &T3Context, v: &StockView) -> String {
-        digest(&json!({"name": name_of(v), "results": chosen_results(v, &self.cfg.t2info_from)}))
+        results_digest(v, &self.cfg.t2info_from)
     }
 
     fn render(
