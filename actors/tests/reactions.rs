@@ -712,3 +712,44 @@ fn a_missing_secret_or_a_bad_reaction_config_stops_the_start_with_the_reason() {
     }
     assert!(!e.contains("hunter2"), "{e}");
 }
+
+#[test]
+fn a_dry_run_keeps_its_messages_in_the_t3_document_and_sends_nothing() {
+    let slack = HttpSink::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    tutorial_channel(
+        d,
+        &format!(
+            r##"
+  - name: rehearse
+    filter:
+      t2:
+        - unit: T2TutorialDecision
+          match: {{decision: true}}
+    run:
+      - unit: SlackPublisher
+        config: {{bot_token: {{env: TEST_SLACK_TOKEN}}, slack_channel: "#x", api_url: {api}, dry_run: true}}
+"##,
+            api = slack.url("/api")
+        ),
+    );
+    let job = replay_job(d);
+    let out = run(d, &job, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(slack.requests().is_empty());
+    assert!(reactions(d).is_empty());
+    let a = SqliteArchive::open(d.join("a.sqlite").to_str().unwrap()).unwrap();
+    let t3: Vec<_> = a
+        .t3(None)
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.unit == "SlackPublisher")
+        .collect();
+    assert_eq!(t3.len(), 1);
+    assert_eq!(t3[0].body["dry_run"], true);
+    let m = &t3[0].body["messages"][0];
+    assert_eq!(m["channel"], "#x");
+    assert_eq!(m["blocks"][0]["text"]["text"], "ZTF23abfcbgc");
+    assert!(!t3[0].body.to_string().contains(SLACK_TOKEN));
+}
