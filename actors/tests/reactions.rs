@@ -657,6 +657,22 @@ fn a_429_storm_and_a_hanging_endpoint_do_not_slow_ingestion_and_everything_arriv
         stocks.len(),
         slack.requests().len()
     );
+    let m = p.scrape().unwrap();
+    let outcome = |o: &str| {
+        ["SlackPublisher", "WebhookPublisher"]
+            .iter()
+            .map(|u| {
+                let dest = &rs.iter().find(|r| r.unit == *u).unwrap().destination;
+                metric(
+                    &m,
+                    "ampel_reactions_total",
+                    &[("destination", dest), ("outcome", o)],
+                )
+            })
+            .sum::<f64>()
+    };
+    assert_eq!(outcome("delivered"), rs.len() as f64);
+    assert!(outcome("retried") >= 2.0, "the storm's retries are counted");
     let s = p.term();
     assert_eq!(s["alerts"], 252);
 }

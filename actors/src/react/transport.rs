@@ -183,19 +183,16 @@ fn kafka(k: &KafkaDestination, dir: &std::path::Path) -> anyhow::Result<KafkaTra
         )
         .set("enable.idempotence", "true")
         .set("linger.ms", "5");
+    let mut secrets = Vec::new();
     if let Some(o) = &k.target.oidc {
+        let (id, secret) = (o.client_id.resolve(dir)?, o.client_secret.resolve(dir)?);
         c.set("security.protocol", "sasl_ssl")
             .set("sasl.mechanisms", "OAUTHBEARER")
             .set("sasl.oauthbearer.method", "oidc")
-            .set(
-                "sasl.oauthbearer.client.id",
-                o.client_id.resolve(dir)?.expose(),
-            )
-            .set(
-                "sasl.oauthbearer.client.secret",
-                o.client_secret.resolve(dir)?.expose(),
-            )
+            .set("sasl.oauthbearer.client.id", id.expose())
+            .set("sasl.oauthbearer.client.secret", secret.expose())
             .set("sasl.oauthbearer.token.endpoint.url", &o.token_url);
+        secrets.extend([id, secret]);
         if let Some(s) = &o.scope {
             c.set("sasl.oauthbearer.scope", s);
         }
@@ -203,7 +200,15 @@ fn kafka(k: &KafkaDestination, dir: &std::path::Path) -> anyhow::Result<KafkaTra
     for (key, v) in &k.target.properties {
         c.set(key, v);
     }
-    let producer: FutureProducer = c.create().context("Kafka producer")?;
+    // librdkafka's config errors quote the offending value: keep secret
+    // ones out of the message.
+    let producer: FutureProducer = c.create().map_err(|e| {
+        let mut text = e.to_string();
+        for s in &secrets {
+            text = text.replace(s.expose(), "***");
+        }
+        anyhow::anyhow!("Kafka producer: {text}")
+    })?;
     let avro = match k.format {
         OutputFormat::Avro => {
             Some(apache_avro::Schema::parse_str(OUTPUT_SCHEMA).context("output schema")?)
@@ -271,5 +276,54 @@ impl KafkaTransport {
                 retry_after: None,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ampel::t3::react::{DeliverySettings, KafkaTarget, OidcCredentials, Secret};
+
+    /// GCN's connection settings build a producer: librdkafka is built with
+    /// SSL and libcurl, so SASL_SSL with OIDC is accepted (connecting to
+    /// GCN itself is out of reach here).
+    #[test]
+    fn gcn_style_oidc_settings_build_a_producer_and_secrets_stay_out_of_errors() {
+        std::env::set_var("AMPEL_TEST_GCN_ID", "client-id");
+        std::env::set_var("AMPEL_TEST_GCN_SECRET", "client-5ecret");
+        let d = Destination::Kafka(KafkaDestination {
+            target: KafkaTarget {
+                brokers: "kafka.gcn.nasa.gov:9092".into(),
+                oidc: Some(OidcCredentials {
+                    client_id: Secret::env("AMPEL_TEST_GCN_ID"),
+                    client_secret: Secret::env("AMPEL_TEST_GCN_SECRET"),
+                    token_url: "https://auth.gcn.nasa.gov/oauth2/token".into(),
+                    scope: None,
+                }),
+                properties: Default::default(),
+            },
+            topic: "gcn.notices.ampel.test".into(),
+            format: OutputFormat::Json,
+            delivery: DeliverySettings::kafka(),
+        });
+        if let Err(e) = Transport::build("GcnNoticePublisher:1", &d) {
+            panic!("{e:#}");
+        }
+        let Destination::Kafka(mut k) = d else {
+            unreachable!()
+        };
+        // An unknown mechanism makes librdkafka refuse the config, quoting
+        // properties; the secret must not come back in the message.
+        k.target
+            .properties
+            .insert("sasl.mechanisms".into(), "client-5ecret".into());
+        let e = format!(
+            "{:#}",
+            Transport::build("GcnNoticePublisher:1", &Destination::Kafka(k))
+                .err()
+                .unwrap()
+        );
+        assert!(e.contains("GcnNoticePublisher:1"), "{e}");
+        assert!(!e.contains("client-5ecret"), "{e}");
     }
 }
