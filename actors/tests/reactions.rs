@@ -769,3 +769,35 @@ fn a_dry_run_keeps_its_messages_in_the_t3_document_and_sends_nothing() {
     assert_eq!(m["blocks"][0]["text"]["text"], "ZTF23abfcbgc");
     assert!(!t3[0].body.to_string().contains(SLACK_TOKEN));
 }
+
+#[test]
+fn a_destination_rate_limit_spaces_the_sends() {
+    let hook = HttpSink::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    tutorial_channel(
+        d,
+        &format!(
+            r#"
+  - name: everything
+    filter:
+      t2:
+        - unit: T2LightCurveSummary
+          match: {{num_detections: {{$gte: 1}}}}
+    run:
+      - unit: WebhookPublisher
+        config: {{url: {url}, delivery: {{rate_per_second: 4, burst: 1}}}}
+"#,
+            url = hook.url("/hook")
+        ),
+    );
+    let out = run(d, &replay_job(d), &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let got = hook.delivered();
+    assert_eq!(got.len(), 10, "one POST per accepted stock");
+    let span = got[9].at - got[0].at;
+    assert!(
+        span >= Duration::from_millis(2200),
+        "9 gaps of 1/4 s: {span:?}"
+    );
+}
