@@ -197,6 +197,9 @@ pub trait Archive: Send {
     fn t3(&self, stock: Option<i64>) -> Result<Vec<T3Doc>, StoreError>;
     /// Reactions in creation order.
     fn reactions(&self, q: &ReactionQuery) -> Result<Vec<ReactionDoc>, StoreError>;
+    /// A destination's reactions not yet delivered or failed (pending or
+    /// sending), and how many of those are due at `now`.
+    fn reactions_open(&self, destination: &str, now: f64) -> Result<(usize, usize), StoreError>;
     /// The (stock, digest) items a destination already has, for `stocks`.
     fn reaction_items(
         &self,

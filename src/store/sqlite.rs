@@ -531,6 +531,20 @@ impl Archive for SqliteArchive {
         )
     }
 
+    fn reactions_open(&self, destination: &str, now: f64) -> Result<(usize, usize), StoreError> {
+        self.conn
+            .prepare_cached(
+                "SELECT COUNT(*), COALESCE(SUM(next_try <= ?2), 0) FROM reaction
+                 WHERE destination = ?1 AND state IN ('pending', 'sending')",
+            )
+            .and_then(|mut st| {
+                st.query_row(params![destination, now], |r| {
+                    Ok((r.get::<_, i64>(0)? as usize, r.get::<_, i64>(1)? as usize))
+                })
+            })
+            .map_err(|e| self.err(e))
+    }
+
     fn reaction_items(
         &self,
         destination: &str,

@@ -17,6 +17,8 @@ pub struct ObjectSummary {
     pub position: Option<(f64, f64, f64)>,
     pub detections: usize,
     pub latest: Option<Photometry>,
+    /// Julian date of the earliest datapoint (detection or limit).
+    pub first_jd: Option<f64>,
 }
 
 /// One measurement, in AB magnitudes.
@@ -119,7 +121,15 @@ pub fn object_summary(tags: &[String], name: &str, dps: &[DataPointDoc]) -> Obje
         .map(|(_, p)| p)
         .max_by(|a, b| a.jd.total_cmp(&b.jd))
         .cloned();
+    let first_jd = dps
+        .iter()
+        .filter_map(|d| match survey {
+            "ZTF" => num(&d.body, "jd"),
+            _ => num(&d.body, "midpointMjdTai").map(|m| m + MJD_TO_JD),
+        })
+        .reduce(f64::min);
     ObjectSummary {
+        first_jd,
         survey,
         links,
         position,
@@ -163,6 +173,7 @@ mod tests {
         assert!((err - 0.5 / 3600.0).abs() < 1e-12);
         let l = s.latest.unwrap();
         assert_eq!((l.band.as_str(), l.mag), ("ztfr", 18.2));
+        assert_eq!(s.first_jd, Some(2460235.7));
     }
 
     #[test]

@@ -22,6 +22,22 @@ pub struct StockView {
     pub results: Map<String, Json>,
 }
 
+impl StockView {
+    /// The stock's display name: its survey name, else its numeric id.
+    pub fn name(&self) -> String {
+        self.stock
+            .name
+            .first()
+            .cloned()
+            .unwrap_or_else(|| self.stock.stock.to_string())
+    }
+
+    /// Pages, position and photometry of the stock, as reactions show them.
+    pub fn summary(&self) -> crate::survey::summary::ObjectSummary {
+        crate::survey::summary::object_summary(&self.stock.tag, &self.name(), &self.datapoints)
+    }
+}
+
 /// Where a T3 unit runs.
 #[derive(Debug, Clone)]
 pub struct T3Context<'a> {

@@ -10,14 +10,6 @@ use serde_json::{json, Value as Json};
 use std::io::Write;
 use std::path::PathBuf;
 
-fn name_of(v: &StockView) -> String {
-    v.stock
-        .name
-        .first()
-        .cloned()
-        .unwrap_or_else(|| v.stock.stock.to_string())
-}
-
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct T3LogSummaryConfig {
@@ -39,7 +31,7 @@ impl T3Unit for T3LogSummary {
     fn process(&self, ctx: &T3Context, stocks: &[StockView]) -> Result<Json, String> {
         let mut lines = Vec::new();
         for v in stocks {
-            let mut line = format!("{} stock={}", name_of(v), v.stock.stock);
+            let mut line = format!("{} stock={}", v.name(), v.stock.stock);
             for (unit, body) in &v.results {
                 if self.cfg.t2info_from.is_empty() || self.cfg.t2info_from.contains(unit) {
                     line.push_str(&format!(" {unit}={body}"));
@@ -84,11 +76,11 @@ impl T3Unit for T3ChannelSummary {
         for v in stocks {
             let line = json!({
                 "channel": ctx.channel, "process": ctx.process, "run": ctx.run,
-                "stock": v.stock.stock, "name": name_of(v),
+                "stock": v.stock.stock, "name": v.name(),
                 "ndp": v.datapoints.len(), "results": v.results,
             });
             writeln!(out, "{line}").map_err(|e| format!("{}: {e}", self.path.display()))?;
-            names.push(name_of(v));
+            names.push(v.name());
         }
         out.flush()
             .map_err(|e| format!("{}: {e}", self.path.display()))?;

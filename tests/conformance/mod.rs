@@ -651,6 +651,8 @@ fn reactions(a: &mut dyn Archive) {
         ),
         vec!["r1"]
     );
+    assert_eq!(a.reactions_open("Slack:1", 100.5).unwrap(), (2, 1));
+    assert_eq!(a.reactions_open("Nowhere:0", 100.5).unwrap(), (0, 0));
     assert_eq!(
         by(
             a,

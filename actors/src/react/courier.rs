@@ -41,8 +41,10 @@ pub struct Courier {
     archive_address: String,
     archive: Option<Box<dyn Archive>>,
     telemetry: Arc<dyn Telemetry>,
-    /// The reaction being sent.
-    in_flight: Option<String>,
+    /// The reaction being sent, with its attempts so far.
+    in_flight: Option<(String, u32)>,
+    /// [`CRASH_AFTER_SEND`] was set at start.
+    crash_after_send: bool,
     tally: Arc<super::Tally>,
 }
 
@@ -81,6 +83,7 @@ impl Courier {
             archive: None,
             telemetry,
             in_flight: None,
+            crash_after_send: std::env::var_os(CRASH_AFTER_SEND).is_some(),
             tally,
         }
     }
@@ -220,7 +223,7 @@ impl Courier {
         }]) {
             return;
         }
-        self.in_flight = Some(r.id.clone());
+        self.in_flight = Some((r.id.clone(), attempts));
         let transport = self.transport.clone();
         let send = async move {
             let a = transport.send(&r).await;
@@ -245,7 +248,7 @@ impl Courier {
         };
         match a {
             Attempt::Delivered => {
-                if std::env::var_os(CRASH_AFTER_SEND).is_some() {
+                if self.crash_after_send {
                     eprintln!("{CRASH_AFTER_SEND}: aborting after the send of {}", r.id);
                     std::process::abort();
                 }
@@ -330,36 +333,32 @@ impl Handler<Deliver> for Courier {
 impl Handler<Outstanding> for Courier {
     type Result = MessageResult<Outstanding>;
     fn handle(&mut self, _: Outstanding, _: &mut Self::Context) -> Self::Result {
-        let open = self.find(
-            vec![ReactionState::Pending, ReactionState::Sending],
-            None,
-            None,
-        );
-        let t = now();
-        let due = open.iter().filter(|r| r.next_try <= t).count();
-        MessageResult((open.len(), due))
+        let id = self.id.clone();
+        let counts = self
+            .archive()
+            .and_then(|a| a.reactions_open(&id, now()).map_err(|e| e.to_string()));
+        MessageResult(counts.unwrap_or_else(|e| {
+            tracing::warn!(destination = %id, error = %e, "courier: cannot read the outbox");
+            self.archive = None;
+            // Unknown: say something is left, so a drain keeps waiting.
+            (1, 0)
+        }))
     }
 }
 
 impl Handler<Shutdown> for Courier {
     type Result = ();
     fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) {
-        if let Some(id) = self.in_flight.take() {
-            let r = self
-                .find(vec![ReactionState::Sending], None, None)
-                .into_iter()
-                .find(|r| r.id == id);
-            if let Some(r) = r {
-                tracing::warn!(destination = %self.id, reaction = %id, "stopping with a send unanswered: it stays pending");
-                self.write(vec![WriteOp::ReactionState {
-                    id,
-                    state: ReactionState::Pending,
-                    attempts: r.attempts,
-                    next_try: now(),
-                    error: Some("abandoned at shutdown before an answer".into()),
-                    ts: now(),
-                }]);
-            }
+        if let Some((id, attempts)) = self.in_flight.take() {
+            tracing::warn!(destination = %self.id, reaction = %id, "stopping with a send unanswered: it stays pending");
+            self.write(vec![WriteOp::ReactionState {
+                id,
+                state: ReactionState::Pending,
+                attempts,
+                next_try: now(),
+                error: Some("abandoned at shutdown before an answer".into()),
+                ts: now(),
+            }]);
         }
         ctx.stop();
     }

@@ -17,16 +17,6 @@ use std::time::{Duration, Instant};
 
 pub use courier::{Courier, CRASH_AFTER_SEND, REACTION_FAILED};
 
-/// The destinations of a job's T3 processes, each once.
-pub fn destinations<'a>(
-    processes: impl IntoIterator<Item = &'a T3Process>,
-) -> BTreeMap<String, Destination> {
-    processes
-        .into_iter()
-        .flat_map(|p| p.destinations())
-        .collect()
-}
-
 /// What the couriers of a process did (all destinations).
 #[derive(Debug, Default)]
 pub struct Tally {
@@ -61,7 +51,12 @@ pub struct Prepared(
 impl Prepared {
     pub fn new<'a>(processes: impl IntoIterator<Item = &'a T3Process>) -> anyhow::Result<Prepared> {
         let mut out = Vec::new();
-        for (id, d) in destinations(processes) {
+        // Each destination once: processes may share a unit config.
+        let destinations: BTreeMap<String, Destination> = processes
+            .into_iter()
+            .flat_map(|p| p.destinations())
+            .collect();
+        for (id, d) in destinations {
             out.push((
                 id.clone(),
                 transport::Transport::build(&id, &d)?,

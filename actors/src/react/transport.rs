@@ -43,14 +43,11 @@ impl Transport {
     /// missing one stops the start with a message naming it.
     pub fn build(id: &str, d: &Destination) -> anyhow::Result<Transport> {
         let dir = secrets_dir();
-        Ok(match d {
-            Destination::Http(h) => Transport::Http(
-                http(h, &dir).with_context(|| format!("reaction destination {id}"))?,
-            ),
-            Destination::Kafka(k) => Transport::Kafka(
-                kafka(k, &dir).with_context(|| format!("reaction destination {id}"))?,
-            ),
-        })
+        match d {
+            Destination::Http(h) => http(h, &dir).map(Transport::Http),
+            Destination::Kafka(k) => kafka(k, &dir).map(Transport::Kafka),
+        }
+        .with_context(|| format!("reaction destination {id}"))
     }
 
     pub async fn send(&self, r: &ReactionDoc) -> Attempt {

@@ -573,6 +573,20 @@ impl Archive for MongoArchive {
         )
     }
 
+    fn reactions_open(&self, destination: &str, now: f64) -> Result<(usize, usize), StoreError> {
+        let open = doc! {"destination": destination, "state": {"$in": ["pending", "sending"]}};
+        let mut due = open.clone();
+        due.insert("next_try", doc! {"$lte": now});
+        let count = |f: Document| {
+            self.coll("reaction")
+                .count_documents(f)
+                .run()
+                .map(|n| n as usize)
+                .map_err(self.fail())
+        };
+        Ok((count(open)?, count(due)?))
+    }
+
     fn reaction_items(
         &self,
         destination: &str,

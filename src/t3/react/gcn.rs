@@ -13,11 +13,10 @@
 //! credentials (`kafka.oidc`); tests use a plain local broker.
 
 use super::{
-    chosen_results, digest, name_of, DeliverySettings, Destination, KafkaDestination, KafkaTarget,
-    Message, OutputFormat, Reactor,
+    chosen_results, digest, DeliverySettings, Destination, KafkaDestination, KafkaTarget, Message,
+    OutputFormat, Reactor,
 };
 use crate::config::{parse_unit_config, ConfigProblem, UnitConfigError, Validate};
-use crate::survey::summary::object_summary;
 use crate::t3::{StockView, T3Context, T3Unit, T3UnitRegistration};
 use crate::units::UnitContext;
 use serde::{Deserialize, Serialize};
@@ -151,13 +150,8 @@ impl GcnNoticePublisher {
     }
 
     fn notice(&self, ctx: &T3Context, v: &StockView, record: usize) -> Json {
-        let name = name_of(v);
-        let o = object_summary(&v.stock.tag, &name, &v.datapoints);
-        let first = v
-            .datapoints
-            .iter()
-            .filter_map(|d| d.body.get("jd").and_then(Json::as_f64))
-            .fold(f64::INFINITY, f64::min);
+        let name = v.name();
+        let o = v.summary();
         let mut n = json!({
             "mission": self.cfg.mission,
             "instrument": o.survey,
@@ -177,7 +171,7 @@ impl GcnNoticePublisher {
             n["ra_dec_error"] = json!(err);
             n["containment_probability"] = json!(self.cfg.containment_probability);
         }
-        if first.is_finite() {
+        if let Some(first) = o.first_jd {
             n["trigger_time"] = json!(iso8601(jd_to_unix(first)));
         }
         if let Some(p) = o.latest {
@@ -199,7 +193,7 @@ impl Reactor for GcnNoticePublisher {
 
     fn digest(&self, _: &T3Context, v: &StockView) -> String {
         digest(
-            &json!({"name": name_of(v), "classification": self.classification(v),
+            &json!({"name": v.name(), "classification": self.classification(v),
             "results": chosen_results(v, &[])}),
         )
     }
@@ -212,10 +206,9 @@ impl Reactor for GcnNoticePublisher {
     ) -> Vec<Message> {
         fresh
             .iter()
-            .map(|(v, d)| Message {
-                items: vec![(v.stock.stock, d.clone())],
-                key: Some(name_of(v)),
-                payload: self.notice(ctx, v, sent_before(v.stock.stock) + 1),
+            .map(|(v, d)| {
+                let record = sent_before(v.stock.stock) + 1;
+                Message::about(v, d, Some(v.name()), self.notice(ctx, v, record))
             })
             .collect()
     }

@@ -5,11 +5,10 @@
 //! written about it changed.
 
 use super::{
-    chosen_results, digest, name_of, DeliverySettings, Destination, KafkaDestination, KafkaTarget,
-    Message, OutputFormat, Reactor,
+    chosen_results, digest, DeliverySettings, Destination, KafkaDestination, KafkaTarget, Message,
+    OutputFormat, Reactor,
 };
 use crate::config::{parse_unit_config, ConfigProblem, UnitConfigError, Validate};
-use crate::survey::summary::object_summary;
 use crate::t3::{StockView, T3Context, T3Unit, T3UnitRegistration};
 use crate::units::UnitContext;
 use serde::{Deserialize, Serialize};
@@ -84,8 +83,8 @@ pub struct KafkaPublisher {
 
 impl KafkaPublisher {
     fn message(&self, ctx: &T3Context, v: &StockView) -> Json {
-        let name = name_of(v);
-        let o = object_summary(&v.stock.tag, &name, &v.datapoints);
+        let name = v.name();
+        let o = v.summary();
         let alert = self.cfg.include.contains(&Include::Alert);
         let mut m = json!({
             "schema_version": "1", "stock": v.stock.stock, "name": name, "survey": o.survey,
@@ -131,11 +130,7 @@ impl Reactor for KafkaPublisher {
     ) -> Vec<Message> {
         fresh
             .iter()
-            .map(|(v, d)| Message {
-                items: vec![(v.stock.stock, d.clone())],
-                key: Some(name_of(v)),
-                payload: self.message(ctx, v),
-            })
+            .map(|(v, d)| Message::about(v, d, Some(v.name()), self.message(ctx, v)))
             .collect()
     }
 }

@@ -168,6 +168,29 @@ pub struct Message {
     pub payload: Json,
 }
 
+impl Message {
+    /// A message about one stock.
+    pub fn about(stock: &StockView, digest: &str, key: Option<String>, payload: Json) -> Self {
+        Message {
+            items: vec![(stock.stock.stock, digest.to_string())],
+            key,
+            payload,
+        }
+    }
+
+    /// One message about all the fresh stocks (a batch).
+    pub fn about_all(fresh: &[(&StockView, String)], payload: Json) -> Self {
+        Message {
+            items: fresh
+                .iter()
+                .map(|(v, d)| (v.stock.stock, d.clone()))
+                .collect(),
+            key: None,
+            payload,
+        }
+    }
+}
+
 /// A T3 unit that reacts.
 pub trait Reactor: Send + Sync {
     fn destination(&self) -> &Destination;
@@ -219,14 +242,5 @@ pub fn chosen_results(stock: &StockView, only: &[String]) -> serde_json::Map<Str
 /// Digest of a stock's name and chosen results: a message about it is
 /// sent again only when these changed.
 pub fn results_digest(stock: &StockView, only: &[String]) -> String {
-    digest(&serde_json::json!({"name": name_of(stock), "results": chosen_results(stock, only)}))
-}
-
-/// The stock's display name (survey name, else the numeric id).
-pub fn name_of(v: &StockView) -> String {
-    v.stock
-        .name
-        .first()
-        .cloned()
-        .unwrap_or_else(|| v.stock.stock.to_string())
+    digest(&serde_json::json!({"name": stock.name(), "results": chosen_results(stock, only)}))
 }

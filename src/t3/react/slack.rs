@@ -6,11 +6,11 @@
 //! A stock is posted again only when its chosen results changed.
 
 use super::{
-    chosen_results, name_of, results_digest, DeliverySettings, Destination, HttpDestination,
-    Message, Reactor, Secret, UrlSource,
+    chosen_results, results_digest, DeliverySettings, Destination, HttpDestination, Message,
+    Reactor, Secret, UrlSource,
 };
 use crate::config::{parse_unit_config, ConfigProblem, UnitConfigError, Validate};
-use crate::survey::summary::{object_summary, ObjectSummary};
+use crate::survey::summary::ObjectSummary;
 use crate::t3::{StockView, T3Context, T3Unit, T3UnitRegistration};
 use crate::units::UnitContext;
 use serde::{Deserialize, Serialize};
@@ -125,10 +125,6 @@ fn where_and_what(o: &ObjectSummary) -> String {
 }
 
 impl SlackPublisher {
-    fn summary(v: &StockView) -> ObjectSummary {
-        object_summary(&v.stock.tag, &name_of(v), &v.datapoints)
-    }
-
     fn with_channel(&self, mut m: Json) -> Json {
         if let Some(c) = &self.cfg.slack_channel {
             m["channel"] = json!(c);
@@ -137,8 +133,8 @@ impl SlackPublisher {
     }
 
     fn one(&self, ctx: &T3Context, v: &StockView, update: bool) -> Json {
-        let name = name_of(v);
-        let o = Self::summary(v);
+        let name = v.name();
+        let o = v.summary();
         let fields: Vec<Json> = chosen_results(v, &self.cfg.t2info_from)
             .into_iter()
             .take(10)
@@ -166,8 +162,8 @@ impl SlackPublisher {
             .iter()
             .take(SHOWN)
             .map(|(v, _)| {
-                let o = Self::summary(v);
-                let name = name_of(v);
+                let o = v.summary();
+                let name = v.name();
                 let mag = o
                     .latest
                     .as_ref()
@@ -214,21 +210,12 @@ impl Reactor for SlackPublisher {
         sent_before: &dyn Fn(i64) -> usize,
     ) -> Vec<Message> {
         if fresh.len() > self.cfg.batch_above {
-            return vec![Message {
-                items: fresh
-                    .iter()
-                    .map(|(v, d)| (v.stock.stock, d.clone()))
-                    .collect(),
-                key: None,
-                payload: self.batch(ctx, fresh),
-            }];
+            return vec![Message::about_all(fresh, self.batch(ctx, fresh))];
         }
         fresh
             .iter()
-            .map(|(v, d)| Message {
-                items: vec![(v.stock.stock, d.clone())],
-                key: None,
-                payload: self.one(ctx, v, sent_before(v.stock.stock) > 0),
+            .map(|(v, d)| {
+                Message::about(v, d, None, self.one(ctx, v, sent_before(v.stock.stock) > 0))
             })
             .collect()
     }

@@ -5,11 +5,10 @@
 //! retry it already processed.
 
 use super::{
-    chosen_results, name_of, results_digest, DeliverySettings, Destination, HttpDestination,
-    Message, Reactor, Secret, UrlSource,
+    chosen_results, results_digest, DeliverySettings, Destination, HttpDestination, Message,
+    Reactor, Secret, UrlSource,
 };
 use crate::config::{parse_unit_config, ConfigProblem, UnitConfigError, Validate};
-use crate::survey::summary::object_summary;
 use crate::t3::{StockView, T3Context, T3Unit, T3UnitRegistration};
 use crate::units::UnitContext;
 use serde::{Deserialize, Serialize};
@@ -53,8 +52,8 @@ pub struct WebhookPublisher {
 
 /// The JSON a receiver gets about one stock.
 pub fn stock_json(v: &StockView, only: &[String]) -> Json {
-    let name = name_of(v);
-    let o = object_summary(&v.stock.tag, &name, &v.datapoints);
+    let name = v.name();
+    let o = v.summary();
     json!({
         "stock": v.stock.stock,
         "name": name,
@@ -92,22 +91,12 @@ impl Reactor for WebhookPublisher {
         };
         let body = |v: &StockView| stock_json(v, &self.cfg.t2info_from);
         if self.cfg.batch {
-            return vec![Message {
-                items: fresh
-                    .iter()
-                    .map(|(v, d)| (v.stock.stock, d.clone()))
-                    .collect(),
-                key: None,
-                payload: head(fresh.iter().map(|(v, _)| body(v)).collect()),
-            }];
+            let all = fresh.iter().map(|(v, _)| body(v)).collect();
+            return vec![Message::about_all(fresh, head(all))];
         }
         fresh
             .iter()
-            .map(|(v, d)| Message {
-                items: vec![(v.stock.stock, d.clone())],
-                key: None,
-                payload: head(vec![body(v)]),
-            })
+            .map(|(v, d)| Message::about(v, d, None, head(vec![body(v)])))
             .collect()
     }
 }
