@@ -801,3 +801,53 @@ fn a_destination_rate_limit_spaces_the_sends() {
         "9 gaps of 1/4 s: {span:?}"
     );
 }
+
+#[test]
+fn two_processes_of_one_job_send_each_reaction_once() {
+    let (redis, broker) = (Redis::start(), Tansu::start());
+    broker.create_topic("ztf_20231018_programid1", 3);
+    produce(
+        &broker,
+        "ztf_20231018_programid1",
+        &["ztf_public_20231018_v4.02.tar.gz"],
+    );
+    let hook = HttpSink::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    tutorial_channel(
+        d,
+        &format!(
+            r#"
+  - name: everything
+    filter:
+      t2:
+        - unit: T2LightCurveSummary
+          match: {{num_detections: {{$gte: 1}}}}
+    run:
+      - unit: WebhookPublisher
+        config: {{url: {url}, delivery: {{rate_per_second: 100, burst: 100}}}}
+"#,
+            url = hook.url("/hook")
+        ),
+    );
+    // Both run T3 and a courier for the same destination on one archive.
+    let job = live_job(d, &broker, &redis, Some(5));
+    let j = job.to_str().unwrap();
+    let a = spawn(d, "a", &["run", "--job", j]);
+    let b = spawn(d, "b", &["run", "--job", j]);
+    for p in [a, b] {
+        let log = p.log.clone();
+        let (st, _) = p.finish(120);
+        assert!(
+            st.success(),
+            "{st}: {}",
+            std::fs::read_to_string(log).unwrap()
+        );
+    }
+    let got = hook.delivered();
+    let keys: std::collections::BTreeSet<&String> =
+        got.iter().map(|r| &r.headers["idempotency-key"]).collect();
+    assert_eq!(keys.len(), 10, "a reaction per accepted stock");
+    assert_eq!(got.len(), 10, "none sent twice");
+    assert_eq!(states(d), vec![ReactionState::Delivered; 10]);
+}

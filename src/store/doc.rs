@@ -243,8 +243,9 @@ pub struct LogDoc {
 pub enum ReactionState {
     /// Waiting to be sent (at `next_try`).
     Pending,
-    /// A courier is sending it now. Found so after a crash, it may or may
-    /// not have arrived: it becomes `Uncertain`, never sent again by itself.
+    /// A courier claimed it and is sending it now. Still so well past the
+    /// send's timeout (a crash), it may or may not have arrived: it becomes
+    /// `Uncertain`, never sent again by itself.
     Sending,
     Delivered,
     /// Its attempts of this run failed; the process's next run re-arms it.

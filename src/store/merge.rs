@@ -130,3 +130,10 @@ pub fn rearm_reaction(d: &mut ReactionDoc, ts: f64) {
     d.next_try = ts;
     d.updated = ts;
 }
+
+/// A reaction taken by a courier for an attempt.
+pub fn claim_reaction(d: &mut ReactionDoc, now: f64) {
+    d.state = ReactionState::Sending;
+    d.attempts += 1;
+    d.updated = now;
+}

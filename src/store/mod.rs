@@ -197,6 +197,13 @@ pub trait Archive: Send {
     fn t3(&self, stock: Option<i64>) -> Result<Vec<T3Doc>, StoreError>;
     /// Reactions in creation order.
     fn reactions(&self, q: &ReactionQuery) -> Result<Vec<ReactionDoc>, StoreError>;
+    /// Takes the destination's oldest pending reaction due at `now`, atomically
+    /// (one process's courier only): it becomes `sending`, its attempts + 1.
+    fn claim_reaction(
+        &mut self,
+        destination: &str,
+        now: f64,
+    ) -> Result<Option<ReactionDoc>, StoreError>;
     /// A destination's reactions not yet delivered or failed (pending or
     /// sending), and how many of those are due at `now`.
     fn reactions_open(&self, destination: &str, now: f64) -> Result<(usize, usize), StoreError>;

@@ -58,11 +58,30 @@ impl SqliteArchive {
         let conn = Connection::open(path).map_err(&be)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(&be)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;",
-        )
-        .map_err(&be)?;
-        conn.execute_batch(SCHEMA).map_err(&be)?;
+        // Processes opening a new file at once race to switch it to WAL and
+        // to create the tables; SQLite answers the loser "locked" at once
+        // (no busy wait for a journal-mode change or a lock upgrade), so
+        // the set-up is retried, the tables created in an IMMEDIATE
+        // transaction.
+        let setup = |c: &Connection| {
+            c.execute_batch(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;",
+            )?;
+            c.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;"))
+        };
+        let mut tries = 0;
+        while let Err(e) = setup(&conn) {
+            let _ = conn.execute_batch("ROLLBACK");
+            let busy = matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            );
+            if !busy || tries == 200 {
+                return Err(be(e));
+            }
+            tries += 1;
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
         Ok(SqliteArchive {
             conn,
             path: path.to_string(),
@@ -529,6 +548,33 @@ impl Archive for SqliteArchive {
                 &q.limit.map_or(-1, |l| l as i64),
             ],
         )
+    }
+
+    fn claim_reaction(
+        &mut self,
+        destination: &str,
+        now: f64,
+    ) -> Result<Option<ReactionDoc>, StoreError> {
+        let be = backend(&self.path);
+        let tx = immediate(&mut self.conn, &self.path)?;
+        let text: Option<String> = tx
+            .prepare_cached(
+                "SELECT doc FROM reaction WHERE destination = ?1 AND state = 'pending'
+                 AND next_try <= ?2 ORDER BY seq LIMIT 1",
+            )
+            .and_then(|mut st| {
+                st.query_row(params![destination, now], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(&be)?;
+        let Some(text) = text else {
+            return Ok(None);
+        };
+        let mut d: ReactionDoc = parse_doc(&self.path, "reaction", &text)?;
+        merge::claim_reaction(&mut d, now);
+        put_reaction(&tx, &d).map_err(&be)?;
+        tx.commit().map_err(&be)?;
+        Ok(Some(d))
     }
 
     fn reactions_open(&self, destination: &str, now: f64) -> Result<(usize, usize), StoreError> {

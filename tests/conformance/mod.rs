@@ -76,7 +76,7 @@ fn key(stock: i64, unit: &str, link: i64) -> T2Key {
 /// Every check, each on a fresh archive from `make`.
 pub fn run_all(make: &mut dyn FnMut() -> Box<dyn Archive>) {
     type Check = fn(&mut dyn Archive);
-    let checks: [(&str, Check); 12] = [
+    let checks: [(&str, Check); 13] = [
         ("run ids increase", run_ids),
         ("datapoints merge channels, tags and meta", datapoints),
         ("stocks merge channels, names, journal and times", stocks),
@@ -97,6 +97,10 @@ pub fn run_all(make: &mut dyn FnMut() -> Box<dyn Archive>) {
         (
             "reactions queue once, remember items, step and re-arm",
             reactions,
+        ),
+        (
+            "reaction claims: oldest due first, each once",
+            reaction_claims,
         ),
     ];
     for (name, check) in checks {
@@ -736,4 +740,38 @@ fn reactions(a: &mut dyn Archive) {
     .unwrap();
     assert_eq!(get(a, "r3").state, ReactionState::Pending);
     assert_eq!(get(a, "r1").state, ReactionState::Delivered);
+}
+
+fn reaction_claims(a: &mut dyn Archive) {
+    a.write(vec![
+        WriteOp::Reaction(reaction("r1", "Slack:1", &[(10, "d10")], 100.0)),
+        WriteOp::Reaction(reaction("r2", "Slack:1", &[(11, "d11")], 101.0)),
+        WriteOp::Reaction(reaction("r3", "Gcn:2", &[(10, "g10")], 100.0)),
+    ])
+    .unwrap();
+    let c = a.claim_reaction("Slack:1", 100.5).unwrap().unwrap();
+    assert_eq!(
+        (c.id.as_str(), c.state, c.attempts, c.updated),
+        ("r1", ReactionState::Sending, 1, 100.5)
+    );
+    assert_eq!(
+        a.claim_reaction("Slack:1", 100.5).unwrap(),
+        None,
+        "r2 is not due yet"
+    );
+    assert_eq!(
+        a.claim_reaction("Slack:1", 200.0).unwrap().unwrap().id,
+        "r2"
+    );
+    assert_eq!(
+        a.claim_reaction("Slack:1", 200.0).unwrap(),
+        None,
+        "each once"
+    );
+    assert_eq!(a.reactions_open("Slack:1", 200.0).unwrap(), (2, 2));
+    assert_eq!(a.claim_reaction("Gcn:2", 200.0).unwrap().unwrap().id, "r3");
+    let stored = a.reactions(&ReactionQuery::default()).unwrap();
+    assert!(stored
+        .iter()
+        .all(|r| r.state == ReactionState::Sending && r.attempts == 1));
 }

@@ -2,11 +2,13 @@
 //! a time, on its own arbiter thread, so a slow or failing destination
 //! holds up nothing but itself (not T0-T2, not the other destinations).
 //!
-//! Each send is bracketed by archive writes: `sending` (attempts + 1)
-//! before, the outcome after. A reaction found `sending` when a courier
-//! starts was interrupted by a crash between send and record; it may have
-//! arrived, so it becomes `uncertain` and is not sent again by itself (a
-//! reaction that succeeded is never repeated). Answers that say "try
+//! Each send is bracketed by archive writes: an atomic claim (`pending` ->
+//! `sending`, attempts + 1) before, so that couriers of several processes
+//! of one job never send the same reaction, and the outcome after. A
+//! reaction still `sending` well past its timeout was interrupted by a
+//! crash between send and record; it may have arrived, so it becomes
+//! `uncertain` and is not sent again by itself (a reaction that succeeded
+//! is never repeated). Answers that say "try
 //! again" are retried with back-off and `Retry-After`; after
 //! `max_attempts`, or an answer that will not change, the reaction is
 //! `failed`: recorded in a t3 document, the stocks' journals and
@@ -24,6 +26,11 @@ use serde_json::json;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// How often a courier looks for sends interrupted by a crash, and how
+/// long past its timeout a send must be to count as interrupted.
+const RECOVER_EVERY_S: f64 = 5.0;
+const RECOVER_MARGIN_S: f64 = 5.0;
 
 /// Code of a t3 document recording a reaction that finally failed.
 pub const REACTION_FAILED: i64 = -3001;
@@ -45,6 +52,8 @@ pub struct Courier {
     in_flight: Option<(String, u32)>,
     /// [`CRASH_AFTER_SEND`] was set at start.
     crash_after_send: bool,
+    /// When interrupted sends were last looked for.
+    last_recover: f64,
     tally: Arc<super::Tally>,
 }
 
@@ -84,6 +93,7 @@ impl Courier {
             telemetry,
             in_flight: None,
             crash_after_send: std::env::var_os(CRASH_AFTER_SEND).is_some(),
+            last_recover: 0.0,
             tally,
         }
     }
@@ -172,9 +182,15 @@ impl Courier {
         });
     }
 
-    /// Reactions left `sending` by a crashed process become uncertain.
+    /// Reactions left `sending` by a crashed process become uncertain. A
+    /// live courier (this process's or another's) records a send within its
+    /// timeout, so only those older than that are taken for dead.
     fn recover(&mut self) {
-        for r in self.find(vec![ReactionState::Sending], None, None) {
+        let t = now();
+        self.last_recover = t;
+        let stale = t - (self.settings.timeout_seconds + RECOVER_MARGIN_S);
+        let sending = self.find(vec![ReactionState::Sending], None, None);
+        for r in sending.into_iter().filter(|r| r.updated < stale) {
             tracing::error!(destination = %self.id, reaction = %r.id, stocks = ?r.stocks(),
                 "reaction interrupted between send and record: it may have arrived, so it is not sent again (`ampel reactions retry --uncertain` resends)");
             let mut ops = vec![WriteOp::ReactionState {
@@ -201,28 +217,30 @@ impl Courier {
             return;
         }
         let t = now();
-        let Some(r) = self
-            .find(vec![ReactionState::Pending], Some(t), Some(1))
-            .into_iter()
-            .next()
-        else {
-            return;
-        };
-        if let Err(wait) = self.limit.take(t) {
+        if t - self.last_recover >= RECOVER_EVERY_S {
+            self.recover();
+        }
+        if let Err(wait) = self.limit.ready(t) {
             ctx.notify_later(Deliver, Duration::from_secs_f64(wait.min(60.0)));
             return;
         }
-        let attempts = r.attempts + 1;
-        if !self.write(vec![WriteOp::ReactionState {
-            id: r.id.clone(),
-            state: ReactionState::Sending,
-            attempts,
-            next_try: r.next_try,
-            error: None,
-            ts: t,
-        }]) {
-            return;
-        }
+        // Claimed atomically: couriers of other processes (replicas of the
+        // same job) never send the same reaction.
+        let id = self.id.clone();
+        let r = match self
+            .archive()
+            .and_then(|a| a.claim_reaction(&id, t).map_err(|e| e.to_string()))
+        {
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(destination = %id, error = %e, "courier: cannot read the outbox");
+                self.archive = None;
+                return;
+            }
+        };
+        let _ = self.limit.take(t);
+        let attempts = r.attempts;
         self.in_flight = Some((r.id.clone(), attempts));
         let transport = self.transport.clone();
         let send = async move {
@@ -318,7 +336,6 @@ impl Actor for Courier {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.recover();
         ctx.run_interval(Duration::from_millis(250), |act, ctx| act.next(ctx));
     }
 }

@@ -573,6 +573,24 @@ impl Archive for MongoArchive {
         )
     }
 
+    fn claim_reaction(
+        &mut self,
+        destination: &str,
+        now: f64,
+    ) -> Result<Option<ReactionDoc>, StoreError> {
+        let d = self
+            .coll("reaction")
+            .find_one_and_update(
+                doc! {"destination": destination, "state": "pending", "next_try": {"$lte": now}},
+                doc! {"$set": {"state": "sending", "updated": now}, "$inc": {"attempts": 1i64}},
+            )
+            .sort(doc! {"created": 1, "_id": 1})
+            .return_document(ReturnDocument::After)
+            .run()
+            .map_err(self.fail())?;
+        d.map(|d| self.parse("reaction", d)).transpose()
+    }
+
     fn reactions_open(&self, destination: &str, now: f64) -> Result<(usize, usize), StoreError> {
         let open = doc! {"destination": destination, "state": {"$in": ["pending", "sending"]}};
         let mut due = open.clone();

@@ -162,6 +162,12 @@ impl RateLimit {
         }
     }
 
+    /// Whether a token is there now, without taking it; otherwise how long
+    /// until one.
+    pub fn ready(&self, now: f64) -> Result<(), f64> {
+        self.clone().take(now)
+    }
+
     /// Empties the bucket until `until` (a 429 means the destination's own
     /// limit is lower than ours).
     pub fn hold_until(&mut self, until: f64) {
