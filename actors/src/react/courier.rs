@@ -19,7 +19,8 @@ use super::transport::Transport;
 use actix::prelude::*;
 use ampel::run::{now, Event, Telemetry};
 use ampel::store::{
-    Archive, JournalEntry, MetaRecord, ReactionDoc, ReactionQuery, ReactionState, T3Doc, WriteOp,
+    Archive, JournalEntry, MetaRecord, ReactionDoc, ReactionQuery, ReactionState, StoreError,
+    T3Doc, WriteOp,
 };
 use ampel::t3::react::{Attempt, DeliverySettings, RateLimit};
 use serde_json::json;
@@ -106,44 +107,28 @@ impl Courier {
         Ok(self.archive.as_mut().expect("opened").as_mut())
     }
 
-    fn write(&mut self, ops: Vec<WriteOp>) -> bool {
+    /// Runs `f` on the archive (opened on first use). On an error it is
+    /// logged, the connection dropped (reopened next time) and None answered:
+    /// the courier tries again at its next tick.
+    fn with_archive<T>(
+        &mut self,
+        what: &str,
+        f: impl FnOnce(&mut dyn Archive) -> Result<T, StoreError>,
+    ) -> Option<T> {
         let id = self.id.clone();
-        match self
-            .archive()
-            .and_then(|a| a.write(ops).map_err(|e| e.to_string()))
-        {
-            Ok(()) => true,
+        match self.archive().and_then(|a| f(a).map_err(|e| e.to_string())) {
+            Ok(v) => Some(v),
             Err(e) => {
-                tracing::warn!(destination = %id, error = %e, "courier: archive write failed; retrying later");
+                tracing::warn!(destination = %id, error = %e, "courier: {what}");
                 self.archive = None;
-                false
+                None
             }
         }
     }
 
-    fn find(
-        &mut self,
-        states: Vec<ReactionState>,
-        due_by: Option<f64>,
-        limit: Option<usize>,
-    ) -> Vec<ReactionDoc> {
-        let q = ReactionQuery {
-            destination: Some(self.id.clone()),
-            states,
-            due_by,
-            limit,
-        };
-        match self
-            .archive()
-            .and_then(|a| a.reactions(&q).map_err(|e| e.to_string()))
-        {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::warn!(destination = %self.id, error = %e, "courier: cannot read the outbox");
-                self.archive = None;
-                vec![]
-            }
-        }
+    fn write(&mut self, ops: Vec<WriteOp>) -> bool {
+        self.with_archive("archive write failed; retrying later", |a| a.write(ops))
+            .is_some()
     }
 
     fn journal(&self, r: &ReactionDoc, action: String, extra: serde_json::Value) -> Vec<WriteOp> {
@@ -189,7 +174,14 @@ impl Courier {
         let t = now();
         self.last_recover = t;
         let stale = t - (self.settings.timeout_seconds + RECOVER_MARGIN_S);
-        let sending = self.find(vec![ReactionState::Sending], None, None);
+        let q = ReactionQuery {
+            destination: Some(self.id.clone()),
+            states: vec![ReactionState::Sending],
+            ..Default::default()
+        };
+        let sending = self
+            .with_archive("cannot read the outbox", |a| a.reactions(&q))
+            .unwrap_or_default();
         for r in sending.into_iter().filter(|r| r.updated < stale) {
             tracing::error!(destination = %self.id, reaction = %r.id, stocks = ?r.stocks(),
                 "reaction interrupted between send and record: it may have arrived, so it is not sent again (`ampel reactions retry --uncertain` resends)");
@@ -227,17 +219,10 @@ impl Courier {
         // Claimed atomically: couriers of other processes (replicas of the
         // same job) never send the same reaction.
         let id = self.id.clone();
-        let r = match self
-            .archive()
-            .and_then(|a| a.claim_reaction(&id, t).map_err(|e| e.to_string()))
-        {
-            Ok(Some(r)) => r,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::warn!(destination = %id, error = %e, "courier: cannot read the outbox");
-                self.archive = None;
-                return;
-            }
+        let Some(Some(r)) =
+            self.with_archive("cannot claim from the outbox", |a| a.claim_reaction(&id, t))
+        else {
+            return;
         };
         let _ = self.limit.take(t);
         let attempts = r.attempts;
@@ -351,15 +336,9 @@ impl Handler<Outstanding> for Courier {
     type Result = MessageResult<Outstanding>;
     fn handle(&mut self, _: Outstanding, _: &mut Self::Context) -> Self::Result {
         let id = self.id.clone();
-        let counts = self
-            .archive()
-            .and_then(|a| a.reactions_open(&id, now()).map_err(|e| e.to_string()));
-        MessageResult(counts.unwrap_or_else(|e| {
-            tracing::warn!(destination = %id, error = %e, "courier: cannot read the outbox");
-            self.archive = None;
-            // Unknown: say something is left, so a drain keeps waiting.
-            (1, 0)
-        }))
+        let counts = self.with_archive("cannot read the outbox", |a| a.reactions_open(&id, now()));
+        // Unknown: say something is left, so a drain keeps waiting.
+        MessageResult(counts.unwrap_or((1, 0)))
     }
 }
 
