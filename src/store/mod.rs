@@ -9,10 +9,12 @@
 //! [`merge`] so every backend applies them the same way.
 
 mod doc;
+mod fingerprint;
 pub mod merge;
 mod sqlite;
 
 pub use doc::*;
+pub use fingerprint::fingerprint;
 pub use sqlite::SqliteArchive;
 
 use serde_json::Value as Json;
@@ -220,6 +222,11 @@ pub trait Archive: Send {
     fn troubles(&self) -> Result<Vec<Json>, StoreError>;
     /// Counts per collection (for summaries).
     fn counts(&self) -> Result<std::collections::BTreeMap<String, i64>, StoreError>;
+    /// T2 documents in all: a cheap progress mark for a T3 process in
+    /// another process than the T2 work (`ampel worker t3`), polled often.
+    fn t2_count(&self) -> Result<u64, StoreError> {
+        Ok(self.counts()?.get("t2").copied().unwrap_or(0) as u64)
+    }
 }
 
 /// Opens an embedded archive from `sqlite:PATH` (or a bare path).

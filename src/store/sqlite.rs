@@ -638,6 +638,14 @@ impl Archive for SqliteArchive {
         self.query_docs("trouble", "SELECT doc FROM trouble ORDER BY id", &[])
     }
 
+    fn t2_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM t2", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        Ok(n as u64)
+    }
+
     fn counts(&self) -> Result<BTreeMap<String, i64>, StoreError> {
         let mut out = BTreeMap::new();
         for t in [

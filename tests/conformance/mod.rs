@@ -572,6 +572,7 @@ fn others(a: &mut dyn Archive) {
     assert_eq!(a.config(77).unwrap(), Some(json!({"min_rb": 0.3})));
     assert_eq!(a.config(78).unwrap(), None);
     let c = a.counts().unwrap();
+    assert_eq!(a.t2_count().unwrap(), c["t2"] as u64);
     assert_eq!(
         (c["t3"], c["log"], c["event"], c["conf"], c["trouble"]),
         (1, 3, 1, 1, 1)

@@ -93,38 +93,83 @@ fn percentile(v: &mut [f64], p: f64) -> Option<f64> {
     Some(v[i])
 }
 
-pub fn run(args: BenchLiveArgs) -> anyhow::Result<ExitCode> {
-    let mut job = Job::load(&args.job)?;
+/// Distinct copies of the job's alerts (keys and payloads), made before a
+/// benchmark's clock starts.
+pub(super) fn synthetic(job: &Job, copies: u64) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let mut tally = Tally::default();
     let (raw, _) = load_all(&job.source.paths, &mut tally);
     let t = Instant::now();
     let bytes: Vec<Vec<u8>> = raw.iter().map(|m| m.bytes.to_vec()).collect();
-    let messages = ampel_actors::synth::ztf_copies(&bytes, args.copies)
+    let messages = ampel_actors::synth::ztf_copies(&bytes, copies)
         .context("making distinct copies of the alerts (ZTF alerts only)")?;
     eprintln!(
         "{} distinct alerts ({} x {} copies) made in {:.1} s",
         messages.len(),
         raw.len(),
-        args.copies,
+        copies,
         t.elapsed().as_secs_f64()
     );
+    Ok(messages)
+}
 
-    let stamp = ampel::run::now() as u64;
-    let topic = format!("ampel_bench_{stamp}");
+/// A fresh benchmark topic.
+pub(super) fn create_topic(brokers: &str, topic: &str, partitions: i32) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &args.brokers)
+        .set("bootstrap.servers", brokers)
         .create()?;
     let created = actix::System::new().block_on(admin.create_topics(
-        &[NewTopic::new(
-            &topic,
-            args.partitions,
-            TopicReplication::Fixed(1),
-        )],
+        &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
         &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
     ))?;
     for r in created {
         r.map_err(|(t, e)| anyhow::anyhow!("creating topic {t}: {e}"))?;
     }
+    Ok(())
+}
+
+/// Produces `messages` to `topic`, at `rate` per second (0: flat out);
+/// answers the rate achieved.
+pub(super) fn offer(
+    brokers: &str,
+    topic: &str,
+    messages: &[(String, Vec<u8>)],
+    rate: f64,
+) -> anyhow::Result<f64> {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("linger.ms", "2")
+        .set("queue.buffering.max.messages", "200000")
+        .create()?;
+    let t = Instant::now();
+    for (i, (key, payload)) in messages.iter().enumerate() {
+        if rate > 0.0 {
+            let due = Duration::from_secs_f64(i as f64 / rate);
+            if let Some(wait) = due.checked_sub(t.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+        let mut record = BaseRecord::to(topic).key(key).payload(payload);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, r)) => {
+                    record = r;
+                    producer.poll(Duration::from_millis(10));
+                }
+            }
+        }
+        producer.poll(Duration::ZERO);
+    }
+    producer.flush(Duration::from_secs(60))?;
+    Ok(messages.len() as f64 / t.elapsed().as_secs_f64())
+}
+
+pub fn run(args: BenchLiveArgs) -> anyhow::Result<ExitCode> {
+    let mut job = Job::load(&args.job)?;
+    let messages = synthetic(&job, args.copies)?;
+    let stamp = ampel::run::now() as u64;
+    let topic = format!("ampel_bench_{stamp}");
+    create_topic(&args.brokers, &topic, args.partitions)?;
 
     let dir = std::env::temp_dir().join(format!("ampel-bench-live-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -155,37 +200,9 @@ pub fn run(args: BenchLiveArgs) -> anyhow::Result<ExitCode> {
     }
 
     // The producer offers the alerts while the actors consume them.
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", &args.brokers)
-        .set("linger.ms", "2")
-        .set("queue.buffering.max.messages", "200000")
-        .create()?;
     let rate = args.rate;
-    let total = messages.len();
-    let offered = std::thread::spawn(move || -> anyhow::Result<f64> {
-        let t = Instant::now();
-        for (i, (key, payload)) in messages.iter().enumerate() {
-            if rate > 0.0 {
-                let due = Duration::from_secs_f64(i as f64 / rate);
-                if let Some(wait) = due.checked_sub(t.elapsed()) {
-                    std::thread::sleep(wait);
-                }
-            }
-            let mut record = BaseRecord::to(&topic).key(key).payload(payload);
-            loop {
-                match producer.send(record) {
-                    Ok(()) => break,
-                    Err((_, r)) => {
-                        record = r;
-                        producer.poll(Duration::from_millis(10));
-                    }
-                }
-            }
-            producer.poll(Duration::ZERO);
-        }
-        producer.flush(Duration::from_secs(60))?;
-        Ok(total as f64 / t.elapsed().as_secs_f64())
-    });
+    let brokers = args.brokers.clone();
+    let offered = std::thread::spawn(move || offer(&brokers, &topic, &messages, rate));
 
     let outcome = ampel_actors::live::run(
         pipeline,
@@ -196,6 +213,8 @@ pub fn run(args: BenchLiveArgs) -> anyhow::Result<ExitCode> {
             version: super::run::version(),
             metrics,
             stop: Arc::new(AtomicBool::new(false)),
+            t3: true,
+            t2_workers: None,
         },
     )?;
     let offered_rate = offered

@@ -3,6 +3,8 @@
 mod alert_show;
 mod bench;
 mod bench_live;
+mod bench_scale;
+mod config_check;
 mod config_hash;
 mod filter;
 mod input;
@@ -129,12 +131,22 @@ enum AlertCommand {
 enum ConfigCommand {
     /// Print AMPEL's config id (signed 64-bit) of a JSON config (or @file.yml).
     Hash { config: String },
+    /// Load a job and build all its units without connecting to anything:
+    /// every problem with its file and key path (exit 2), or a summary.
+    Check {
+        /// Job file (YAML).
+        #[arg(long)]
+        job: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum WorkerCommand {
     /// T2 workers taking the job's T2 queue (Redis Streams) until SIGTERM.
     T2(run::WorkerT2Args),
+    /// The job's T3 processes and reaction couriers, until SIGTERM (for
+    /// `ampel run --no-t3` consumers).
+    T3(run::WorkerT3Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,6 +157,9 @@ enum BenchCommand {
     Replay(bench::BenchReplayArgs),
     /// The live runtime through a Kafka broker: throughput and latency.
     Live(bench_live::BenchLiveArgs),
+    /// One process against N consumers + M T2 worker processes on one
+    /// topic: time, throughput, and whether their archives are identical.
+    Scale(bench_scale::BenchScaleArgs),
 }
 
 /// Where alerts come from, shared by the commands that read alerts.
@@ -168,6 +183,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config {
             command: ConfigCommand::Hash { config },
         } => config_hash::run(&config),
+        Command::Config {
+            command: ConfigCommand::Check { job },
+        } => config_check::run(&job),
         Command::Bench {
             command: BenchCommand::T0(a),
         } => bench::run(a),
@@ -177,11 +195,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench {
             command: BenchCommand::Live(a),
         } => bench_live::run(a),
+        Command::Bench {
+            command: BenchCommand::Scale(a),
+        } => bench_scale::run(a),
         Command::Run(a) => run::run(a),
         Command::Produce(a) => produce::run(a),
         Command::Worker {
             command: WorkerCommand::T2(a),
         } => run::worker_t2(a),
+        Command::Worker {
+            command: WorkerCommand::T3(a),
+        } => run::worker_t3(a),
         Command::Stock {
             command: StockCommand::Show(a),
         } => inspect::stock_show(a),

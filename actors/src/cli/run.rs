@@ -79,6 +79,8 @@ impl Service {
             version: version(),
             metrics: self.metrics.clone(),
             stop,
+            t3: true,
+            t2_workers: None,
         })
     }
 }
@@ -87,6 +89,14 @@ impl Service {
 pub struct RunArgs {
     #[command(flatten)]
     service: ServiceArgs,
+    /// Live runs: leave the job's T3 processes and reactions to an `ampel
+    /// worker t3` process (scaled-out consumers run T0 and T2 only).
+    #[arg(long, env = "AMPEL_NO_T3")]
+    no_t3: bool,
+    /// Live runs: T2 worker threads, overriding the job's `t2.workers` (0
+    /// leaves T2 to `ampel worker t2` processes).
+    #[arg(long, env = "AMPEL_T2_WORKERS")]
+    t2_workers: Option<usize>,
 }
 
 pub fn version() -> Version {
@@ -110,7 +120,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         s.pipeline = s.pipeline.with_hot_state(state);
     }
     if let Some(kafka) = s.pipeline.job.source.kafka.clone() {
-        let opts = s.live_options()?;
+        let mut opts = s.live_options()?;
+        opts.t3 = !args.no_t3;
+        opts.t2_workers = args.t2_workers;
         let outcome = ampel_actors::live::run(s.pipeline, kafka, opts)?;
         println!("{}", serde_json::to_string(&outcome.summary)?);
         return Ok(match outcome.exit {
@@ -128,6 +140,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         });
     }
 
+    if args.no_t3 || args.t2_workers.is_some() {
+        anyhow::bail!("--no-t3 and --t2-workers are for live runs (a job with source.kafka); this job replays files");
+    }
     let mut archive =
         open_archive(&s.archive).with_context(|| format!("opening the archive {}", s.archive))?;
     let reactions = Prepared::new(s.pipeline.t3_processes())?;
@@ -198,5 +213,23 @@ pub fn worker_t2(args: WorkerT2Args) -> anyhow::Result<ExitCode> {
     let opts = s.live_options()?;
     let runs = ampel_actors::live::run_t2_workers(s.pipeline, opts, threads)?;
     println!("{}", serde_json::json!({"t2_runs": runs}));
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerT3Args {
+    /// The job's T3 processes (t3_supervise) are the ones run, against its
+    /// archive (--store overrides).
+    #[command(flatten)]
+    service: ServiceArgs,
+}
+
+/// `ampel worker t3`.
+pub fn worker_t3(args: WorkerT3Args) -> anyhow::Result<ExitCode> {
+    let s = args.service.start()?;
+    let opts = s.live_options()?;
+    let (runs, reactions) = ampel_actors::live::run_t3_worker(s.pipeline, opts)?;
+    eprintln!("reactions: {reactions}");
+    println!("{}", serde_json::json!({"t3_runs": runs}));
     Ok(ExitCode::SUCCESS)
 }

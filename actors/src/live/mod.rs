@@ -98,6 +98,11 @@ pub struct LiveOptions {
     pub metrics: Arc<Metrics>,
     /// Set to stop (SIGTERM/SIGINT handlers set it).
     pub stop: Arc<AtomicBool>,
+    /// Run the job's T3 processes and deliver their reactions here; off
+    /// when they run in their own process (`ampel worker t3`).
+    pub t3: bool,
+    /// T2 worker threads, overriding the job's `t2.workers`.
+    pub t2_workers: Option<usize>,
 }
 
 /// How a live run ended.
@@ -187,9 +192,9 @@ pub fn run(
     );
     let ingest_archive = crate::store::open_archive(&opts.archive)?;
     let channels = parts.t0.channels().len();
-    let t2_workers = job.t2.workers.unwrap_or_else(cores);
+    let t2_workers = opts.t2_workers.or(job.t2.workers).unwrap_or_else(cores);
     let idle_stop = kafka.stop_after_idle_seconds.map(Duration::from_secs_f64);
-    let t3_processes = parts.t3;
+    let t3_processes = if opts.t3 { parts.t3 } else { Vec::new() };
     let reactions = crate::react::Prepared::new(&t3_processes)?;
     let patience = reactions.patience();
     let worker = parts.worker.clone();
@@ -250,7 +255,15 @@ pub fn run(
             let (sh, tel, addr) = (shared.clone(), telemetry.clone(), archive_address.clone());
             let restarts = supervise::Restarts::new("t3_reactor", 1, telemetry.clone());
             Supervisor::start_in_arbiter(&t3_arbiter.handle(), move |_| {
-                t3::T3Reactor::new(t3_processes, addr, sh, tel, run_id, restarts)
+                t3::T3Reactor::new(
+                    t3_processes,
+                    addr,
+                    sh,
+                    tel,
+                    run_id,
+                    restarts,
+                    t3::Trigger::Local,
+                )
             })
         };
         let couriers =
@@ -442,6 +455,74 @@ pub fn run_t2_workers(
     summary.t2_runs = runs;
     record.finish(archive.as_mut(), &mut summary)?;
     Ok(runs)
+}
+
+/// `ampel worker t3`: the job's T3 processes (on their schedules, or after
+/// new T2 results, read from the archive) and the couriers delivering
+/// their reactions, in their own process, until SIGTERM/SIGINT: the
+/// place for T3 when `ampel run` consumers are scaled out with `--no-t3`.
+/// Returns the T3 unit runs and the reactions' tally line.
+pub fn run_t3_worker(pipeline: Pipeline, opts: LiveOptions) -> anyhow::Result<(u64, String)> {
+    let parts = pipeline.into_parts();
+    let job = parts.job;
+    if parts.t3.is_empty() {
+        bail!(
+            "the job {} has no T3 process (t3_supervise) to run",
+            job.name
+        );
+    }
+    let reactions = crate::react::Prepared::new(&parts.t3)?;
+    let mut archive = crate::store::open_archive(&opts.archive)
+        .with_context(|| format!("opening the archive {}", opts.archive))?;
+    let record = RunRecord::begin(
+        archive.as_mut(),
+        &format!("{} t3 worker", job.name),
+        &job.file,
+        &parts.configs,
+        &opts.version,
+    )?;
+    let run_id = record.run();
+    let span = tracing::info_span!("run", run = run_id, job = %job.name);
+    let shared = Shared::new(opts.metrics.clone(), span);
+    let telemetry: Arc<dyn Telemetry> = parts.telemetry.clone();
+    let (processes, worker, address) = (parts.t3, parts.worker.clone(), opts.archive.clone());
+    tracing::info!(job = %job.name, run = run_id, processes = processes.len(), "T3 worker starting");
+    let sys = System::new();
+    let (runs, tally) = sys.block_on(async move {
+        let arbiter = Arbiter::new();
+        let _reactor = {
+            let (sh, tel, addr) = (shared.clone(), telemetry.clone(), address.clone());
+            let restarts = supervise::Restarts::new("t3_reactor", 1, telemetry.clone());
+            Supervisor::start_in_arbiter(&arbiter.handle(), move |_| {
+                t3::T3Reactor::new(
+                    processes,
+                    addr,
+                    sh,
+                    tel,
+                    run_id,
+                    restarts,
+                    t3::Trigger::Archive(worker),
+                )
+            })
+        };
+        let couriers = crate::react::Couriers::start(reactions, &address, telemetry.clone());
+        shared.metrics.set_ready(true);
+        while !opts.stop.load(Ordering::SeqCst) {
+            actix::clock::sleep(Duration::from_millis(100)).await;
+        }
+        tracing::info!("stopping: the couriers get 10 s, what is left goes at the next start");
+        shared.metrics.set_ready(false);
+        let left = couriers.drain(Duration::from_secs(10)).await;
+        let tally = format!("{}, {left} left", couriers.tally.line());
+        couriers.shutdown().await;
+        arbiter.stop();
+        System::current().stop();
+        (shared.t3_runs.load(Ordering::SeqCst), tally)
+    });
+    let mut summary = record.summary(&job.name, archive.as_ref());
+    summary.t3_runs = runs;
+    record.finish(archive.as_mut(), &mut summary)?;
+    Ok((runs, tally))
 }
 
 fn publish_depth(queue: &mut dyn T2Queue, shared: &Shared) {

@@ -2,6 +2,8 @@
 //! its own arbiter thread (T3 reads the archive and may block). Processes
 //! with a `schedule` run when it fires; those without one run after new T2
 //! results (at most every `min_interval`, once the T2 queue is quiet).
+//! In `ampel worker t3` the T2 work is elsewhere: there the trigger reads
+//! the archive instead of the process's counters ([`Trigger::Archive`]).
 //! Supervised: a panic in a T3 run is recorded as a dead letter, the actor
 //! is restarted by its `Supervisor` and the restart counted.
 
@@ -9,7 +11,7 @@ use super::supervise::{panic_text, Restarts};
 use super::Shared;
 use actix::prelude::*;
 use ampel::job::Schedule;
-use ampel::run::{now, run_process, Event, T3Process, Telemetry};
+use ampel::run::{now, run_process, Event, T2Worker, T3Process, Telemetry};
 use ampel::store::{Archive, WriteOp};
 use serde_json::json;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -22,6 +24,15 @@ use std::time::Duration;
 #[derive(Message)]
 #[rtype(result = "u64")]
 pub struct RunAll;
+
+/// What tells the reactor that T2 results arrived and the T2 work is quiet.
+pub enum Trigger {
+    /// This process's T2 actors (their run count and the queue backlog).
+    Local,
+    /// The archive, polled every `min_interval`: T2 documents in all, and
+    /// whether any of the job's is still unfinished.
+    Archive(Arc<T2Worker>),
+}
 
 pub struct T3Reactor {
     /// Each process with its next scheduled time (infinite without one).
@@ -36,6 +47,9 @@ pub struct T3Reactor {
     seen_t2: u64,
     last_triggered: f64,
     min_interval: f64,
+    trigger: Trigger,
+    /// The archive's progress mark at its last poll, and when that was.
+    polled: (u64, bool, f64),
 }
 
 impl T3Reactor {
@@ -46,6 +60,7 @@ impl T3Reactor {
         telemetry: Arc<dyn Telemetry>,
         run: i64,
         restarts: Restarts,
+        trigger: Trigger,
     ) -> Self {
         let t = now();
         T3Reactor {
@@ -65,15 +80,53 @@ impl T3Reactor {
             seen_t2: 0,
             last_triggered: 0.0,
             min_interval: 5.0,
+            trigger,
+            polled: (0, false, f64::NEG_INFINITY),
         }
     }
 
-    /// Runs the processes selected by `which`; returns unit runs.
-    fn run_some(&mut self, which: &dyn Fn(usize) -> bool) -> Result<u64, String> {
+    fn open(&mut self) -> Result<&mut Box<dyn Archive>, String> {
         if self.archive.is_none() {
             self.archive =
                 Some(crate::store::open_archive(&self.archive_address).map_err(|e| e.to_string())?);
         }
+        Ok(self.archive.as_mut().expect("opened"))
+    }
+
+    /// T2 progress (a number that grows with T2 results) and whether the
+    /// T2 work is quiet.
+    fn progress(&mut self, t: f64) -> (u64, bool) {
+        let worker = match &self.trigger {
+            Trigger::Local => {
+                return (
+                    self.shared.t2_runs.load(Ordering::SeqCst),
+                    self.shared.t2_backlog.load(Ordering::SeqCst) == 0,
+                )
+            }
+            Trigger::Archive(w) => Arc::clone(w),
+        };
+        if t - self.polled.2 < self.min_interval {
+            return (self.polled.0, self.polled.1);
+        }
+        let read = self.open().and_then(|a| {
+            let total = a.t2_count().map_err(|e| e.to_string())?;
+            let open = worker.unfinished(a.as_ref()).map_err(|e| e.to_string())?;
+            Ok((total, open == 0))
+        });
+        match read {
+            Ok((total, quiet)) => self.polled = (total, quiet, t),
+            Err(e) => {
+                self.archive = None;
+                self.polled.2 = t;
+                tracing::warn!(error = %e, "reading T2 progress from the archive failed");
+            }
+        }
+        (self.polled.0, self.polled.1)
+    }
+
+    /// Runs the processes selected by `which`; returns unit runs.
+    fn run_some(&mut self, which: &dyn Fn(usize) -> bool) -> Result<u64, String> {
+        self.open()?;
         let archive = self.archive.as_mut().expect("opened");
         let mut runs = 0;
         for (_, entry) in self.processes.iter().enumerate().filter(|(i, _)| which(*i)) {
@@ -109,8 +162,7 @@ impl T3Reactor {
         let span = self.shared.span.clone();
         let _run = span.enter();
         let t = now();
-        let t2 = self.shared.t2_runs.load(Ordering::SeqCst);
-        let quiet = self.shared.t2_backlog.load(Ordering::SeqCst) == 0;
+        let (t2, quiet) = self.progress(t);
         let triggered = t2 > self.seen_t2 && quiet && t - self.last_triggered >= self.min_interval;
         let due: Vec<bool> = self
             .processes

@@ -678,6 +678,13 @@ impl Archive for MongoArchive {
         Ok(out)
     }
 
+    fn t2_count(&self) -> Result<u64, StoreError> {
+        self.coll("t2")
+            .estimated_document_count()
+            .run()
+            .map_err(self.fail())
+    }
+
     fn counts(&self) -> Result<BTreeMap<String, i64>, StoreError> {
         let mut out = BTreeMap::new();
         for c in [

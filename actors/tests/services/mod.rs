@@ -4,7 +4,9 @@
 
 #![allow(dead_code)]
 
-use ampel::store::{Archive, T2Query};
+pub mod promql;
+
+use ampel::store::Archive;
 use serde_json::{json, Value};
 use std::fs::File;
 use std::net::{TcpListener, TcpStream};
@@ -21,7 +23,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-fn find(bin: &str, env: &str) -> PathBuf {
+/// The repository's root (the workspace).
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("actors/ is in the workspace")
+}
+
+/// A program on PATH (or in ~/.cargo/bin, or where `env` says), or a panic
+/// naming what to install.
+pub fn find(bin: &str, env: &str) -> PathBuf {
     if let Ok(p) = std::env::var(env) {
         return PathBuf::from(p);
     }
@@ -337,29 +348,7 @@ pub fn run_cli_with(dir: &Path, job: &Path, args: &[&str]) -> Value {
 
 /// What must match between a live run and a replay.
 pub fn contents(a: &dyn Archive) -> Value {
-    let mut stocks = Vec::new();
-    for s in a.stocks(&Default::default()).unwrap() {
-        let dps: Vec<i64> = a
-            .datapoints(s.stock)
-            .unwrap()
-            .iter()
-            .map(|d| d.id)
-            .collect();
-        let states: Vec<Value> = a
-            .states(s.stock)
-            .unwrap()
-            .iter()
-            .map(|t| json!([t.link, t.dps, t.channel]))
-            .collect();
-        stocks.push(json!([s.stock, s.channel, s.name, dps, states]));
-    }
-    let t2: Vec<Value> = a
-        .t2(&T2Query::default())
-        .unwrap()
-        .into_iter()
-        .map(|d| json!([d.stock, d.unit, d.config, d.link, d.code, d.body, d.channel]))
-        .collect();
-    json!({"stocks": stocks, "t2": t2})
+    ampel::store::fingerprint(a).unwrap()
 }
 
 pub fn http_get(port: u16, path: &str) -> (u16, String) {

@@ -1,0 +1,281 @@
+//! `ampel bench scale`: one `ampel run` process against a scaled-out
+//! layout (N `ampel run --no-t3` consumers in one consumer group and M
+//! `ampel worker t2` processes sharing the job's Redis T2 queue) on the
+//! same topic of distinct synthetic alerts, produced before the clocks
+//! start. Each layout is a catch-up run into its own fresh embedded
+//! archive; the two archives must be identical (`ampel::store::fingerprint`).
+//! Reports each layout's time and throughput, and the speed-up.
+
+use super::bench_live::{create_topic, offer, synthetic};
+use ampel::job::Job;
+use ampel::store::{fingerprint, open_embedded};
+use anyhow::{bail, Context};
+use clap::Args;
+use serde_json::{json, Value as Json};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Args)]
+pub struct BenchScaleArgs {
+    /// Job file: its channels and alert paths (source, store and name are
+    /// replaced per layout).
+    #[arg(long, default_value = "config/bench/replay.yml")]
+    job: PathBuf,
+    /// Kafka bootstrap brokers.
+    #[arg(long, env = "AMPEL_KAFKA_BROKERS")]
+    brokers: String,
+    /// The Redis shared by the processes (dedup, T2 queue): redis://HOST:PORT.
+    #[arg(long)]
+    hot: String,
+    /// Distinct copies of each alert (172 v4.02 alerts x 58 = 9,976).
+    #[arg(long, default_value_t = 58)]
+    copies: u64,
+    /// Partitions of the benchmark topic (the most consumers that get work).
+    #[arg(long, default_value_t = 6)]
+    partitions: i32,
+    /// `ampel run` consumer processes of the scaled-out layout.
+    #[arg(long, default_value_t = 3)]
+    consumers: usize,
+    /// `ampel worker t2` processes of the scaled-out layout.
+    #[arg(long, default_value_t = 2)]
+    t2_processes: usize,
+    /// Threads of each `ampel worker t2`.
+    #[arg(long, default_value_t = 1)]
+    t2_threads: usize,
+    /// Keep the work directory (job files, process logs, both archives).
+    #[arg(long)]
+    keep: bool,
+}
+
+/// Seconds without a message after which a catch-up consumer ends; taken
+/// off each layout's wall time.
+const IDLE: f64 = 3.0;
+
+pub fn run(args: BenchScaleArgs) -> anyhow::Result<ExitCode> {
+    if !ampel_actors::hot::is_redis(&args.hot) {
+        bail!("--hot must be a Redis (redis://HOST:PORT): processes share their T2 queue and dedup state there");
+    }
+    if args.consumers == 0 {
+        bail!("--consumers must be at least 1");
+    }
+    let job = Job::load(&args.job)?;
+    let messages = synthetic(&job, args.copies)?;
+    let stamp = ampel::run::now() as u64;
+    let topic = format!("ampel_scale_{stamp}");
+    create_topic(&args.brokers, &topic, args.partitions)?;
+    let produced = offer(&args.brokers, &topic, &messages, 0.0)?;
+    eprintln!(
+        "{} alerts in topic {topic} ({} partitions), produced at {produced:.0}/s",
+        messages.len(),
+        args.partitions
+    );
+
+    let dir = std::env::temp_dir().join(format!("ampel-bench-scale-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let base = job_template(&args.job)?;
+    let layout = |name: &str, consumers: usize, workers: usize| Layout {
+        name: format!("{name}-{stamp}"),
+        dir: dir.clone(),
+        base: base.clone(),
+        brokers: args.brokers.clone(),
+        topic: topic.clone(),
+        hot: args.hot.clone(),
+        consumers,
+        workers,
+        threads: args.t2_threads,
+    };
+    let single = layout("single", 1, 0).run()?;
+    let scaled = layout("scaled", args.consumers, args.t2_processes).run()?;
+    let a = fingerprint(&open_embedded(&single.archive)?)?;
+    let b = fingerprint(&open_embedded(&scaled.archive)?)?;
+    let identical = a == b;
+    if args.keep {
+        eprintln!("job files, logs and archives kept in {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let report = json!({
+        "alerts": messages.len(),
+        "partitions": args.partitions,
+        "single": single.report(),
+        "scaled": scaled.report(),
+        "speedup": single.work / scaled.work.max(1e-9),
+        "identical_archives": identical,
+        "stocks": a["stocks"].as_array().map_or(0, Vec::len),
+        "t2_documents": a["t2"].as_array().map_or(0, Vec::len),
+        "threads": std::thread::available_parallelism().map_or(0, |n| n.get()),
+    });
+    eprintln!(
+        "one process: {:.2} s ({:.0} alerts/s); {} consumers + {} T2 workers: {:.2} s ({:.0} alerts/s); archives {}",
+        single.work,
+        single.alerts as f64 / single.work.max(1e-9),
+        args.consumers,
+        args.t2_processes,
+        scaled.work,
+        scaled.alerts as f64 / scaled.work.max(1e-9),
+        if identical { "identical" } else { "DIFFER" }
+    );
+    println!("{report}");
+    if !identical {
+        eprintln!("error: the scaled-out layout stored another archive than one process");
+        return Ok(ExitCode::from(3));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The job file as a value, with its channel and catalog paths made
+/// absolute (the layouts' job files are written elsewhere).
+fn job_template(file: &Path) -> anyhow::Result<Json> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let mut v: Json = serde_norway::from_str(&text)
+        .with_context(|| format!("{}: not valid YAML", file.display()))?;
+    let dir = file
+        .parent()
+        .unwrap_or(Path::new("."))
+        .canonicalize()
+        .with_context(|| format!("the directory of {}", file.display()))?;
+    let absolute = |p: &mut Json| {
+        if let Some(s) = p.as_str() {
+            *p = json!(dir.join(s).display().to_string());
+        }
+    };
+    if let Some(chs) = v.get_mut("channels").and_then(Json::as_array_mut) {
+        chs.iter_mut().for_each(absolute);
+    }
+    if let Some(cats) = v.get_mut("catalogs").and_then(Json::as_object_mut) {
+        cats.values_mut().for_each(absolute);
+    }
+    Ok(v)
+}
+
+struct Layout {
+    name: String,
+    dir: PathBuf,
+    base: Json,
+    brokers: String,
+    topic: String,
+    hot: String,
+    consumers: usize,
+    workers: usize,
+    threads: usize,
+}
+
+struct Outcome {
+    consumers: usize,
+    workers: usize,
+    alerts: u64,
+    wall: f64,
+    work: f64,
+    archive: String,
+}
+
+impl Outcome {
+    fn report(&self) -> Json {
+        json!({
+            "consumers": self.consumers,
+            "t2_processes": self.workers,
+            "alerts": self.alerts,
+            "wall_seconds": self.wall,
+            "seconds": self.work,
+            "alerts_per_s": self.alerts as f64 / self.work.max(1e-9),
+        })
+    }
+}
+
+impl Layout {
+    fn run(&self) -> anyhow::Result<Outcome> {
+        let archive = format!(
+            "sqlite:{}",
+            self.dir.join(format!("{}.sqlite", self.name)).display()
+        );
+        let mut job = self.base.clone();
+        job["name"] = json!(self.name);
+        job["source"] = json!({"kafka": {
+            "brokers": self.brokers, "topics": [self.topic], "group": self.name,
+            "stop_after_idle_seconds": IDLE,
+        }});
+        job["store"] = json!({"archive": archive, "hot": self.hot});
+        if self.workers > 0 {
+            job["t2"]["workers"] = json!(0);
+        }
+        let file = self.dir.join(format!("{}.yml", self.name));
+        std::fs::write(&file, serde_json::to_string_pretty(&job)?)?;
+        let f = file.display().to_string();
+        let threads = self.threads.to_string();
+        let workers = (0..self.workers)
+            .map(|i| {
+                self.spawn(
+                    &format!("t2-{i}"),
+                    &["worker", "t2", "--job", &f, "--threads", &threads],
+                )
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let t = Instant::now();
+        let mut args = vec!["run", "--job", f.as_str()];
+        if self.consumers > 1 || self.workers > 0 {
+            args.push("--no-t3");
+        }
+        let consumers = (0..self.consumers)
+            .map(|i| self.spawn(&format!("run-{i}"), &args))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut alerts = 0;
+        for (i, c) in consumers.into_iter().enumerate() {
+            let out = c.wait_with_output()?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            let summary: Json = text
+                .lines()
+                .last()
+                .and_then(|l| serde_json::from_str(l).ok())
+                .unwrap_or(Json::Null);
+            if !out.status.success() {
+                bail!(
+                    "{} consumer {i} ended with {}: see {}",
+                    self.name,
+                    out.status,
+                    self.log(&format!("run-{i}")).display()
+                );
+            }
+            alerts += summary["alerts"].as_u64().unwrap_or(0);
+        }
+        let wall = t.elapsed().as_secs_f64();
+        for mut w in workers {
+            let _ = Command::new("kill")
+                .args(["-TERM", &w.id().to_string()])
+                .status();
+            let t = Instant::now();
+            while w.try_wait()?.is_none() && t.elapsed() < Duration::from_secs(30) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = w.kill();
+            let _ = w.wait();
+        }
+        eprintln!(
+            "{}: {} consumer(s), {} T2 process(es): {alerts} alerts in {wall:.2} s wall",
+            self.name, self.consumers, self.workers
+        );
+        Ok(Outcome {
+            consumers: self.consumers,
+            workers: self.workers,
+            alerts,
+            wall,
+            work: (wall - IDLE).max(1e-9),
+            archive,
+        })
+    }
+
+    fn log(&self, who: &str) -> PathBuf {
+        self.dir.join(format!("{}-{who}.log", self.name))
+    }
+
+    fn spawn(&self, who: &str, args: &[&str]) -> anyhow::Result<Child> {
+        let log = std::fs::File::create(self.log(who))?;
+        Command::new(std::env::current_exe()?)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {who}"))
+    }
+}
