@@ -73,6 +73,21 @@ pub fn run(args: BenchScaleArgs) -> anyhow::Result<ExitCode> {
 
     let dir = std::env::temp_dir().join(format!("ampel-bench-scale-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
+    // Unit configs name files relative to the job file (regions,
+    // catalogues, outputs): the layouts' job files sit beside copies of
+    // the job's neighbours.
+    let home = args.job.parent().unwrap_or(Path::new("."));
+    for e in std::fs::read_dir(if home.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        home
+    })? {
+        let p = e?.path();
+        if p.is_file() {
+            std::fs::copy(&p, dir.join(p.file_name().expect("a file name")))
+                .with_context(|| format!("copying {}", p.display()))?;
+        }
+    }
     let base = job_template(&args.job)?;
     let layout = |name: &str, consumers: usize, workers: usize| Layout {
         name: format!("{name}-{stamp}"),
@@ -166,6 +181,8 @@ struct Outcome {
     consumers: usize,
     workers: usize,
     alerts: u64,
+    /// Alerts each consumer took (its share of the partitions).
+    shares: Vec<u64>,
     wall: f64,
     work: f64,
     archive: String,
@@ -177,6 +194,7 @@ impl Outcome {
             "consumers": self.consumers,
             "t2_processes": self.workers,
             "alerts": self.alerts,
+            "per_consumer": self.shares,
             "wall_seconds": self.wall,
             "seconds": self.work,
             "alerts_per_s": self.alerts as f64 / self.work.max(1e-9),
@@ -220,7 +238,7 @@ impl Layout {
         let consumers = (0..self.consumers)
             .map(|i| self.spawn(&format!("run-{i}"), &args))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let mut alerts = 0;
+        let mut shares = Vec::new();
         for (i, c) in consumers.into_iter().enumerate() {
             let out = c.wait_with_output()?;
             let text = String::from_utf8_lossy(&out.stdout);
@@ -237,9 +255,10 @@ impl Layout {
                     self.log(&format!("run-{i}")).display()
                 );
             }
-            alerts += summary["alerts"].as_u64().unwrap_or(0);
+            shares.push(summary["alerts"].as_u64().unwrap_or(0));
         }
         let wall = t.elapsed().as_secs_f64();
+        let alerts = shares.iter().sum();
         for mut w in workers {
             let _ = Command::new("kill")
                 .args(["-TERM", &w.id().to_string()])
@@ -259,6 +278,7 @@ impl Layout {
             consumers: self.consumers,
             workers: self.workers,
             alerts,
+            shares,
             wall,
             work: (wall - IDLE).max(1e-9),
             archive,
