@@ -60,3 +60,57 @@ fn three_consumers_and_two_t2_workers_store_what_one_process_stores() {
     assert!(r["t2_documents"].as_u64().unwrap() > 0);
     assert_eq!(r["identical_archives"], true);
 }
+
+/// A catch-up consumer in a group ends only once the whole group has
+/// committed up to the end: here another member holds every partition
+/// without consuming (as a slow or dying peer would) and then leaves;
+/// the catch-up run must wait for the rebalance, take those partitions
+/// and store their alerts, instead of leaving idle with nothing done.
+#[test]
+fn a_catch_up_consumer_waits_for_partitions_its_group_has_not_consumed() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use std::time::{Duration, Instant};
+
+    let broker = Tansu::start();
+    broker.create_topic("ztf_group", 2);
+    let produced = services::produce(&broker, "ztf_group", &["ztf_public_20231018_v4.02.tar.gz"]);
+    let dir = tempfile::tempdir().unwrap();
+    let src = format!(
+        "{{kafka: {{brokers: '{}', topics: [ztf_group], group: g1, stop_after_idle_seconds: 1}}}}",
+        broker.brokers()
+    );
+    let job = services::job(dir.path(), &src);
+
+    // The peer: joins group g1, takes both partitions, commits nothing.
+    let peer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker.brokers())
+        .set("group.id", "g1")
+        .set("enable.auto.commit", "false")
+        .set("session.timeout.ms", "10000")
+        .create()
+        .unwrap();
+    peer.subscribe(&["ztf_group"]).unwrap();
+    let t = Instant::now();
+    while peer.assignment().unwrap().count() < 2 {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the peer got no partitions"
+        );
+        let _ = peer.poll(Duration::from_millis(100));
+    }
+    // It leaves a few seconds after the catch-up run started.
+    let leave = std::thread::spawn(move || {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(4) {
+            let _ = peer.poll(Duration::from_millis(100));
+        }
+        peer.unsubscribe();
+        drop(peer);
+    });
+    let summary = services::run_cli(dir.path(), &job, "sqlite:group.sqlite");
+    leave.join().unwrap();
+    assert_eq!(
+        summary["alerts"], produced["produced"],
+        "the run ended before its group had consumed the topic: {summary}"
+    );
+}

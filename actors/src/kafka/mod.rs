@@ -1,6 +1,8 @@
 //! Kafka: producing archive alerts into a topic in the survey's wire format
-//! (for replays and tests), and consuming alerts for `ampel run`.
+//! (for replays and tests), consuming alerts for `ampel run`, and how far
+//! a consumer group is from the end of its topics (catch-up runs).
 
+pub mod group;
 mod produce;
 mod source;
 

@@ -277,6 +277,15 @@ pub fn run(
         shared.metrics.set_ready(true);
 
         // The conductor: publish depths, watch for the end.
+        let group_watch = idle_stop.and_then(|_| {
+            crate::kafka::group::GroupWatch::start(
+                crate::kafka::client_config(&kafka),
+                kafka.topics.clone(),
+            )
+            .map_err(|e| tracing::warn!(error = %e, "no watch on the group's progress: a catch-up run ends on idleness alone"))
+            .ok()
+        });
+        let mut last_group_log = Instant::now() - Duration::from_secs(10);
         let mut exit = 0u8;
         let mut last_depth = Instant::now() - Duration::from_secs(10);
         let reason = loop {
@@ -294,7 +303,22 @@ pub fn run(
             }
             if let Some(idle) = idle_stop {
                 if shared.ledger.in_flight() == 0 && shared.ledger.idle_since(started) >= idle {
-                    break format!("no message for {} s", idle.as_secs_f64());
+                    // Idle here, but the group may still hold messages
+                    // (partitions moving at a rebalance, or promised to a
+                    // member that left): end once it has committed all.
+                    match group_watch.as_ref().map(|w| {
+                        w.want();
+                        w.left()
+                    }) {
+                        Some(None) => {}
+                        Some(Some(left)) if left > 0 => {
+                            if last_group_log.elapsed() >= Duration::from_secs(10) {
+                                tracing::info!(left, "idle, but the consumer group has messages not yet committed: waiting for them");
+                                last_group_log = Instant::now();
+                            }
+                        }
+                        _ => break format!("no message for {} s", idle.as_secs_f64()),
+                    }
                 }
             }
         };
