@@ -114,3 +114,84 @@ fn a_catch_up_consumer_waits_for_partitions_its_group_has_not_consumed() {
         "the run ended before its group had consumed the topic: {summary}"
     );
 }
+
+/// The cluster's layout on one machine (k8s/base): consumers that leave T2
+/// and T3 elsewhere (`ampel run --no-t3 --t2-workers 0`), a T2 worker
+/// process, and `ampel worker t3`, whose T3 process (no schedule: it runs
+/// after new T2 results, read from the archive) selects the tutorial's
+/// transient. The consumers run no T3 themselves.
+#[test]
+fn t3_runs_in_its_own_worker_after_t2_results_in_other_processes() {
+    use std::time::{Duration, Instant};
+
+    let redis = Redis::start();
+    let broker = Tansu::start();
+    broker.create_topic("ztf_20231018_programid1", 3);
+    services::produce(
+        &broker,
+        "ztf_20231018_programid1",
+        &["ztf_public_20231018_v4.02.tar.gz"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let src = repo_root().join("config/tutorial");
+    std::fs::copy(
+        src.join("neutrino_regions.yml"),
+        d.join("neutrino_regions.yml"),
+    )
+    .unwrap();
+    let channel = std::fs::read_to_string(src.join("sn09ip_nu.yml"))
+        .unwrap()
+        .replace("    schedule: every 10 minutes\n", "");
+    std::fs::write(d.join("sn09ip_nu.yml"), channel).unwrap();
+    let job = std::fs::read_to_string(src.join("live.yml"))
+        .unwrap()
+        .replace("127.0.0.1:9092", &broker.brokers())
+        .replace("redis://127.0.0.1:6379", &redis.url())
+        .replace(
+            "group: ampel-tutorial",
+            "group: ampel-tutorial\n    stop_after_idle_seconds: 3",
+        );
+    let j = d.join("live.yml");
+    std::fs::write(&j, job).unwrap();
+    let jf = j.to_str().unwrap();
+    let store = ["--store", "sqlite:live.sqlite"];
+
+    let t2 = services::spawn(
+        d,
+        "t2",
+        &[&["worker", "t2", "--job", jf, "--threads", "1"][..], &store].concat(),
+    );
+    let mut t3 = services::spawn(
+        d,
+        "t3",
+        &[&["worker", "t3", "--job", jf][..], &store].concat(),
+    );
+    let s = services::run_cli_with(
+        d,
+        &j,
+        &[&store[..], &["--no-t3", "--t2-workers", "0"]].concat(),
+    );
+    assert_eq!(s["alerts"], 172);
+    assert_eq!(s["accepted"]["DEMO_SN09IP_NU"], 10, "{s}");
+    assert_eq!(s["t3_runs"], 0, "the consumer ran T3: {s}");
+
+    t3.wait_metric("ampel_t3_runs_total", &[], 1.0, 60);
+    let selected = d.join("tutorial_selected.jsonl");
+    let t = Instant::now();
+    while !std::fs::read_to_string(&selected).is_ok_and(|s| s.contains("ZTF23abfcbgc")) {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "T3 selected nothing: {}",
+            t3.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let t3_summary = t3.term();
+    assert!(t3_summary["t3_runs"].as_u64().unwrap() >= 1, "{t3_summary}");
+    let t2_summary = t2.term();
+    assert!(
+        t2_summary["t2_runs"].as_u64().unwrap() >= 40,
+        "{t2_summary}"
+    );
+}
