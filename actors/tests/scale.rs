@@ -56,6 +56,14 @@ fn three_consumers_and_two_t2_workers_store_what_one_process_stores() {
     );
     assert_eq!(r["scaled"]["consumers"], 3);
     assert_eq!(r["scaled"]["t2_processes"], 2);
+    // The bench produces once the group is stable: each consumer has a share.
+    let shares: Vec<u64> = r["scaled"]["per_consumer"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_u64().unwrap())
+        .collect();
+    assert!(shares.len() == 3 && shares.iter().all(|&n| n > 0), "{shares:?}");
     assert!(r["stocks"].as_u64().unwrap() > 0);
     assert!(r["t2_documents"].as_u64().unwrap() > 0);
     assert_eq!(r["identical_archives"], true);

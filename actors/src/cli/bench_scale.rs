@@ -48,9 +48,11 @@ pub struct BenchScaleArgs {
     keep: bool,
 }
 
-/// Seconds without a message after which a catch-up consumer ends; taken
-/// off each layout's wall time.
-const IDLE: f64 = 3.0;
+/// Seconds without a message after which a catch-up consumer ends (once
+/// its group has committed everything); taken off each layout's wall
+/// time. Longer than a consumer waits between its assignment and the
+/// first message (the bench produces once the group is stable).
+const IDLE: f64 = 10.0;
 
 pub fn run(args: BenchScaleArgs) -> anyhow::Result<ExitCode> {
     if !ampel_actors::hot::is_redis(&args.hot) {
@@ -62,14 +64,6 @@ pub fn run(args: BenchScaleArgs) -> anyhow::Result<ExitCode> {
     let job = Job::load(&args.job)?;
     let messages = synthetic(&job, args.copies)?;
     let stamp = ampel::run::now() as u64;
-    let topic = format!("ampel_scale_{stamp}");
-    create_topic(&args.brokers, &topic, args.partitions)?;
-    let produced = offer(&args.brokers, &topic, &messages, 0.0)?;
-    eprintln!(
-        "{} alerts in topic {topic} ({} partitions), produced at {produced:.0}/s",
-        messages.len(),
-        args.partitions
-    );
 
     let dir = std::env::temp_dir().join(format!("ampel-bench-scale-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -91,10 +85,11 @@ pub fn run(args: BenchScaleArgs) -> anyhow::Result<ExitCode> {
     let base = job_template(&args.job)?;
     let layout = |name: &str, consumers: usize, workers: usize| Layout {
         name: format!("{name}-{stamp}"),
+        messages: &messages,
+        partitions: args.partitions,
         dir: dir.clone(),
         base: base.clone(),
         brokers: args.brokers.clone(),
-        topic: topic.clone(),
         hot: args.hot.clone(),
         consumers,
         workers,
@@ -165,12 +160,16 @@ fn job_template(file: &Path) -> anyhow::Result<Json> {
     Ok(v)
 }
 
-struct Layout {
+struct Layout<'a> {
     name: String,
+    /// The alerts, produced into the layout's own topic once its consumer
+    /// group is stable (joins and rebalances are a start-up cost, not
+    /// throughput).
+    messages: &'a [(String, Vec<u8>)],
+    partitions: i32,
     dir: PathBuf,
     base: Json,
     brokers: String,
-    topic: String,
     hot: String,
     consumers: usize,
     workers: usize,
@@ -202,8 +201,10 @@ impl Outcome {
     }
 }
 
-impl Layout {
+impl Layout<'_> {
     fn run(&self) -> anyhow::Result<Outcome> {
+        let topic = format!("ampel_{}", self.name);
+        create_topic(&self.brokers, &topic, self.partitions)?;
         let archive = format!(
             "sqlite:{}",
             self.dir.join(format!("{}.sqlite", self.name)).display()
@@ -211,7 +212,7 @@ impl Layout {
         let mut job = self.base.clone();
         job["name"] = json!(self.name);
         job["source"] = json!({"kafka": {
-            "brokers": self.brokers, "topics": [self.topic], "group": self.name,
+            "brokers": self.brokers, "topics": [topic], "group": self.name,
             "stop_after_idle_seconds": IDLE,
         }});
         job["store"] = json!({"archive": archive, "hot": self.hot});
@@ -230,7 +231,6 @@ impl Layout {
                 )
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let t = Instant::now();
         let mut args = vec!["run", "--job", f.as_str()];
         if self.consumers > 1 || self.workers > 0 {
             args.push("--no-t3");
@@ -238,6 +238,20 @@ impl Layout {
         let consumers = (0..self.consumers)
             .map(|i| self.spawn(&format!("run-{i}"), &args))
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let holders = self.consumers.min(self.partitions as usize);
+        let logs: Vec<PathBuf> = (0..self.consumers)
+            .map(|i| self.log(&format!("run-{i}")))
+            .collect();
+        let joined = wait_stable(&logs, self.partitions as usize, holders)?;
+        eprintln!("{}: group stable after {joined:.1} s", self.name);
+        let t = Instant::now();
+        let produced = offer(&self.brokers, &topic, self.messages, 0.0)?;
+        eprintln!(
+            "{}: {} alerts produced at {produced:.0}/s into {topic} ({} partitions)",
+            self.name,
+            self.messages.len(),
+            self.partitions
+        );
         let mut shares = Vec::new();
         for (i, c) in consumers.into_iter().enumerate() {
             let out = c.wait_with_output()?;
@@ -293,9 +307,51 @@ impl Layout {
         let log = std::fs::File::create(self.log(who))?;
         Command::new(std::env::current_exe()?)
             .args(args)
+            // Plain log lines: wait_stable reads them.
+            .env_remove("AMPEL_LOG_FORMAT")
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
             .with_context(|| format!("starting {who}"))
+    }
+}
+
+/// Waits until the consumers' partitions settle: `with` of them hold
+/// partitions, together all `partitions` of the topic, each once. Read
+/// from their logs (each assignment and revocation is logged), since
+/// tansu answers no group description; answers the seconds waited.
+fn wait_stable(logs: &[PathBuf], partitions: usize, with: usize) -> anyhow::Result<f64> {
+    let t = Instant::now();
+    let mut last = Vec::new();
+    while t.elapsed() < Duration::from_secs(90) {
+        let held: Vec<Vec<String>> = logs
+            .iter()
+            .map(|l| held_partitions(&std::fs::read_to_string(l).unwrap_or_default()))
+            .collect();
+        let all: std::collections::BTreeSet<&String> = held.iter().flatten().collect();
+        let holders = held.iter().filter(|h| !h.is_empty()).count();
+        let total: usize = held.iter().map(Vec::len).sum();
+        if holders == with && all.len() == partitions && total == partitions {
+            return Ok(t.elapsed().as_secs_f64());
+        }
+        last = held;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("the consumers' partitions did not settle in 90 s (last seen: {last:?})")
+}
+
+/// The partitions a consumer holds after the last rebalance in its log.
+fn held_partitions(log: &str) -> Vec<String> {
+    let Some(at) = log.rfind("rebalance: partitions ") else {
+        return Vec::new();
+    };
+    let line = log[at..].lines().next().unwrap_or("");
+    match line.strip_prefix("rebalance: partitions assigned partitions=") {
+        Some(list) => list
+            .split('"')
+            .filter(|p| p.contains('/'))
+            .map(str::to_string)
+            .collect(),
+        None => Vec::new(),
     }
 }
