@@ -437,20 +437,7 @@ fn the_tutorial_runs_live_as_its_job_file_says() {
     broker.create_topic("ztf_20231018_programid1", 3);
     produce(&broker, "ztf_20231018_programid1", &ALL[..1]);
     let dir = tempfile::tempdir().unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/tutorial");
-    for f in ["sn09ip_nu.yml", "neutrino_regions.yml"] {
-        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
-    }
-    let job = std::fs::read_to_string(src.join("live.yml"))
-        .unwrap()
-        .replace("127.0.0.1:9092", &broker.brokers())
-        .replace("redis://127.0.0.1:6379", &redis.url())
-        .replace(
-            "group: ampel-tutorial",
-            "group: ampel-tutorial\n    stop_after_idle_seconds: 4",
-        );
-    let j = dir.path().join("live.yml");
-    std::fs::write(&j, job).unwrap();
+    let j = services::tutorial_live_job(dir.path(), &broker, &redis, 4, |c| c);
     let s = run_cli(dir.path(), &j, "sqlite:live.sqlite");
     assert_eq!(s["alerts"], 172);
     assert_eq!(s["accepted"]["DEMO_SN09IP_NU"], 10, "{s}");

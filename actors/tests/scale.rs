@@ -63,7 +63,10 @@ fn three_consumers_and_two_t2_workers_store_what_one_process_stores() {
         .iter()
         .map(|n| n.as_u64().unwrap())
         .collect();
-    assert!(shares.len() == 3 && shares.iter().all(|&n| n > 0), "{shares:?}");
+    assert!(
+        shares.len() == 3 && shares.iter().all(|&n| n > 0),
+        "{shares:?}"
+    );
     assert!(r["stocks"].as_u64().unwrap() > 0);
     assert!(r["t2_documents"].as_u64().unwrap() > 0);
     assert_eq!(r["identical_archives"], true);
@@ -142,26 +145,10 @@ fn t3_runs_in_its_own_worker_after_t2_results_in_other_processes() {
     );
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let src = repo_root().join("config/tutorial");
-    std::fs::copy(
-        src.join("neutrino_regions.yml"),
-        d.join("neutrino_regions.yml"),
-    )
-    .unwrap();
-    let channel = std::fs::read_to_string(src.join("sn09ip_nu.yml"))
-        .unwrap()
-        .replace("    schedule: every 10 minutes\n", "");
-    std::fs::write(d.join("sn09ip_nu.yml"), channel).unwrap();
-    let job = std::fs::read_to_string(src.join("live.yml"))
-        .unwrap()
-        .replace("127.0.0.1:9092", &broker.brokers())
-        .replace("redis://127.0.0.1:6379", &redis.url())
-        .replace(
-            "group: ampel-tutorial",
-            "group: ampel-tutorial\n    stop_after_idle_seconds: 3",
-        );
-    let j = d.join("live.yml");
-    std::fs::write(&j, job).unwrap();
+    // No schedule: the T3 process runs after new T2 results.
+    let j = services::tutorial_live_job(d, &broker, &redis, 3, |c| {
+        c.replace("    schedule: every 10 minutes\n", "")
+    });
     let jf = j.to_str().unwrap();
     let store = ["--store", "sqlite:live.sqlite"];
 

@@ -425,15 +425,7 @@ pub fn run_t2_workers(
     };
     let parts = pipeline.into_parts();
     let job = parts.job;
-    let mut archive = crate::store::open_archive(&opts.archive)
-        .with_context(|| format!("opening the archive {}", opts.archive))?;
-    let record = RunRecord::begin(
-        archive.as_mut(),
-        &format!("{} t2 worker", job.name),
-        &job.file,
-        &parts.configs,
-        &opts.version,
-    )?;
+    let (mut archive, record) = begin_worker(&opts, &job, &parts.configs, "t2")?;
     let run_id = record.run();
     let queues = queue_factory(
         Some(&hot),
@@ -481,6 +473,26 @@ pub fn run_t2_workers(
     Ok(runs)
 }
 
+/// A worker process's archive and its run record (an event named
+/// "<job> <tier> worker").
+fn begin_worker(
+    opts: &LiveOptions,
+    job: &ampel::job::Job,
+    configs: &[(i64, serde_json::Value)],
+    tier: &str,
+) -> anyhow::Result<(Box<dyn ampel::store::Archive>, RunRecord)> {
+    let mut archive = crate::store::open_archive(&opts.archive)
+        .with_context(|| format!("opening the archive {}", opts.archive))?;
+    let record = RunRecord::begin(
+        archive.as_mut(),
+        &format!("{} {tier} worker", job.name),
+        &job.file,
+        configs,
+        &opts.version,
+    )?;
+    Ok((archive, record))
+}
+
 /// `ampel worker t3`: the job's T3 processes (on their schedules, or after
 /// new T2 results, read from the archive) and the couriers delivering
 /// their reactions, in their own process, until SIGTERM/SIGINT: the
@@ -496,15 +508,7 @@ pub fn run_t3_worker(pipeline: Pipeline, opts: LiveOptions) -> anyhow::Result<(u
         );
     }
     let reactions = crate::react::Prepared::new(&parts.t3)?;
-    let mut archive = crate::store::open_archive(&opts.archive)
-        .with_context(|| format!("opening the archive {}", opts.archive))?;
-    let record = RunRecord::begin(
-        archive.as_mut(),
-        &format!("{} t3 worker", job.name),
-        &job.file,
-        &parts.configs,
-        &opts.version,
-    )?;
+    let (mut archive, record) = begin_worker(&opts, &job, &parts.configs, "t3")?;
     let run_id = record.run();
     let span = tracing::info_span!("run", run = run_id, job = %job.name);
     let shared = Shared::new(opts.metrics.clone(), span);

@@ -325,6 +325,37 @@ pub fn job_with(dir: &Path, source: &str, extra: &str) -> PathBuf {
     p
 }
 
+/// `config/tutorial/live.yml` in `dir`, pointed at `broker` and `redis`,
+/// as a catch-up run ending after `idle` s; its channel file's text goes
+/// through `channel` first. Returns the job file.
+pub fn tutorial_live_job(
+    dir: &Path,
+    broker: &Tansu,
+    redis: &Redis,
+    idle: u32,
+    channel: impl Fn(String) -> String,
+) -> PathBuf {
+    let src = repo_root().join("config/tutorial");
+    std::fs::copy(
+        src.join("neutrino_regions.yml"),
+        dir.join("neutrino_regions.yml"),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(src.join("sn09ip_nu.yml")).unwrap();
+    std::fs::write(dir.join("sn09ip_nu.yml"), channel(text)).unwrap();
+    let job = std::fs::read_to_string(src.join("live.yml"))
+        .unwrap()
+        .replace("127.0.0.1:9092", &broker.brokers())
+        .replace("redis://127.0.0.1:6379", &redis.url())
+        .replace(
+            "group: ampel-tutorial",
+            &format!("group: ampel-tutorial\n    stop_after_idle_seconds: {idle}"),
+        );
+    let j = dir.join("live.yml");
+    std::fs::write(&j, job).unwrap();
+    j
+}
+
 pub fn run_cli(dir: &Path, job: &Path, store: &str) -> Value {
     run_cli_with(dir, job, &["--store", store])
 }
