@@ -130,7 +130,28 @@ impl Rendered {
 }
 
 /// What one container of a Deployment must agree on with the binary.
-fn check_container(r: &Rendered, deploy: &Json, code_env: &BTreeSet<String>, tmp: &Path) -> Json {
+/// What the manifests are checked against, read once.
+struct Code {
+    /// `AMPEL_*` names the sources read.
+    env: BTreeSet<String>,
+    /// The exporter's source: metric and label names, probe paths.
+    metrics_rs: String,
+    /// The operator's page, where every Secret must be documented.
+    readme: String,
+}
+
+impl Code {
+    fn read() -> Code {
+        let read = |p: &str| std::fs::read_to_string(root().join(p)).unwrap();
+        Code {
+            env: env_names_in_code(),
+            metrics_rs: read("actors/src/metrics.rs"),
+            readme: read("k8s/README.md"),
+        }
+    }
+}
+
+fn check_container(r: &Rendered, deploy: &Json, code: &Code, tmp: &Path) -> Json {
     let name = deploy["metadata"]["name"].as_str().unwrap();
     let at = format!("{}: Deployment {name}", r.overlay);
     let pod = &deploy["spec"]["template"]["spec"];
@@ -165,20 +186,19 @@ fn check_container(r: &Rendered, deploy: &Json, code_env: &BTreeSet<String>, tmp
         let v = e["value"].as_str().unwrap_or("x");
         env.insert(n.to_string(), v.to_string());
         if let Some(p) = n.strip_prefix("AMPEL_KAFKA_PROPERTY_") {
-            assert!(code_env.contains("AMPEL_KAFKA_PROPERTY_"));
+            assert!(code.env.contains("AMPEL_KAFKA_PROPERTY_"));
             kafka.set(p.to_lowercase().replace('_', "."), v);
         } else {
             assert!(
-                code_env.contains(n) || help.contains(&format!("[env: {n}=")),
+                code.env.contains(n) || help.contains(&format!("[env: {n}=")),
                 "{at}: environment variable {n} is read nowhere in the code"
             );
         }
         if let Some(s) = e["valueFrom"]["secretKeyRef"].as_object() {
-            let readme = std::fs::read_to_string(root().join("k8s/README.md")).unwrap();
             for key in ["name", "key"] {
                 let v = s[key].as_str().unwrap();
                 assert!(
-                    readme.contains(&format!("`{v}`")),
+                    code.readme.contains(&format!("`{v}`")),
                     "{at}: Secret {key} `{v}` is not documented in k8s/README.md"
                 );
             }
@@ -212,12 +232,11 @@ fn check_container(r: &Rendered, deploy: &Json, code_env: &BTreeSet<String>, tmp
         metrics.starts_with("0.0.0.0:"),
         "{at}: {metrics} is not reachable from the kubelet"
     );
-    let metrics_rs = std::fs::read_to_string(root().join("actors/src/metrics.rs")).unwrap();
     for (probe, path) in [("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")] {
         assert_eq!(c[probe]["httpGet"]["path"], path, "{at}: {probe}");
         assert_eq!(c[probe]["httpGet"]["port"], "metrics", "{at}: {probe}");
         assert!(
-            metrics_rs.contains(&format!("\"{path}\"")),
+            code.metrics_rs.contains(&format!("\"{path}\"")),
             "the binary serves no {path}"
         );
     }
@@ -308,8 +327,8 @@ fn image_user() -> i64 {
 
 #[test]
 fn every_overlay_renders_and_agrees_with_the_binary() {
-    let code_env = env_names_in_code();
-    let metrics_rs = std::fs::read_to_string(root().join("actors/src/metrics.rs")).unwrap();
+    let code = Code::read();
+    let metrics_rs = &code.metrics_rs;
     let tmp = tempfile::tempdir().unwrap();
     for dir in overlays() {
         let r = Rendered {
@@ -322,7 +341,7 @@ fn every_overlay_renders_and_agrees_with_the_binary() {
         let t0 = r.deployment("t0");
         let t2 = r.deployment("t2");
         let t3 = r.deployment("t3");
-        let s0 = check_container(&r, t0, &code_env, &tmp.path().join(&o));
+        let s0 = check_container(&r, t0, &code, &tmp.path().join(&o));
         assert!(
             s0["source"]["kafka"].is_object(),
             "{o}: T0 consumes no Kafka topic"
@@ -336,12 +355,12 @@ fn every_overlay_renders_and_agrees_with_the_binary() {
             args0.contains("--no-t3"),
             "{o}: T3 runs in ampel-t3, not in every consumer"
         );
-        let s2 = check_container(&r, t2, &code_env, &tmp.path().join(&o));
+        let s2 = check_container(&r, t2, &code, &tmp.path().join(&o));
         assert!(
             !s2["t2_units"].as_array().unwrap().is_empty(),
             "{o}: no T2 unit"
         );
-        let s3 = check_container(&r, t3, &code_env, &tmp.path().join(&o));
+        let s3 = check_container(&r, t3, &code, &tmp.path().join(&o));
         assert!(
             !s3["t3_processes"].as_array().unwrap().is_empty(),
             "{o}: no T3 process"

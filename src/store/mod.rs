@@ -224,9 +224,7 @@ pub trait Archive: Send {
     fn counts(&self) -> Result<std::collections::BTreeMap<String, i64>, StoreError>;
     /// T2 documents in all: a cheap progress mark for a T3 process in
     /// another process than the T2 work (`ampel worker t3`), polled often.
-    fn t2_count(&self) -> Result<u64, StoreError> {
-        Ok(self.counts()?.get("t2").copied().unwrap_or(0) as u64)
-    }
+    fn t2_count(&self) -> Result<u64, StoreError>;
 }
 
 /// Opens an embedded archive from `sqlite:PATH` (or a bare path).

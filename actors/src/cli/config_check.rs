@@ -8,18 +8,17 @@
 
 use ampel::run::Pipeline;
 use serde_json::json;
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::ExitCode;
 
 pub fn run(job: &Path) -> anyhow::Result<ExitCode> {
     let pipeline = super::run::pipeline(job)?;
     let t3 = pipeline.t3_processes();
-    let destinations: Vec<String> = t3
+    let destinations: BTreeSet<String> = t3
         .iter()
         .flat_map(|p| p.destinations())
         .map(|(id, _)| id)
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
         .collect();
     let t3_names: Vec<&str> = t3.iter().map(|p| p.name.as_str()).collect();
     let j = &pipeline.job;
@@ -42,14 +41,10 @@ pub fn run(job: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn t2_units(p: &Pipeline) -> Vec<String> {
-    let mut units: Vec<String> = p
-        .job
+fn t2_units(p: &Pipeline) -> BTreeSet<&str> {
+    p.job
         .channels
         .iter()
-        .flat_map(|(_, c)| c.t2_compute.iter().map(|u| u.unit.clone()))
-        .collect();
-    units.sort();
-    units.dedup();
-    units
+        .flat_map(|(_, c)| c.t2_compute.iter().map(|u| u.unit.as_str()))
+        .collect()
 }

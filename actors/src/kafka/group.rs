@@ -64,10 +64,12 @@ pub fn uncommitted(client: &BaseConsumer, subscription: &[String]) -> KafkaResul
     Ok(left)
 }
 
-/// A thread that, once [`want`](Self::want)ed, asks every half second how
-/// many messages the group has left; [`left`](Self::left) answers the last
-/// figure: `None` until the first answer, `Some(-1)` when the brokers did
-/// not answer (the caller then falls back on idleness alone).
+/// A thread that asks the brokers how many messages the group has left,
+/// at most every half second and only while [`want`](Self::want) is called
+/// (an idle consumer calls it each time it looks; a busy one asks
+/// nothing); [`left`](Self::left) answers the last figure: `None` until the
+/// first answer, `Some(-1)` when the brokers did not answer (the caller
+/// then falls back on idleness alone).
 pub struct GroupWatch {
     wanted: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
@@ -89,7 +91,7 @@ impl GroupWatch {
             .name("group-watch".into())
             .spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
-                    if wanted.load(Ordering::SeqCst) {
+                    if wanted.swap(false, Ordering::SeqCst) {
                         let n = uncommitted(&client, &subscription).unwrap_or_else(|e| {
                             tracing::warn!(error = %e, "asking the group's committed offsets failed");
                             -1

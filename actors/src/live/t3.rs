@@ -108,8 +108,14 @@ impl T3Reactor {
         if t - self.polled.2 < self.min_interval {
             return (self.polled.0, self.polled.1);
         }
+        let seen = self.seen_t2;
         let read = self.open().and_then(|a| {
             let total = a.t2_count().map_err(|e| e.to_string())?;
+            // Only new documents can trigger a run: the costlier count of
+            // unfinished ones is asked only then.
+            if total <= seen {
+                return Ok((total, false));
+            }
             let open = worker.unfinished(a.as_ref()).map_err(|e| e.to_string())?;
             Ok((total, open == 0))
         });
@@ -162,7 +168,13 @@ impl T3Reactor {
         let span = self.shared.span.clone();
         let _run = span.enter();
         let t = now();
-        let (t2, quiet) = self.progress(t);
+        // Progress is read only for processes that run after T2 results.
+        let after_t2 = self.processes.iter().any(|(p, _)| p.schedule.is_none());
+        let (t2, quiet) = if after_t2 {
+            self.progress(t)
+        } else {
+            (self.seen_t2, false)
+        };
         let triggered = t2 > self.seen_t2 && quiet && t - self.last_triggered >= self.min_interval;
         let due: Vec<bool> = self
             .processes
