@@ -67,22 +67,7 @@ pub fn run(args: BenchScaleArgs) -> anyhow::Result<ExitCode> {
 
     let dir = std::env::temp_dir().join(format!("ampel-bench-scale-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    // Unit configs name files relative to the job file (regions,
-    // catalogues, outputs): the layouts' job files sit beside copies of
-    // the job's neighbours.
-    let home = args.job.parent().unwrap_or(Path::new("."));
-    for e in std::fs::read_dir(if home.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        home
-    })? {
-        let p = e?.path();
-        if p.is_file() {
-            std::fs::copy(&p, dir.join(p.file_name().expect("a file name")))
-                .with_context(|| format!("copying {}", p.display()))?;
-        }
-    }
-    let base = job_template(&args.job)?;
+    let base = job_template(&args.job, &dir)?;
     let layout = |name: &str, consumers: usize, workers: usize| Layout {
         name: format!("{name}-{stamp}"),
         messages: &messages,
@@ -134,18 +119,27 @@ pub fn run(args: BenchScaleArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The job file as a value, with its channel and catalog paths made
-/// absolute (the layouts' job files are written elsewhere).
-fn job_template(file: &Path) -> anyhow::Result<Json> {
+/// The job file as a value for layouts whose job files are written into
+/// `into`: its channel and catalogue paths made absolute, and the files
+/// beside it copied there, since unit configs name files relative to the
+/// job file (regions, catalogues, outputs).
+fn job_template(file: &Path, into: &Path) -> anyhow::Result<Json> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let mut v: Json = serde_norway::from_str(&text)
         .with_context(|| format!("{}: not valid YAML", file.display()))?;
-    let dir = file
-        .parent()
+    let parent = file.parent().filter(|p| !p.as_os_str().is_empty());
+    let dir = parent
         .unwrap_or(Path::new("."))
         .canonicalize()
         .with_context(|| format!("the directory of {}", file.display()))?;
+    for e in std::fs::read_dir(&dir)? {
+        let p = e?.path();
+        if p.is_file() {
+            std::fs::copy(&p, into.join(p.file_name().expect("a file name")))
+                .with_context(|| format!("copying {}", p.display()))?;
+        }
+    }
     let absolute = |p: &mut Json| {
         if let Some(s) = p.as_str() {
             *p = json!(dir.join(s).display().to_string());
