@@ -18,6 +18,8 @@ struct Inner {
     /// Every message numbered below this is stored.
     stored: u64,
     last_message: Option<Instant>,
+    /// The last assignment of partitions.
+    last_touch: Option<Instant>,
 }
 
 #[derive(Debug, Default)]
@@ -45,7 +47,7 @@ impl Ledger {
 
     /// Something happened that restarts the idle clock (an assignment).
     pub fn touch(&self) {
-        self.lock().last_message = Some(Instant::now());
+        self.lock().last_touch = Some(Instant::now());
     }
 
     /// Messages numbered below `upto` are durably stored.
@@ -61,8 +63,16 @@ impl Ledger {
         l.next - l.stored
     }
 
-    /// Time since the last message was taken (or since `start`).
+    /// Time since the last message was taken or partitions assigned (or
+    /// since `start`).
     pub fn idle_since(&self, start: Instant) -> Duration {
+        let l = self.lock();
+        l.last_message.max(l.last_touch).unwrap_or(start).elapsed()
+    }
+
+    /// Time since the last message was taken (or since `start`),
+    /// assignments aside.
+    pub fn quiet_since(&self, start: Instant) -> Duration {
         self.lock().last_message.unwrap_or(start).elapsed()
     }
 

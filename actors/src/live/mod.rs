@@ -302,7 +302,17 @@ pub fn run(
                 break "signal received".to_string();
             }
             if let Some(idle) = idle_stop {
-                if shared.ledger.in_flight() == 0 && shared.ledger.idle_since(started) >= idle {
+                // With the group watched, an assignment does not restart
+                // the idle clock: the watch already keeps a member whose
+                // partitions still hold messages, and a member handed a
+                // drained peer's partitions at the end would otherwise
+                // wait one more idle period per peer that leaves.
+                let idle_for = if group_watch.is_some() {
+                    shared.ledger.quiet_since(started)
+                } else {
+                    shared.ledger.idle_since(started)
+                };
+                if shared.ledger.in_flight() == 0 && idle_for >= idle {
                     // Idle here, but the group may still hold messages
                     // (partitions moving at a rebalance, or promised to a
                     // member that left): end once it has committed all.
