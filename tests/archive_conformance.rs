@@ -18,6 +18,14 @@ fn embedded_archive_conforms() {
 }
 
 #[test]
+fn embedded_archive_concurrent_writers_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("shared.sqlite");
+    let path = p.to_str().unwrap().to_string();
+    conformance::concurrent_writers(&|| Box::new(SqliteArchive::open(&path).unwrap()));
+}
+
+#[test]
 fn embedded_archive_survives_reopening() {
     use ampel::store::{Archive, WriteOp};
     let dir = tempfile::tempdir().unwrap();

@@ -130,7 +130,7 @@ fn lightcurve_summary_bodies_match_python_ampel() {
                 .iter()
                 .map(|dp| DataPointDoc {
                     id: dp.id,
-                    stock: alert.stock,
+                    stock: vec![alert.stock],
                     channel: vec![],
                     tag: dp.tags.iter().map(|t| t.to_string()).collect(),
                     meta: vec![],

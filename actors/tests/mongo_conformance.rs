@@ -29,6 +29,11 @@ fn mongo_archive_conforms() {
         made.push(name.clone());
         Box::new(MongoArchive::connect(&uri, Some(&name)).unwrap_or_else(|e| panic!("{e}")))
     });
+    let shared = format!("ampel_concurrent_{}", std::process::id());
+    conformance::concurrent_writers(&|| {
+        Box::new(MongoArchive::connect(&uri, Some(&shared)).unwrap_or_else(|e| panic!("{e}")))
+    });
+    made.push(shared);
     for name in made {
         MongoArchive::connect(&uri, Some(&name))
             .unwrap()

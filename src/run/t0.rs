@@ -268,7 +268,7 @@ impl T0 {
             alert_points.push((dp.id, tags.clone()));
             batch.ops.push(WriteOp::DataPoint(DataPointDoc {
                 id: dp.id,
-                stock: alert.stock,
+                stock: vec![alert.stock],
                 channel: names.clone(),
                 tag: tags,
                 meta: vec![meta("ingest", names.clone())],

@@ -103,11 +103,15 @@ pub struct StockDoc {
     pub updated: f64,
 }
 
-/// `t0` collection: a datapoint.
+/// `t0` collection: a datapoint. `stock` is a set: a ZTF upper limit's id
+/// names no object, so every object not detected in the same exposure and
+/// readout channel carries the same datapoint, stored once (AMPEL's t0
+/// ingester `$addToSet`s the stock). Reads by stock match any member.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataPointDoc {
     pub id: i64,
-    pub stock: i64,
+    #[serde(deserialize_with = "one_or_many")]
+    pub stock: Vec<i64>,
     pub channel: Vec<String>,
     #[serde(default)]
     pub tag: Vec<String>,
@@ -311,4 +315,19 @@ impl ReactionDoc {
     pub fn stocks(&self) -> Vec<i64> {
         self.items.iter().map(|i| i.0).collect()
     }
+}
+
+/// A stock set as stored: a list, or (archives written before datapoints
+/// were shared) a single id.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(i64),
+        Many(Vec<i64>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
 }

@@ -16,6 +16,11 @@ pub fn datapoint(stored: Option<DataPointDoc>, new: DataPointDoc) -> DataPointDo
     match stored {
         None => new,
         Some(mut d) => {
+            for s in new.stock {
+                if !d.stock.contains(&s) {
+                    d.stock.push(s);
+                }
+            }
             add_all(&mut d.channel, &new.channel);
             add_all(&mut d.tag, &new.tag);
             d.meta.extend(new.meta);

@@ -22,8 +22,16 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
-    #[error("archive {location}: {reason}")]
-    Backend { location: String, reason: String },
+    /// The backend refused or failed an operation. `transient` is decided by
+    /// the backend from its error codes and labels (SQLite's BUSY/LOCKED,
+    /// MongoDB's `TransientTransactionError`/`RetryableWriteError` labels,
+    /// network and write-conflict codes), never from the message text.
+    #[error("archive {location}: {reason}{}", if *transient { " (transient)" } else { "" })]
+    Backend {
+        location: String,
+        reason: String,
+        transient: bool,
+    },
     #[error("archive {location}: stored document does not parse ({collection}): {reason}")]
     Corrupt {
         location: String,
@@ -36,16 +44,16 @@ pub enum StoreError {
 
 impl StoreError {
     /// Whether retrying the same operation may succeed (connection loss,
-    /// lock contention) rather than fail the same way again.
+    /// lock contention, a write conflict) rather than fail the same way
+    /// again. A corrupt document or a bad address is permanent.
     pub fn is_transient(&self) -> bool {
-        match self {
-            StoreError::Backend { reason, .. } => {
-                reason.contains("locked")
-                    || reason.contains("busy")
-                    || reason.contains("connection")
+        matches!(
+            self,
+            StoreError::Backend {
+                transient: true,
+                ..
             }
-            _ => false,
-        }
+        )
     }
 }
 

@@ -17,6 +17,9 @@ CREATE TABLE IF NOT EXISTS stock_name(name TEXT PRIMARY KEY, stock INTEGER NOT N
 CREATE TABLE IF NOT EXISTS stock_channel(stock INTEGER NOT NULL, channel TEXT NOT NULL, PRIMARY KEY(channel, stock));
 CREATE TABLE IF NOT EXISTS t0(id INTEGER PRIMARY KEY, stock INTEGER NOT NULL, tags TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS t0_stock ON t0(stock);
+CREATE TABLE IF NOT EXISTS t0_member(stock INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY(stock, id)) WITHOUT ROWID;
+INSERT OR IGNORE INTO t0_member(stock, id) SELECT stock, id FROM t0
+  WHERE NOT EXISTS (SELECT 1 FROM t0_member LIMIT 1);
 CREATE TABLE IF NOT EXISTS t1(stock INTEGER NOT NULL, link INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY(stock, link));
 CREATE TABLE IF NOT EXISTS t2(stock INTEGER NOT NULL, unit TEXT NOT NULL, config INTEGER NOT NULL, link INTEGER NOT NULL,
     code INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY(stock, unit, config, link));
@@ -37,9 +40,15 @@ CREATE TABLE IF NOT EXISTS reaction_item(destination TEXT NOT NULL, stock INTEGE
 
 /// Maps a backend error to a `StoreError` naming the archive file. A free
 /// function over the path, so it can be used while `conn` is borrowed.
-fn backend<E: std::fmt::Display>(path: &str) -> impl Fn(E) -> StoreError + '_ {
+/// BUSY and LOCKED (another process holds the write lock past the busy
+/// timeout) are transient; everything else fails the same way again.
+fn backend(path: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
     move |e| StoreError::Backend {
         location: path.to_string(),
+        transient: matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        ),
         reason: e.to_string(),
     }
 }
@@ -88,7 +97,7 @@ impl SqliteArchive {
         })
     }
 
-    fn err(&self, e: impl std::fmt::Display) -> StoreError {
+    fn err(&self, e: rusqlite::Error) -> StoreError {
         backend(&self.path)(e)
     }
 
@@ -142,7 +151,14 @@ fn apply(tx: &Transaction, op: WriteOp) -> rusqlite::Result<()> {
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO t0(id, stock, tags, doc) VALUES (?1, ?2, ?3, ?4)",
             )?
-            .execute(params![d.id, d.stock, json(&d.tag), json(&d)])?;
+            .execute(params![d.id, d.stock[0], json(&d.tag), json(&d)])?;
+            // t0_member: the datapoint's stock set, one row per member, so a
+            // read by stock finds datapoints shared with other stocks.
+            let mut member =
+                tx.prepare_cached("INSERT OR IGNORE INTO t0_member(stock, id) VALUES (?1, ?2)")?;
+            for s in &d.stock {
+                member.execute(params![s, d.id])?;
+            }
         }
         WriteOp::Stock {
             stock,
@@ -412,7 +428,7 @@ impl Archive for SqliteArchive {
     fn datapoints(&self, stock: i64) -> Result<Vec<DataPointDoc>, StoreError> {
         self.query_docs(
             "t0",
-            "SELECT doc FROM t0 WHERE stock = ?1 ORDER BY id",
+            "SELECT t0.doc FROM t0_member m JOIN t0 ON t0.id = m.id WHERE m.stock = ?1 ORDER BY m.id",
             &[&stock],
         )
     }
@@ -420,7 +436,10 @@ impl Archive for SqliteArchive {
     fn datapoint_tags(&self, stock: i64) -> Result<Vec<(i64, Vec<String>)>, StoreError> {
         let mut st = self
             .conn
-            .prepare_cached("SELECT id, tags FROM t0 WHERE stock = ?1 ORDER BY id")
+            .prepare_cached(
+                "SELECT t0.id, t0.tags FROM t0_member m JOIN t0 ON t0.id = m.id \
+                 WHERE m.stock = ?1 ORDER BY m.id",
+            )
             .map_err(|e| self.err(e))?;
         let rows = st
             .query_map([stock], |r| {

@@ -146,7 +146,7 @@ mod tests {
     fn dp(body: Json) -> DataPointDoc {
         DataPointDoc {
             id: 1,
-            stock: 1,
+            stock: vec![1],
             channel: vec![],
             tag: vec![],
             meta: vec![],

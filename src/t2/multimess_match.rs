@@ -221,7 +221,7 @@ mod tests {
     fn dp(id: i64, ra: f64, dec: f64, jd: f64) -> DataPointDoc {
         DataPointDoc {
             id,
-            stock: 1,
+            stock: vec![1],
             channel: vec![],
             tag: vec![],
             meta: vec![],

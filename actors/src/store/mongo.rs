@@ -47,10 +47,7 @@ impl MongoArchive {
     /// The database is the URI's (`mongodb://host/DB`), `db`, or `ampel`.
     pub fn connect(uri: &str, db: Option<&str>) -> Result<Self, StoreError> {
         let location = redact(uri);
-        let fail = |e: mongodb::error::Error| StoreError::Backend {
-            location: location.clone(),
-            reason: e.to_string(),
-        };
+        let fail = |e: mongodb::error::Error| backend_error(&location, e);
         let client = Client::with_uri_str(uri).map_err(fail)?;
         let db = match db {
             Some(name) => client.database(name),
@@ -76,10 +73,7 @@ impl MongoArchive {
     }
 
     fn fail(&self) -> impl Fn(mongodb::error::Error) -> StoreError + '_ {
-        move |e| StoreError::Backend {
-            location: self.location.clone(),
-            reason: e.to_string(),
-        }
+        move |e| backend_error(&self.location, e)
     }
 
     fn coll(&self, name: &str) -> Collection<Document> {
@@ -165,11 +159,15 @@ impl MongoArchive {
     }
 
     /// One op as MongoDB updates.
-    fn apply(&self, op: &WriteOp, s: &mut Option<ClientSession>) -> mongodb::error::Result<()> {
+    fn apply(
+        &self,
+        op: &WriteOp,
+        s: &mut Option<&mut ClientSession>,
+    ) -> mongodb::error::Result<()> {
         macro_rules! run {
             ($action:expr) => {
                 match s.as_mut() {
-                    Some(session) => $action.session(&mut *session).run().map(|_| ()),
+                    Some(session) => $action.session(&mut **session).run().map(|_| ()),
                     None => $action.run().map(|_| ()),
                 }
             };
@@ -180,8 +178,12 @@ impl MongoArchive {
                 .update_one(
                     doc! {"id": d.id},
                     doc! {
-                        "$setOnInsert": {"stock": d.stock, "body": to_b(&d.body)},
-                        "$addToSet": {"channel": {"$each": to_b(&d.channel)}, "tag": {"$each": to_b(&d.tag)}},
+                        "$setOnInsert": {"body": to_b(&d.body)},
+                        "$addToSet": {
+                            "stock": {"$each": to_b(&d.stock)},
+                            "channel": {"$each": to_b(&d.channel)},
+                            "tag": {"$each": to_b(&d.tag)},
+                        },
                         "$push": {"meta": {"$each": to_b(&d.meta)}},
                     },
                 )
@@ -325,27 +327,131 @@ impl MongoArchive {
         }
     }
 
+    /// The batch in one transaction, retried whole while the server labels
+    /// the failure `TransientTransactionError` (a write conflict with a
+    /// concurrent writer, a primary stepping down), and its commit retried
+    /// while labelled `UnknownTransactionCommitResult`: the driver's own
+    /// `and_run` pattern, bounded by [`TXN_RETRY_LIMIT`] with back-off.
     fn write_in_transaction(&self, ops: &[WriteOp]) -> mongodb::error::Result<()> {
         let mut session = self.client.start_session().run()?;
+        let started = std::time::Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let may_retry =
+                |attempt: u32| attempt < TXN_MAX_ATTEMPTS && started.elapsed() < TXN_RETRY_LIMIT;
+            match self.try_transaction(&mut session, ops) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.contains_label(TRANSIENT_TRANSACTION_ERROR) && may_retry(attempt) => {
+                    std::thread::sleep(backoff(attempt));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn try_transaction(
+        &self,
+        session: &mut ClientSession,
+        ops: &[WriteOp],
+    ) -> mongodb::error::Result<()> {
         session.start_transaction().run()?;
         let mut s = Some(session);
         for op in ops {
             if let Err(e) = self.apply(op, &mut s) {
-                if let Some(mut session) = s {
+                if let Some(session) = s {
                     let _ = session.abort_transaction().run();
                 }
                 return Err(e);
             }
         }
-        s.expect("session").commit_transaction().run()
+        let session = s.expect("session");
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match session.commit_transaction().run() {
+                Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) && tries < 5 => {
+                    std::thread::sleep(backoff(tries));
+                }
+                r => return r,
+            }
+        }
+    }
+}
+
+const TRANSIENT_TRANSACTION_ERROR: &str = "TransientTransactionError";
+const UNKNOWN_TRANSACTION_COMMIT_RESULT: &str = "UnknownTransactionCommitResult";
+/// How long, and how often, a batch's transaction is retried on a transient
+/// conflict before the error goes up (still marked transient).
+const TXN_RETRY_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+const TXN_MAX_ATTEMPTS: u32 = 50;
+
+/// 5 ms doubling to 500 ms, with jitter so conflicting writers spread out.
+fn backoff(attempt: u32) -> std::time::Duration {
+    let base = 5u64.saturating_mul(1 << attempt.min(7)).min(500);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0);
+    std::time::Duration::from_millis(base / 2 + nanos % (base / 2 + 1))
+}
+
+/// Server error codes after which the same operation may succeed: write
+/// conflicts, lock and step-down states, network and shutdown codes
+/// (the set the drivers' retryable-error specifications name).
+const TRANSIENT_CODES: &[i32] = &[
+    6,     // HostUnreachable
+    7,     // HostNotFound
+    89,    // NetworkTimeout
+    91,    // ShutdownInProgress
+    112,   // WriteConflict
+    189,   // PrimarySteppedDown
+    262,   // ExceededTimeLimit
+    9001,  // SocketException
+    10107, // NotWritablePrimary
+    11600, // InterruptedAtShutdown
+    11602, // InterruptedDueToReplStateChange
+    13435, // NotPrimaryNoSecondaryOk
+    13436, // NotPrimaryOrSecondary
+    24,    // LockTimeout
+];
+
+/// Whether a driver error is worth retrying, from its labels, kind and
+/// server code only.
+pub(crate) fn is_transient(e: &mongodb::error::Error) -> bool {
+    use mongodb::error::ErrorKind;
+    if e.contains_label(TRANSIENT_TRANSACTION_ERROR)
+        || e.contains_label("RetryableWriteError")
+        || e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT)
+    {
+        return true;
+    }
+    match &*e.kind {
+        ErrorKind::Io(_)
+        | ErrorKind::ConnectionPoolCleared { .. }
+        | ErrorKind::ServerSelection { .. } => true,
+        ErrorKind::Command(c) => TRANSIENT_CODES.contains(&c.code),
+        ErrorKind::Write(mongodb::error::WriteFailure::WriteConcernError(w)) => {
+            TRANSIENT_CODES.contains(&w.code)
+        }
+        ErrorKind::Write(mongodb::error::WriteFailure::WriteError(w)) => {
+            TRANSIENT_CODES.contains(&w.code)
+        }
+        _ => false,
+    }
+}
+
+fn backend_error(location: &str, e: mongodb::error::Error) -> StoreError {
+    StoreError::Backend {
+        location: location.to_string(),
+        transient: is_transient(&e),
+        reason: e.to_string(),
     }
 }
 
 /// Standalone servers refuse transactions (IllegalOperation, code 20).
 fn no_transactions(e: &mongodb::error::Error) -> bool {
     matches!(*e.kind, mongodb::error::ErrorKind::Command(ref c) if c.code == 20)
-        || e.to_string()
-            .contains("Transaction numbers are only allowed")
 }
 
 #[derive(serde::Deserialize)]
@@ -371,6 +477,7 @@ impl Archive for MongoArchive {
             .ok_or_else(|| StoreError::Backend {
                 location: self.location.clone(),
                 reason: "run counter missing after upsert".into(),
+                transient: false,
             })?;
         d.get_i64("value")
             .or_else(|_| d.get_i32("value").map(i64::from))
