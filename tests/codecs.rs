@@ -194,10 +194,93 @@ fn writer_schemas_are_parsed_once() {
             n += decoder.decode(m.bytes).unwrap().len();
         }
     }
-    assert_eq!(n, 252);
+    assert_eq!(n, 30 + 50 + 172 + 100 + 4);
     assert_eq!(
         decoder.schemas_parsed(),
-        3,
-        "one per schema version 3.0, 3.3, 4.02"
+        6,
+        "one per distinct writer schema: 3.0, 3.1, 3.2, 3.3, 3.5, 4.02"
     );
+}
+
+/// A packet in the 2018 (schema 1.8) layout: no top-level `schemavsn` or
+/// `publisher`, and candidate/prv_candidate records without fields that
+/// later versions added (`drb`, `drbversion`, the nearest-reference and
+/// Gaia fields). A field the writer schema lacks is a missing value, not an
+/// error: the packet shapes to the same ids, and is reported as 1.x.
+#[test]
+fn schema_1_8_layout_without_schemavsn_decodes() {
+    const LATER: [&str; 6] = [
+        "drb",
+        "drbversion",
+        "neargaia",
+        "maggaia",
+        "nmtchps",
+        "zpclrcov",
+    ];
+    let decoder = AlertDecoder::new();
+    for m in raw_messages(ZTF_SETS[0]).into_iter().step_by(5) {
+        let (schema, records) = read(&m.bytes);
+        let mut json: serde_json::Value = serde_json::from_str(&schema.canonical_form()).unwrap();
+        let fields = json["fields"].as_array_mut().unwrap();
+        fields.retain(|f| f["name"] != "schemavsn" && f["name"] != "publisher");
+        for f in fields.iter_mut() {
+            let record = match f["name"].as_str() {
+                Some("candidate") => &mut f["type"],
+                // [array, null] in 3.0, [null, array] later.
+                Some("prv_candidates") => f["type"]
+                    .as_array_mut()
+                    .unwrap()
+                    .iter_mut()
+                    .find(|b| b["type"] == "array")
+                    .map(|b| &mut b["items"])
+                    .unwrap(),
+                _ => continue,
+            };
+            record["fields"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|c| !LATER.contains(&c["name"].as_str().unwrap()));
+        }
+        let old_schema = apache_avro::Schema::parse(&json).unwrap();
+        let drop_later = |v: &mut AV| {
+            if let AV::Record(r) = v {
+                r.retain(|(n, _)| !LATER.contains(&n.as_str()));
+            }
+        };
+        let AV::Record(mut top) = records.into_iter().next().unwrap() else {
+            panic!()
+        };
+        top.retain(|(n, _)| n != "schemavsn" && n != "publisher");
+        for (name, value) in top.iter_mut() {
+            match (name.as_str(), value) {
+                ("candidate", v) => drop_later(v),
+                ("prv_candidates", AV::Union(_, list)) => {
+                    if let AV::Array(items) = list.as_mut() {
+                        items.iter_mut().for_each(drop_later);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let file = write(&old_schema, vec![AV::Record(top)], Codec::Null);
+        assert!(
+            !String::from_utf8_lossy(&file).contains("schemavsn"),
+            "the writer schema has no schemavsn"
+        );
+
+        let new = decoder.decode(m.bytes.clone()).unwrap().remove(0);
+        let old = decoder
+            .decode(file.into())
+            .unwrap_or_else(|e| panic!("{} in the 1.8 layout: {e}", m.origin))
+            .remove(0);
+        assert_eq!(summary(&old), summary(&new), "{}", m.origin);
+        assert_eq!(old.schema_version, ampel::survey::ztf::PRE_2_0);
+        assert_eq!(new.schema_version, "3.0");
+        assert!(!old.latest().body.contains("drb"));
+        assert_eq!(old.latest().body.f64("drb"), None);
+        assert_eq!(
+            old.latest().body.f64("magpsf"),
+            new.latest().body.f64("magpsf")
+        );
+    }
 }

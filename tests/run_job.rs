@@ -163,7 +163,10 @@ fn tutorial_copy(dir: &Path) -> PathBuf {
     }
     let job = std::fs::read_to_string(src.join("job.yml"))
         .unwrap()
-        .replace("../../tests/data/", &format!("{}/", data("").display()));
+        .replace(
+            "../../../shared/data/ztf/",
+            &format!("{}/", data("").display()),
+        );
     job_file(dir, &job)
 }
 
@@ -333,6 +336,9 @@ impl T2Unit for Panics {
     fn kind(&self) -> T2Kind {
         T2Kind::State
     }
+    fn config(&self) -> serde_json::Value {
+        json!({})
+    }
     fn process(&self, _: &T2Input) -> T2Outcome {
         panic!("deliberate test panic")
     }
@@ -342,6 +348,9 @@ impl T2Unit for Flaky {
     fn kind(&self) -> T2Kind {
         T2Kind::State
     }
+    fn config(&self) -> serde_json::Value {
+        json!({})
+    }
     fn process(&self, _: &T2Input) -> T2Outcome {
         T2Outcome::Retry("service unavailable".into())
     }
@@ -350,6 +359,9 @@ struct CountsStock;
 impl T2Unit for CountsStock {
     fn kind(&self) -> T2Kind {
         T2Kind::Stock
+    }
+    fn config(&self) -> serde_json::Value {
+        json!({})
     }
     fn process(&self, i: &T2Input) -> T2Outcome {
         T2Outcome::Ok(json!({"ndp": i.datapoints.len(), "has_stock": i.stock_doc.is_some()}))

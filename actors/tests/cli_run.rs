@@ -5,6 +5,10 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "../../tests/common/shared_data.rs"]
+mod shared_data;
+use shared_data::data;
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -37,8 +41,8 @@ fn tutorial(dir: &Path) -> PathBuf {
     let job = std::fs::read_to_string(src.join("job.yml"))
         .unwrap()
         .replace(
-            "../../tests/data/",
-            &format!("{}/", repo().join("tests/data").display()),
+            "../../../shared/data/ztf/",
+            &format!("{}/", data("").display()),
         );
     std::fs::write(dir.join("job.yml"), job).unwrap();
     dir.join("job.yml")
@@ -168,7 +172,7 @@ fn dead_letters_keep_the_message_and_export_it() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
     // A good alert file and a truncated one in a directory source.
-    let good = repo().join("tests/data/ztf_public_20180819_mod1000.tar.gz");
+    let good = data("ztf_public_20180819_mod1000.tar.gz");
     let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(
         std::fs::File::open(good).unwrap(),
     ));

@@ -28,6 +28,11 @@ impl SchemaJson {
         full_name(&self.root, "").unwrap_or_default()
     }
 
+    /// A string attribute of the root type (e.g. ZTF's `"version": "3.3"`).
+    pub fn root_attr(&self, key: &str) -> Option<String> {
+        self.root.get(key).and_then(Json::as_str).map(str::to_owned)
+    }
+
     /// Field names of the record reached from the root by `path` (field names;
     /// unions are looked through to their non-null branch, arrays to their
     /// items). `Ok(None)` when the path does not exist in this schema version.

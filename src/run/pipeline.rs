@@ -2,7 +2,7 @@
 
 use super::ingest::Ingester;
 use super::t0::{ChannelRt, T0};
-use super::t2::{T2Spec, T2Worker};
+use super::t2::{T2Spec, T2Units, T2Worker};
 use super::t3::T3Process;
 use super::telemetry::{NoTelemetry, Telemetry};
 use super::{now, Version};
@@ -18,7 +18,7 @@ use crate::units::{build_filter, CatalogSpec, UnitContext};
 use crate::AlertDecoder;
 use serde::Serialize;
 use serde_json::{json, Value as Json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::mpsc::Receiver;
@@ -301,7 +301,7 @@ impl Pipeline {
             }
         };
         let mut channels = Vec::new();
-        let mut units: HashMap<(String, i64), Arc<dyn T2Unit>> = HashMap::new();
+        let mut units = T2Units::default();
         let mut configs: Vec<(i64, Json)> = Vec::new();
         let mut t3 = Vec::new();
         for (i, (file, ch)) in job.channels.iter().enumerate() {
@@ -330,7 +330,7 @@ impl Pipeline {
                     &mut configs,
                     &mut specs,
                 ) {
-                    Ok(()) => {}
+                    Ok(_) => {}
                     Err(e) => {
                         problems.extend(unit_problem(file, pre(&format!("t2_compute[{i}]")), e))
                     }
@@ -521,32 +521,37 @@ impl Pipeline {
 }
 
 /// Registers a T2 unit (and, for tied units, its dependencies) once per
-/// (unit, config id), and adds it to a channel's T2 list.
+/// (unit, config id), and adds it to a channel's T2 list. The id is that of
+/// the unit's full validated config (AMPEL's `hash_t2_config`), so a config
+/// written out with its defaults and an empty one are the same T2. Returns
+/// the id.
 fn add_t2(
     unit: &str,
     config: &Json,
     ctx: &UnitContext,
-    units: &mut HashMap<(String, i64), Arc<dyn T2Unit>>,
+    t2: &mut T2Units,
     configs: &mut Vec<(i64, Json)>,
     specs: &mut Vec<T2Spec>,
-) -> Result<(), crate::config::UnitConfigError> {
-    let id = config_id(config).map_err(|e| crate::config::UnitConfigError {
+) -> Result<i64, crate::config::UnitConfigError> {
+    let built: Arc<dyn T2Unit> = Arc::from(build_t2(unit, config, ctx)?);
+    let full = built.config();
+    let id = config_id(&full).map_err(|e| crate::config::UnitConfigError {
         unit: unit.to_string(),
         problems: vec![crate::config::ConfigProblem::new("(config)", e.to_string())],
     })?;
     let key = (unit.to_string(), id);
-    let built = match units.get(&key) {
-        Some(u) => u.clone(),
-        None => {
-            let u: Arc<dyn T2Unit> = Arc::from(build_t2(unit, config, ctx)?);
-            units.insert(key.clone(), u.clone());
-            configs.push((id, config.clone()));
-            u
-        }
-    };
+    if !t2.units.contains_key(&key) {
+        t2.units.insert(key.clone(), built.clone());
+        configs.push((id, full));
+    }
     // Dependencies first, so their tickets exist before the tied one runs.
+    let mut deps = Vec::new();
     for dep in built.dependencies() {
-        add_t2(&dep.unit, &dep.config, ctx, units, configs, specs)?;
+        let dep_id = add_t2(&dep.unit, &dep.config, ctx, t2, configs, specs)?;
+        deps.push((dep.unit, dep_id));
+    }
+    if !deps.is_empty() {
+        t2.dependencies.insert(key, deps);
     }
     if !specs.iter().any(|s| s.unit == unit && s.config == id) {
         specs.push(T2Spec {
@@ -555,5 +560,5 @@ fn add_t2(
             kind: built.kind(),
         });
     }
-    Ok(())
+    Ok(id)
 }

@@ -311,7 +311,7 @@ impl T0 {
                 link,
                 dps: ids,
                 channel: chan.clone(),
-                tag: Vec::new(),
+                tag: stock_tags(alert),
                 code: code::OK,
                 meta: vec![meta("t1", chan.clone())],
             }));
@@ -328,7 +328,7 @@ impl T0 {
                     link,
                     col,
                     channel: chan.clone(),
-                    tag: Vec::new(),
+                    tag: stock_tags(alert),
                     code: code::NEW,
                     meta: vec![meta("ticket", chan.clone())],
                     body: Vec::new(),

@@ -6,7 +6,6 @@
 
 use super::now;
 use super::telemetry::{Event, Telemetry};
-use crate::id::config_id;
 use crate::job::T2Settings;
 use crate::store::{
     code, Archive, DataPointDoc, LogDoc, MetaRecord, StoreError, T2Doc, T2Key, T2Query, WriteOp,
@@ -26,9 +25,19 @@ pub struct T2Spec {
     pub kind: T2Kind,
 }
 
+/// A job's T2 units by (unit, config id), and for each tied one the
+/// (unit, config id) of its dependencies, resolved when the job was built
+/// (so a tied unit finds exactly the documents its dependency writes).
+#[derive(Default)]
+pub struct T2Units {
+    pub units: HashMap<(String, i64), Arc<dyn T2Unit>>,
+    pub dependencies: HashMap<(String, i64), Vec<(String, i64)>>,
+}
+
 pub struct T2Worker {
     telemetry: Arc<dyn Telemetry>,
     units: HashMap<(String, i64), Arc<dyn T2Unit>>,
+    dependencies: HashMap<(String, i64), Vec<(String, i64)>>,
     names: Vec<String>,
     settings: T2Settings,
 }
@@ -46,13 +55,18 @@ enum Deps {
 const BATCH: usize = 64;
 
 impl T2Worker {
-    pub fn new(units: HashMap<(String, i64), Arc<dyn T2Unit>>, settings: T2Settings) -> Self {
+    pub fn new(t2: T2Units, settings: T2Settings) -> Self {
+        let T2Units {
+            units,
+            dependencies,
+        } = t2;
         let mut names: Vec<String> = units.keys().map(|(u, _)| u.clone()).collect();
         names.sort();
         names.dedup();
         T2Worker {
             telemetry: Arc::new(super::telemetry::NoTelemetry),
             units,
+            dependencies,
             names,
             settings,
         }
@@ -198,19 +212,19 @@ impl T2Worker {
         self.units.get(&(d.unit.clone(), d.config))
     }
 
-    fn deps(
-        &self,
-        archive: &dyn Archive,
-        unit: &dyn T2Unit,
-        d: &T2Doc,
-    ) -> Result<Deps, StoreError> {
+    fn deps(&self, archive: &dyn Archive, d: &T2Doc) -> Result<Deps, StoreError> {
         let mut bodies = BTreeMap::new();
-        for dep in unit.dependencies() {
-            let id = config_id(&dep.config).unwrap_or_default();
+        let none = Vec::new();
+        let deps = self
+            .dependencies
+            .get(&(d.unit.clone(), d.config))
+            .unwrap_or(&none);
+        for (dep_unit, id) in deps {
+            let id = *id;
             let found = archive
                 .t2(&T2Query {
                     stock: Some(d.stock),
-                    unit: Some(dep.unit.clone()),
+                    unit: Some(dep_unit.clone()),
                     ..Default::default()
                 })?
                 .into_iter()
@@ -219,12 +233,12 @@ impl T2Worker {
                 None => {
                     return Ok(Deps::Missing(format!(
                         "{} (config {id}) has no document for link {}",
-                        dep.unit, d.link
+                        dep_unit, d.link
                     )))
                 }
                 Some(x) if x.code >= 0 => {
                     bodies.insert(
-                        dep.unit.clone(),
+                        dep_unit.clone(),
                         x.latest_body().cloned().unwrap_or(Json::Null),
                     );
                 }
@@ -242,7 +256,7 @@ impl T2Worker {
                 Some(x) => {
                     return Ok(Deps::Failed(format!(
                         "{} ended with {}",
-                        dep.unit,
+                        dep_unit,
                         code::name(x.code)
                     )))
                 }
@@ -262,8 +276,7 @@ impl T2Worker {
         let mut ops = Vec::new();
         let mut ready = Vec::new();
         for d in self.mine(archive, code::T2_PENDING_DEPENDENCY, stock)? {
-            let unit = self.unit(&d).expect("mine() keeps known units");
-            let code = match self.deps(archive, unit.as_ref(), &d)? {
+            let code = match self.deps(archive, &d)? {
                 Deps::Ready(_) => {
                     ready.push(d.key());
                     code::NEW
@@ -387,7 +400,7 @@ impl T2Worker {
             trials,
             retry_after,
         };
-        let deps = match self.deps(archive, unit.as_ref(), &d)? {
+        let deps = match self.deps(archive, &d)? {
             Deps::Ready(b) => b,
             Deps::Pending => {
                 let c = code::T2_PENDING_DEPENDENCY;

@@ -59,7 +59,8 @@ pub fn datapoint_body(alert: &Alert, dp: &DataPoint) -> Json {
     }
 }
 
-/// Tags of a stock of this survey.
+/// The survey tag AMPEL puts on a stock and on its states and T2 documents
+/// (ZiCompilerOptions: `{"tag": "ZTF"}` for stock, t1, state/point/stock T2).
 pub fn stock_tags(alert: &Alert) -> Vec<String> {
     vec![match alert.survey {
         Survey::Ztf => "ZTF".to_string(),

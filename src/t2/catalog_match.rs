@@ -7,21 +7,22 @@ use super::{T2Input, T2Kind, T2Outcome, T2Unit, T2UnitRegistration};
 use crate::catalog::Catalog;
 use crate::config::{lax, parse_unit_config, ConfigProblem, UnitConfigError, Validate};
 use crate::units::UnitContext;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CatalogQuery {
     #[serde(deserialize_with = "lax::f64")]
     pub rs_arcsec: f64,
+    /// Columns to copy; absent (null, AMPEL's default) copies none.
     #[serde(default)]
-    pub keys_to_append: Vec<String>,
+    pub keys_to_append: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct T2CatalogMatchConfig {
     /// Catalogue name (as configured for the job) -> search.
@@ -48,6 +49,7 @@ impl Validate for T2CatalogMatchConfig {
 }
 
 pub struct T2CatalogMatch {
+    cfg: T2CatalogMatchConfig,
     searches: Vec<(String, CatalogQuery, Arc<Catalog>)>,
 }
 
@@ -62,6 +64,10 @@ impl std::fmt::Debug for T2CatalogMatch {
 impl T2Unit for T2CatalogMatch {
     fn kind(&self) -> T2Kind {
         T2Kind::Point
+    }
+
+    fn config(&self) -> Json {
+        serde_json::to_value(&self.cfg).expect("plain config serialises")
     }
 
     fn process(&self, input: &T2Input) -> T2Outcome {
@@ -83,7 +89,7 @@ impl T2Unit for T2CatalogMatch {
                         "dist_arcsec".into(),
                         Json::from((m.dist_arcsec * 1e6).round() / 1e6),
                     );
-                    for k in &q.keys_to_append {
+                    for k in q.keys_to_append.iter().flatten() {
                         let v = m.get(k);
                         o.insert(
                             k.clone(),
@@ -114,7 +120,7 @@ fn build(config: &Json, ctx: &UnitContext) -> Result<Box<dyn T2Unit>, UnitConfig
     let cfg: T2CatalogMatchConfig = parse_unit_config("T2CatalogMatch", config)?;
     let mut searches = Vec::new();
     let mut problems = Vec::new();
-    for (name, q) in cfg.catalogs {
+    for (name, q) in cfg.catalogs.clone() {
         match ctx.catalog(&name) {
             Some(c) => searches.push((name, q, c)),
             None => problems.push(ConfigProblem::new(
@@ -129,7 +135,7 @@ fn build(config: &Json, ctx: &UnitContext) -> Result<Box<dyn T2Unit>, UnitConfig
             problems,
         });
     }
-    Ok(Box::new(T2CatalogMatch { searches }))
+    Ok(Box::new(T2CatalogMatch { cfg, searches }))
 }
 
 inventory::submit! { T2UnitRegistration { name: "T2CatalogMatch", build } }

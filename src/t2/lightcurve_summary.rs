@@ -5,7 +5,7 @@ use super::lightcurve::{field, num, LightCurve};
 use super::{T2Input, T2Kind, T2Outcome, T2Unit, T2UnitRegistration};
 use crate::config::{lax, parse_unit_config, UnitConfigError, Validate};
 use crate::units::UnitContext;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
 fn default_cols() -> Vec<String> {
@@ -26,7 +26,7 @@ fn default_limiting_magnitude() -> f64 {
     19.5
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct T2LightCurveSummaryConfig {
     /// Fields copied from the latest detection.
@@ -53,6 +53,10 @@ impl T2LightCurveSummaryConfig {
 impl T2Unit for T2LightCurveSummary {
     fn kind(&self) -> T2Kind {
         T2Kind::State
+    }
+
+    fn config(&self) -> Json {
+        serde_json::to_value(&self.cfg).expect("plain config serialises")
     }
 
     fn process(&self, input: &T2Input) -> T2Outcome {

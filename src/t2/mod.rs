@@ -70,6 +70,12 @@ pub enum T2Outcome {
 /// A T2 unit.
 pub trait T2Unit: Send + Sync {
     fn kind(&self) -> T2Kind;
+    /// The full validated config, defaults filled in, under AMPEL's field
+    /// names: what the config id is computed over and what the `conf`
+    /// collection keeps (AMPEL's `ProcessMorpher.hash_t2_config` hashes
+    /// `T2Unit.validate(conf)`, so `{}` and the spelled-out defaults are one
+    /// config). Required, so no unit can fall back to hashing `{}`.
+    fn config(&self) -> Json;
     /// Tied units name their dependencies; others need none.
     fn dependencies(&self) -> Vec<T2Dependency> {
         Vec::new()

@@ -41,7 +41,7 @@ pub struct NeutrinoRegion {
     pub energy: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MatchWhere {
     Latest,
@@ -65,7 +65,7 @@ fn d_max_pull() -> f64 {
     3.0
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct T2MultiMessMatchConfig {
     /// File with the neutrino regions (relative to the job file).
@@ -163,6 +163,10 @@ fn round6(x: f64) -> f64 {
 impl T2Unit for T2MultiMessMatch {
     fn kind(&self) -> T2Kind {
         T2Kind::State
+    }
+
+    fn config(&self) -> Json {
+        serde_json::to_value(&self.cfg).expect("plain config serialises")
     }
 
     fn process(&self, input: &T2Input) -> T2Outcome {

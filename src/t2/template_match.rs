@@ -96,7 +96,7 @@ fn default_sigma_floor() -> f64 {
     0.05
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct T2TemplateMatchConfig {
     #[serde(default = "default_target")]
@@ -204,6 +204,10 @@ fn round6(x: f64) -> f64 {
 impl T2Unit for T2TemplateMatch {
     fn kind(&self) -> T2Kind {
         T2Kind::State
+    }
+
+    fn config(&self) -> Json {
+        serde_json::to_value(&self.cfg).expect("plain config serialises")
     }
 
     fn process(&self, input: &T2Input) -> T2Outcome {

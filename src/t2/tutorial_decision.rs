@@ -7,10 +7,10 @@
 use super::{T2Dependency, T2Input, T2Kind, T2Outcome, T2Unit, T2UnitRegistration};
 use crate::config::{parse_unit_config, UnitConfigError, Validate};
 use crate::units::UnitContext;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct T2TutorialDecisionConfig {
     /// Config of the T2TemplateMatch result to use (as in the channel).
@@ -34,6 +34,10 @@ pub struct T2TutorialDecision {
 impl T2Unit for T2TutorialDecision {
     fn kind(&self) -> T2Kind {
         T2Kind::State
+    }
+
+    fn config(&self) -> Json {
+        serde_json::to_value(&self.cfg).expect("plain config serialises")
     }
 
     fn dependencies(&self) -> Vec<T2Dependency> {

@@ -1,5 +1,6 @@
-//! Helpers shared by the integration tests: the real alerts in tests/data and
-//! the expected values Python AMPEL produced for them (tests/reference).
+//! Helpers shared by the integration tests: the real alerts in ../shared/data
+//! and the expected values Python AMPEL produced for them (tests/reference,
+//! stored in tests/data/expected).
 
 #![allow(dead_code)]
 
@@ -9,18 +10,20 @@ use ampel::AlertDecoder;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
-pub const ZTF_SETS: [&str; 3] = [
+#[path = "shared_data.rs"]
+mod shared_data;
+pub use shared_data::data;
+
+/// Every shared ZTF set (the first three keep their positions: tests index
+/// them), schema 3.0 through 4.02, public and programid 2.
+pub const ZTF_SETS: [&str; 5] = [
     "ztf_public_20180819_mod1000",
     "ztf_public_20200101_v3.3",
     "ztf_public_20231018_v4.02",
+    "ztf_public_20210720_v3.5",
+    "ztf_private_ZTF18abxhyqv_v3.1-3.2",
 ];
-pub const LSST_SET: &str = "lsst_v9.0_20250905_sample20";
-
-pub fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
-}
+pub const LSST_SET: &str = "lsst_v9.0_20250905";
 
 /// Every message of an archive, undecoded, in archive order.
 pub fn raw_messages(set: &str) -> Vec<RawAlert> {

@@ -67,6 +67,8 @@ def main():
                     "member": member.name,
                     "candid": rec["candid"],
                     "objectId": rec["objectId"],
+                    # Absent before schema 2.0.
+                    "schemavsn": rec.get("schemavsn"),
                     "stock": alert.stock,
                     "datapoints": ids,
                     "link": link(pub),

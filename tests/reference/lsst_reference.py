@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Expected LSST ids for tests/data/lsst_*.tar.gz, read with fastavro alone.
+"""Expected LSST ids for ../shared/data/lsst/lsst_*.tar.gz, read with fastavro alone.
 
-    python tests/reference/lsst_reference.py tests/data/lsst_v9.0_20250905_sample20.tar.gz \
-        > tests/data/expected/lsst_v9.0_20250905_sample20.jsonl
+    python tests/reference/lsst_reference.py ../shared/data/lsst/lsst_v9.0_20250905.tar.gz \
+        > tests/data/expected/lsst_v9.0_20250905.jsonl
 
 Stock: diaSource.diaObjectId (ssObjectId when that is 0/null); datapoints:
 diaSourceId, prvDiaSources' diaSourceIds, prvDiaForcedSources'

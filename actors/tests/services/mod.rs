@@ -277,11 +277,9 @@ impl Drop for Redis {
 
 // ---- helpers of the Kafka and live tests ----
 
-pub fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/data")
-        .join(name)
-}
+#[path = "../../../tests/common/shared_data.rs"]
+mod shared_data;
+pub use shared_data::data;
 
 pub fn produce(broker: &Tansu, topic: &str, files: &[&str]) -> Value {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ampel"));

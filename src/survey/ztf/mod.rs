@@ -4,7 +4,7 @@ mod id;
 mod shaper;
 
 pub use id::{from_stock_id, to_stock_id, ZtfNameError};
-pub use shaper::{upper_limit_id, ZtfLayout, ZtfRecord, JD2017};
+pub use shaper::{upper_limit_id, ZtfLayout, ZtfRecord, JD2017, PRE_2_0};
 
 /// ZTF access tags by programid, then filter id (AMPEL's `ampel.ztf.ingest.tags`).
 pub fn tags(programid: i64, fid: i64) -> &'static [&'static str] {

@@ -16,7 +16,9 @@ pub const JD2017: f64 = 2457754.5;
 /// The parts of a ZTF packet the shaper reads.
 #[derive(Debug, Deserialize)]
 pub struct ZtfRecord {
-    pub schemavsn: String,
+    /// Absent before schema 2.0 (2018 packets); AMPEL does not read it.
+    #[serde(default)]
+    pub schemavsn: Option<String>,
     #[serde(rename = "objectId")]
     pub object_id: String,
     pub candid: i64,
@@ -33,7 +35,14 @@ pub struct ZtfLayout {
     upper_limit: Arc<FieldNames>,
     cand: Positions,
     prv_pos: Positions,
+    /// The version a packet without `schemavsn` is reported under: the
+    /// writer schema's `version` attribute, else [`PRE_2_0`].
+    fallback_version: String,
 }
+
+/// ZTF added the top-level `schemavsn` field in schema 2.0: a `ztf.alert`
+/// without it (and without a `version` attribute) is a 1.x packet.
+pub const PRE_2_0: &str = "1.x";
 
 #[derive(Debug, Default)]
 struct Positions {
@@ -91,6 +100,10 @@ impl ZtfLayout {
             candidate,
             prv,
             upper_limit: FieldNames::new(UL_FIELDS),
+            fallback_version: schema
+                .json
+                .root_attr("version")
+                .unwrap_or_else(|| PRE_2_0.to_string()),
         })
     }
 
@@ -176,7 +189,9 @@ impl ZtfLayout {
             stock,
             survey: Survey::Ztf,
             name: rec.object_id,
-            schema_version: rec.schemavsn,
+            schema_version: rec
+                .schemavsn
+                .unwrap_or_else(|| self.fallback_version.clone()),
             datapoints: dps,
             raw: None,
         })
