@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 /// What a survey decoder derived from a writer schema.
 enum Layout {
-    Ztf(ztf::ZtfLayout),
+    Ztf(Box<ztf::ZtfLayout>),
     Lsst(lsst::LsstLayout),
 }
 
@@ -24,7 +24,7 @@ impl Layout {
     fn build(schema: Arc<WriterSchema>) -> Result<Layout, AvroError> {
         let name = schema.name.as_str();
         if name == "ztf.alert" {
-            Ok(Layout::Ztf(ztf::ZtfLayout::build(&schema)?))
+            Ok(Layout::Ztf(Box::new(ztf::ZtfLayout::build(&schema)?)))
         } else if name.starts_with("lsst.") && name.ends_with(".alert") {
             Ok(Layout::Lsst(lsst::LsstLayout::build(&schema)?))
         } else {

@@ -3,7 +3,6 @@
 //! past bad records.
 
 use serde_json::Value;
-use std::path::Path;
 use std::process::{Command, Output};
 
 #[path = "../../tests/common/shared_data.rs"]

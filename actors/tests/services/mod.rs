@@ -1,10 +1,15 @@
 //! Real services for tests, started on free loopback ports and stopped when
-//! dropped: tansu (a Kafka-protocol broker). `.ci/run` installs it; a test
-//! that needs it fails with the install command when it is missing.
+//! dropped: tansu (a Kafka-protocol broker), redis-server and a MongoDB
+//! (SecantusDB, see [`mongo`]). `tests/run` installs them; a test that needs
+//! one fails naming the install step when it is missing.
 
 #![allow(dead_code)]
 
+pub mod mongo;
 pub mod promql;
+
+#[allow(unused_imports)]
+pub use mongo::Mongo;
 
 use ampel::store::Archive;
 use serde_json::{json, Value};

@@ -1,14 +1,22 @@
-//! The MongoDB archive, with the official driver: AMPEL's collections,
-//! document shapes and indexes. Each op of a batch is one update with
-//! AMPEL's operators (`$addToSet`, `$push`, `$setOnInsert`), the same
-//! semantics as `ampel::store::merge` (checked by the conformance suite).
+//! The MongoDB archive's work, on the driver's synchronous API: AMPEL's
+//! collections, document shapes and indexes. Each op of a batch is one
+//! update with AMPEL's operators (`$addToSet`, `$push`, `$setOnInsert`), the
+//! same semantics as `ampel::store::merge` (checked by the conformance suite).
 //!
 //! A batch runs in a multi-document transaction when the server supports
 //! them (replica sets, sharded clusters). A standalone server does not; the
 //! ops then run in order, each atomic on its own, and a crash mid-batch can
 //! leave part of a batch applied: replaying the same alerts then adds meta
 //! records but no duplicate documents (every write is keyed).
+//!
+//! The synchronous API blocks on the driver's own runtime, which panics
+//! inside another async runtime: only the archive thread of
+//! [`super::MongoArchive`] calls this.
 
+use super::errors::{
+    backend_error, backoff, no_transactions, redact, TRANSIENT_TRANSACTION_ERROR, TXN_MAX_ATTEMPTS,
+    TXN_RETRY_LIMIT, UNKNOWN_TRANSACTION_COMMIT_RESULT,
+};
 use ampel::store::*;
 use mongodb::bson::{self, doc, Bson, Document};
 use mongodb::options::{IndexOptions, ReturnDocument};
@@ -19,19 +27,11 @@ use serde::Serialize;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 
-pub struct MongoArchive {
+pub(super) struct MongoSync {
     client: Client,
     db: Database,
     location: String,
     transactions: bool,
-}
-
-/// The address without credentials, for messages.
-fn redact(uri: &str) -> String {
-    match (uri.find("://"), uri.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &uri[..s], &uri[at + 1..]),
-        _ => uri.to_string(),
-    }
 }
 
 fn to_doc<T: Serialize>(v: &T) -> Document {
@@ -42,10 +42,12 @@ fn to_b<T: Serialize>(v: &T) -> Bson {
     bson::to_bson(v).expect("values serialise to BSON")
 }
 
-impl MongoArchive {
+impl MongoSync {
     /// Connects, checks the server answers, and creates AMPEL's indexes.
     /// The database is the URI's (`mongodb://host/DB`), `db`, or `ampel`.
-    pub fn connect(uri: &str, db: Option<&str>) -> Result<Self, StoreError> {
+    /// `transactions: false` starts in the op-by-op mode a server without
+    /// transactions ends up in.
+    pub fn connect(uri: &str, db: Option<&str>, transactions: bool) -> Result<Self, StoreError> {
         let location = redact(uri);
         let fail = |e: mongodb::error::Error| backend_error(&location, e);
         let client = Client::with_uri_str(uri).map_err(fail)?;
@@ -56,18 +58,23 @@ impl MongoArchive {
                 .unwrap_or_else(|| client.database("ampel")),
         };
         db.run_command(doc! {"ping": 1}).run().map_err(fail)?;
-        let a = MongoArchive {
+        let a = MongoSync {
             client,
             location: format!("{location} (database {})", db.name()),
             db,
-            transactions: true,
+            transactions,
         };
         a.create_indexes()?;
         Ok(a)
     }
 
+    /// Whether batches still go in transactions.
+    pub fn uses_transactions(&self) -> bool {
+        self.transactions
+    }
+
     /// Drops the database (tests).
-    pub fn drop_database(self) -> Result<(), StoreError> {
+    pub fn drop_database(&self) -> Result<(), StoreError> {
         let fail = self.fail();
         self.db.drop().run().map_err(fail)
     }
@@ -379,81 +386,6 @@ impl MongoArchive {
     }
 }
 
-const TRANSIENT_TRANSACTION_ERROR: &str = "TransientTransactionError";
-const UNKNOWN_TRANSACTION_COMMIT_RESULT: &str = "UnknownTransactionCommitResult";
-/// How long, and how often, a batch's transaction is retried on a transient
-/// conflict before the error goes up (still marked transient).
-const TXN_RETRY_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
-const TXN_MAX_ATTEMPTS: u32 = 50;
-
-/// 5 ms doubling to 500 ms, with jitter so conflicting writers spread out.
-fn backoff(attempt: u32) -> std::time::Duration {
-    let base = 5u64.saturating_mul(1 << attempt.min(7)).min(500);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as u64)
-        .unwrap_or(0);
-    std::time::Duration::from_millis(base / 2 + nanos % (base / 2 + 1))
-}
-
-/// Server error codes after which the same operation may succeed: write
-/// conflicts, lock and step-down states, network and shutdown codes
-/// (the set the drivers' retryable-error specifications name).
-const TRANSIENT_CODES: &[i32] = &[
-    6,     // HostUnreachable
-    7,     // HostNotFound
-    89,    // NetworkTimeout
-    91,    // ShutdownInProgress
-    112,   // WriteConflict
-    189,   // PrimarySteppedDown
-    262,   // ExceededTimeLimit
-    9001,  // SocketException
-    10107, // NotWritablePrimary
-    11600, // InterruptedAtShutdown
-    11602, // InterruptedDueToReplStateChange
-    13435, // NotPrimaryNoSecondaryOk
-    13436, // NotPrimaryOrSecondary
-    24,    // LockTimeout
-];
-
-/// Whether a driver error is worth retrying, from its labels, kind and
-/// server code only.
-pub(crate) fn is_transient(e: &mongodb::error::Error) -> bool {
-    use mongodb::error::ErrorKind;
-    if e.contains_label(TRANSIENT_TRANSACTION_ERROR)
-        || e.contains_label("RetryableWriteError")
-        || e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT)
-    {
-        return true;
-    }
-    match &*e.kind {
-        ErrorKind::Io(_)
-        | ErrorKind::ConnectionPoolCleared { .. }
-        | ErrorKind::ServerSelection { .. } => true,
-        ErrorKind::Command(c) => TRANSIENT_CODES.contains(&c.code),
-        ErrorKind::Write(mongodb::error::WriteFailure::WriteConcernError(w)) => {
-            TRANSIENT_CODES.contains(&w.code)
-        }
-        ErrorKind::Write(mongodb::error::WriteFailure::WriteError(w)) => {
-            TRANSIENT_CODES.contains(&w.code)
-        }
-        _ => false,
-    }
-}
-
-fn backend_error(location: &str, e: mongodb::error::Error) -> StoreError {
-    StoreError::Backend {
-        location: location.to_string(),
-        transient: is_transient(&e),
-        reason: e.to_string(),
-    }
-}
-
-/// Standalone servers refuse transactions (IllegalOperation, code 20).
-fn no_transactions(e: &mongodb::error::Error) -> bool {
-    matches!(*e.kind, mongodb::error::ErrorKind::Command(ref c) if c.code == 20)
-}
-
 #[derive(serde::Deserialize)]
 struct IdTags {
     id: i64,
@@ -461,7 +393,7 @@ struct IdTags {
     tag: Vec<String>,
 }
 
-impl Archive for MongoArchive {
+impl Archive for MongoSync {
     fn location(&self) -> String {
         self.location.clone()
     }
