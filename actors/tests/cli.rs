@@ -138,6 +138,50 @@ fn filter_prints_verdicts_and_reasons() {
     assert_eq!(lines(&from_file), rows);
 }
 
+/// `ampel filter` gives Python AMPEL's DecentFilter verdict for every alert
+/// of every shared ZTF set, for each config of tests/reference.
+#[test]
+fn filter_verdicts_match_python_ampel_on_every_set() {
+    let configs: serde_json::Map<String, Value> = serde_json::from_str(
+        &std::fs::read_to_string(shared_data::root().join("tests/reference/decent_configs.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let mut compared = 0;
+    for set in ZTF_SETS {
+        let file = data(&format!("{set}.tar.gz"));
+        let expected: Vec<Value> = std::fs::read_to_string(data(&format!("expected/{set}.jsonl")))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        for (name, cfg) in &configs {
+            let cfg = cfg.to_string();
+            let out = ampel(&[
+                "filter",
+                "--unit",
+                "DecentFilter",
+                "--config",
+                &cfg,
+                file.to_str().unwrap(),
+            ]);
+            assert!(out.status.success(), "{set} {name}: {}", stderr(&out));
+            let rows = lines(&out);
+            assert_eq!(rows.len(), expected.len(), "{set}");
+            for (row, exp) in rows.iter().zip(&expected) {
+                assert_eq!(row["candid"], exp["candid"]);
+                assert_eq!(
+                    row["accepted"], exp["verdicts"][name],
+                    "{set} {name} candid {}: {}",
+                    row["candid"], row["reason"]
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert_eq!(compared, 356 * configs.len());
+}
+
 #[test]
 fn bad_configs_exit_2_naming_the_problem() {
     let p = data(V402);

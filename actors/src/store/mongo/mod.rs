@@ -10,6 +10,7 @@
 //! a channel is allowed anywhere (the actors that write already block on
 //! their archive by design, each on its own arbiter thread).
 
+mod batch;
 mod errors;
 mod sync;
 
