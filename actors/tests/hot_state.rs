@@ -8,7 +8,7 @@ use ampel::hot::{HotState, InProcessHotState, InProcessT2Queue, T2Queue};
 use ampel::store::T2Key;
 use ampel_actors::hot::{open_hot, RedisHotState, RedisT2Queue};
 use serde_json::Value;
-use services::{produce, run_cli_with, Redis, Tansu};
+use services::{produce, run_cli_with, Broker, Redis};
 use std::path::Path;
 use std::time::Duration;
 
@@ -161,7 +161,7 @@ fn a_redis_restart_is_survived() {
     assert_eq!(r.seen(&[8]).unwrap(), [true]);
 }
 
-fn run(dir: &Path, group: &str, broker: &Tansu, hot: &str) -> Value {
+fn run(dir: &Path, group: &str, broker: &Broker, hot: &str) -> Value {
     let job = dir.join(format!("{group}.yml"));
     std::fs::write(
         &job,
@@ -179,7 +179,7 @@ fn run(dir: &Path, group: &str, broker: &Tansu, hot: &str) -> Value {
 
 #[test]
 fn redelivered_alerts_are_skipped() {
-    let broker = Tansu::start();
+    let broker = Broker::start();
     broker.create_topic("ztf_dedup", 2);
     let redis = Redis::start();
     let dir = tempfile::tempdir().unwrap();

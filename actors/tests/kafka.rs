@@ -13,7 +13,7 @@ use ampel::store::{open_embedded, Archive};
 use ampel::AlertDecoder;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Message};
-use services::{contents, data, http_get, job, metric, produce, run_cli, spawn_run, Tansu};
+use services::{contents, data, http_get, job, metric, produce, run_cli, spawn_run, Broker};
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -34,7 +34,7 @@ fn ids_in(files: &[&str]) -> BTreeSet<i64> {
 
 #[test]
 fn produce_writes_each_surveys_wire_format() {
-    let broker = Tansu::start();
+    let broker = Broker::start();
     broker.create_topic("mixed", 3);
     let files = [
         "ztf_public_20231018_v4.02.tar.gz",
@@ -74,7 +74,7 @@ fn produce_writes_each_surveys_wire_format() {
 
 #[test]
 fn a_run_from_kafka_equals_a_replay_and_resumes_where_it_stopped() {
-    let broker = Tansu::start();
+    let broker = Broker::start();
     broker.create_topic("ztf_20231018_programid1", 3);
     assert_eq!(
         produce(
@@ -187,7 +187,7 @@ fn a_kafka_job_is_validated() {
 
 #[test]
 fn metrics_during_a_run_match_what_was_processed() {
-    let broker = Tansu::start();
+    let broker = Broker::start();
     broker.create_topic("ztf_metrics_programid1", 2);
     produce(
         &broker,
@@ -255,7 +255,7 @@ fn metrics_during_a_run_match_what_was_processed() {
 
 #[test]
 fn sigterm_stores_commits_and_exits_0() {
-    let broker = Tansu::start();
+    let broker = Broker::start();
     broker.create_topic("ztf_term", 2);
     produce(&broker, "ztf_term", &["ztf_public_20231018_v4.02.tar.gz"]);
     let dir = tempfile::tempdir().unwrap();

@@ -11,7 +11,7 @@ mod services;
 use ampel::store::{open_embedded, Archive};
 use serde_json::Value;
 use services::{
-    contents, data, job, job_with, metric, produce, run_cli, spawn, spawn_run, Proc, Redis, Tansu,
+    contents, data, job, job_with, metric, produce, run_cli, spawn, spawn_run, Broker, Proc, Redis,
 };
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -49,7 +49,7 @@ fn kafka_source(broker: &str, topic: &str, group: &str, extra: &str) -> String {
 #[test]
 fn a_broker_killed_mid_stream_loses_and_duplicates_nothing() {
     let storage = tempfile::tempdir().unwrap();
-    let mut broker = Tansu::start_persistent(storage.path());
+    let mut broker = Broker::start_persistent(storage.path());
     broker.create_topic("ztf_kill_programid1", 3);
     produce(&broker, "ztf_kill_programid1", &ALL[..1]);
     let dir = tempfile::tempdir().unwrap();
@@ -77,7 +77,7 @@ fn a_broker_killed_mid_stream_loses_and_duplicates_nothing() {
 #[test]
 fn a_killed_consumers_partitions_are_taken_over_without_loss() {
     let redis = Redis::start();
-    let broker = Tansu::start();
+    let broker = Broker::start();
     broker.create_topic("ztf_pair_programid1", 4);
     produce(&broker, "ztf_pair_programid1", &ALL[..1]);
     let dir = tempfile::tempdir().unwrap();
@@ -135,7 +135,7 @@ fn a_killed_consumers_partitions_are_taken_over_without_loss() {
 #[test]
 fn a_redis_restart_mid_stream_is_survived() {
     let mut redis = Redis::start();
-    let broker = Tansu::start();
+    let broker = Broker::start();
     broker.create_topic("ztf_redis_programid1", 3);
     produce(&broker, "ztf_redis_programid1", &ALL[..1]);
     let dir = tempfile::tempdir().unwrap();
@@ -177,7 +177,7 @@ fn unreachable_brokers_at_start_are_waited_for() {
         run.child.try_wait().unwrap().is_none(),
         "a live run does not exit while its brokers are away"
     );
-    let broker = Tansu::start_on(port);
+    let broker = Broker::start_on(port);
     broker.create_topic("ztf_late_programid1", 2);
     produce(&broker, "ztf_late_programid1", &ALL[..1]);
     run.wait_metric("ampel_alerts_consumed_total", &[], 172.0, 90);
@@ -188,7 +188,7 @@ fn unreachable_brokers_at_start_are_waited_for() {
 #[test]
 fn a_poison_message_becomes_a_dead_letter_and_the_stream_goes_on() {
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-    let broker = Tansu::start();
+    let broker = Broker::start();
     broker.create_topic("ztf_poison_programid1", 1);
     let p: BaseProducer = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", broker.brokers())
@@ -246,7 +246,7 @@ fn a_panicking_filter_restarts_its_actor_and_the_rest_goes_on() {
         std::ops::ControlFlow::Continue(())
     });
     let (victim, n) = names.into_iter().max_by_key(|(_, n)| *n).unwrap();
-    let broker = Tansu::start();
+    let broker = Broker::start();
     broker.create_topic("ztf_panic_programid1", 2);
     produce(&broker, "ztf_panic_programid1", &ALL[..1]);
     let dir = tempfile::tempdir().unwrap();
@@ -305,7 +305,7 @@ fn a_panicking_filter_restarts_its_actor_and_the_rest_goes_on() {
 
 #[test]
 fn backpressure_pauses_the_consumer_and_loses_nothing() {
-    let broker = Tansu::start();
+    let broker = Broker::start();
     broker.create_topic("ztf_bp_programid1", 2);
     produce(&broker, "ztf_bp_programid1", &ALL[..1]);
     let dir = tempfile::tempdir().unwrap();
@@ -335,7 +335,7 @@ fn backpressure_pauses_the_consumer_and_loses_nothing() {
 #[test]
 fn t2_work_is_shared_with_worker_processes_through_redis() {
     let redis = Redis::start();
-    let broker = Tansu::start();
+    let broker = Broker::start();
     broker.create_topic("ztf_workers_programid1", 2);
     produce(&broker, "ztf_workers_programid1", &ALL[..1]);
     let dir = tempfile::tempdir().unwrap();
@@ -405,7 +405,7 @@ fn t2_work_is_shared_with_worker_processes_through_redis() {
 
 #[test]
 fn scheduled_t3_processes_run_while_live() {
-    let broker = Tansu::start();
+    let broker = Broker::start();
     broker.create_topic("ztf_t3_programid1", 1);
     produce(&broker, "ztf_t3_programid1", &ALL[..1]);
     let dir = tempfile::tempdir().unwrap();
@@ -433,7 +433,7 @@ fn scheduled_t3_processes_run_while_live() {
 #[test]
 fn the_tutorial_runs_live_as_its_job_file_says() {
     let redis = Redis::start();
-    let broker = Tansu::start();
+    let broker = Broker::start();
     broker.create_topic("ztf_20231018_programid1", 3);
     produce(&broker, "ztf_20231018_programid1", &ALL[..1]);
     let dir = tempfile::tempdir().unwrap();

@@ -11,7 +11,7 @@ use ampel::store::{fingerprint, open_embedded};
 use ampel_actors::store::MongoArchive;
 use serde_json::Value;
 use services::{
-    data, job, job_with, metric, produce, run_cli, spawn_run, Mongo, Proc, Redis, Tansu,
+    data, job, job_with, metric, produce, run_cli, spawn_run, Broker, Mongo, Proc, Redis,
 };
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -59,7 +59,7 @@ fn kafka_source(broker: &str, topic: &str, group: &str) -> String {
 #[test]
 fn a_live_run_stores_into_mongodb_what_a_replay_stores() {
     let mongo = Mongo::start();
-    let broker = Tansu::start();
+    let broker = Broker::start();
     broker.create_topic("ztf_mongo_programid1", 3);
     produce(&broker, "ztf_mongo_programid1", &ALL);
     let dir = tempfile::tempdir().unwrap();
@@ -81,7 +81,7 @@ fn a_live_run_stores_into_mongodb_what_a_replay_stores() {
 fn a_consumer_killed_mid_stream_on_mongodb_is_replaced_without_loss() {
     let mongo = Mongo::start();
     let redis = Redis::start();
-    let broker = Tansu::start();
+    let broker = Broker::start();
     broker.create_topic("ztf_mongo_pair_programid1", 4);
     produce(&broker, "ztf_mongo_pair_programid1", &ALL[..1]);
     let dir = tempfile::tempdir().unwrap();

@@ -88,7 +88,7 @@ fn states(dir: &Path) -> Vec<ReactionState> {
     reactions(dir).iter().map(|r| r.state).collect()
 }
 
-fn react_processes(slack: &HttpSink, hook: &HttpSink, broker: &Tansu, hook_file: &Path) -> String {
+fn react_processes(slack: &HttpSink, hook: &HttpSink, broker: &Broker, hook_file: &Path) -> String {
     format!(
         r##"
   - name: react
@@ -131,7 +131,7 @@ fn react_processes(slack: &HttpSink, hook: &HttpSink, broker: &Tansu, hook_file:
 
 #[test]
 fn a_replay_posts_selected_transients_everywhere_once_and_a_rerun_repeats_nothing() {
-    let broker = Tansu::start();
+    let broker = Broker::start();
     broker.create_topic("gcn.notices.ampel.test", 1);
     broker.create_topic("ampel-out", 2);
     let (slack, hook) = (HttpSink::start(), HttpSink::start());
@@ -466,7 +466,7 @@ fn a_crash_between_send_and_record_does_not_post_twice() {
 
 /// The tutorial's live job on `broker` and `redis`; `idle` seconds make it
 /// a catch-up run.
-fn live_job(dir: &Path, broker: &Tansu, redis: &Redis, idle: Option<u32>) -> PathBuf {
+fn live_job(dir: &Path, broker: &Broker, redis: &Redis, idle: Option<u32>) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/tutorial");
     let mut job = std::fs::read_to_string(src.join("live.yml"))
         .unwrap()
@@ -486,7 +486,7 @@ fn live_job(dir: &Path, broker: &Tansu, redis: &Redis, idle: Option<u32>) -> Pat
 
 #[test]
 fn the_tutorial_channel_posts_live_to_a_slack_style_endpoint_and_a_gcn_topic() {
-    let (redis, broker) = (Redis::start(), Tansu::start());
+    let (redis, broker) = (Redis::start(), Broker::start());
     broker.create_topic("ztf_20231018_programid1", 3);
     broker.create_topic("gcn.notices.ampel.tutorial", 1);
     produce(
@@ -534,7 +534,7 @@ fn the_tutorial_channel_posts_live_to_a_slack_style_endpoint_and_a_gcn_topic() {
 
 #[test]
 fn a_429_storm_and_a_hanging_endpoint_do_not_slow_ingestion_and_everything_arrives_after() {
-    let (redis, broker) = (Redis::start(), Tansu::start());
+    let (redis, broker) = (Redis::start(), Broker::start());
     broker.create_topic("ztf_20231018_programid1", 3);
     let (slack, hook) = (HttpSink::start(), HttpSink::start());
     slack.answer(Answer::Status(429, Some(1)));
@@ -804,7 +804,7 @@ fn a_destination_rate_limit_spaces_the_sends() {
 
 #[test]
 fn two_processes_of_one_job_send_each_reaction_once() {
-    let (redis, broker) = (Redis::start(), Tansu::start());
+    let (redis, broker) = (Redis::start(), Broker::start());
     broker.create_topic("ztf_20231018_programid1", 3);
     produce(
         &broker,

@@ -9,10 +9,10 @@
 mod services;
 
 use serde_json::Value;
-use services::{repo_root, Redis, Tansu};
+use services::{repo_root, Broker, Redis};
 use std::process::Command;
 
-fn bench_scale(job: &str, copies: &str, broker: &Tansu, redis: &Redis) -> Value {
+fn bench_scale(job: &str, copies: &str, broker: &Broker, redis: &Redis) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_ampel"))
         .current_dir(repo_root())
         .args(["bench", "scale", "--job", job, "--copies", copies])
@@ -42,7 +42,7 @@ fn bench_scale(job: &str, copies: &str, broker: &Tansu, redis: &Redis) -> Value 
 
 #[test]
 fn three_consumers_and_two_t2_workers_store_what_one_process_stores() {
-    let broker = Tansu::start();
+    let broker = Broker::start();
     let redis = Redis::start();
     // The tutorial channel: tied T2 units (a decision waiting on two other
     // results), so dependencies resolve across worker processes.
@@ -82,7 +82,7 @@ fn a_catch_up_consumer_waits_for_partitions_its_group_has_not_consumed() {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     use std::time::{Duration, Instant};
 
-    let broker = Tansu::start();
+    let broker = Broker::start();
     broker.create_topic("ztf_group", 2);
     let produced = services::produce(&broker, "ztf_group", &["ztf_public_20231018_v4.02.tar.gz"]);
     let dir = tempfile::tempdir().unwrap();
@@ -136,7 +136,7 @@ fn t3_runs_in_its_own_worker_after_t2_results_in_other_processes() {
     use std::time::{Duration, Instant};
 
     let redis = Redis::start();
-    let broker = Tansu::start();
+    let broker = Broker::start();
     broker.create_topic("ztf_20231018_programid1", 3);
     services::produce(
         &broker,

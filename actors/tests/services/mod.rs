@@ -5,8 +5,11 @@
 
 #![allow(dead_code)]
 
+pub mod apache_kafka;
 pub mod mongo;
 pub mod promql;
+
+pub use apache_kafka::ApacheKafka;
 
 #[allow(unused_imports)]
 pub use mongo::Mongo;
@@ -56,7 +59,7 @@ pub fn find(bin: &str, env: &str) -> PathBuf {
 
 /// Waits until `child` listens on `port`; false when it exited first (the
 /// port was taken between `free_port` and its bind: retry elsewhere).
-fn wait_for_port(child: &mut Child, port: u16, what: &str) -> bool {
+pub(crate) fn wait_for_port(child: &mut Child, port: u16, what: &str) -> bool {
     let t = Instant::now();
     loop {
         if let Ok(Some(_)) = child.try_wait() {
@@ -195,6 +198,90 @@ impl Drop for Tansu {
     }
 }
 
+/// The Kafka broker of a test: Apache Kafka or tansu, chosen by
+/// `AMPEL_TEST_KAFKA=apache|tansu` (default tansu; `tests/run` runs the
+/// Kafka suites on both).
+pub enum Broker {
+    Tansu(Tansu),
+    Apache(ApacheKafka),
+}
+
+/// Which broker `AMPEL_TEST_KAFKA` asks for.
+pub fn apache_kafka() -> bool {
+    match std::env::var("AMPEL_TEST_KAFKA").as_deref() {
+        Ok("apache") => true,
+        Ok("tansu") | Ok("") | Err(_) => false,
+        Ok(other) => panic!("AMPEL_TEST_KAFKA={other}: expected apache or tansu"),
+    }
+}
+
+impl Broker {
+    pub fn start() -> Broker {
+        if apache_kafka() {
+            Broker::Apache(ApacheKafka::start())
+        } else {
+            Broker::Tansu(Tansu::start())
+        }
+    }
+
+    /// Data in `dir`, kept across [`kill9`](Self::kill9) and
+    /// [`restart`](Self::restart).
+    pub fn start_persistent(dir: &Path) -> Broker {
+        if apache_kafka() {
+            Broker::Apache(ApacheKafka::start_persistent(dir))
+        } else {
+            Broker::Tansu(Tansu::start_persistent(dir))
+        }
+    }
+
+    pub fn start_on(port: u16) -> Broker {
+        if apache_kafka() {
+            Broker::Apache(ApacheKafka::start_on(port))
+        } else {
+            Broker::Tansu(Tansu::start_on(port))
+        }
+    }
+
+    pub fn is_apache(&self) -> bool {
+        matches!(self, Broker::Apache(_))
+    }
+
+    pub fn kill9(&mut self) {
+        match self {
+            Broker::Tansu(t) => t.kill9(),
+            Broker::Apache(k) => k.kill9(),
+        }
+    }
+
+    pub fn restart(&mut self) {
+        match self {
+            Broker::Tansu(t) => t.restart(),
+            Broker::Apache(k) => k.restart(),
+        }
+    }
+
+    pub fn brokers(&self) -> String {
+        match self {
+            Broker::Tansu(t) => t.brokers(),
+            Broker::Apache(k) => k.brokers(),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        match self {
+            Broker::Tansu(t) => t.port,
+            Broker::Apache(k) => k.port,
+        }
+    }
+
+    pub fn create_topic(&self, name: &str, partitions: u32) {
+        match self {
+            Broker::Tansu(t) => t.create_topic(name, partitions),
+            Broker::Apache(k) => k.create_topic(name, partitions),
+        }
+    }
+}
+
 /// A redis-server without persistence (a restart empties it, as a lost
 /// Redis would be).
 pub struct Redis {
@@ -286,7 +373,7 @@ impl Drop for Redis {
 mod shared_data;
 pub use shared_data::data;
 
-pub fn produce(broker: &Tansu, topic: &str, files: &[&str]) -> Value {
+pub fn produce(broker: &Broker, topic: &str, files: &[&str]) -> Value {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ampel"));
     cmd.args(["produce", "--brokers", &broker.brokers(), "--topic", topic]);
     for f in files {
@@ -333,7 +420,7 @@ pub fn job_with(dir: &Path, source: &str, extra: &str) -> PathBuf {
 /// through `channel` first. Returns the job file.
 pub fn tutorial_live_job(
     dir: &Path,
-    broker: &Tansu,
+    broker: &Broker,
     redis: &Redis,
     idle: u32,
     channel: impl Fn(String) -> String,
@@ -710,7 +797,7 @@ impl HttpSink {
 /// Every message on `topic` (from the start) until `n` or `secs`:
 /// (key, payload, headers).
 pub fn consume_topic(
-    broker: &Tansu,
+    broker: &Broker,
     topic: &str,
     n: usize,
     secs: u64,

@@ -1,0 +1,271 @@
+//! Apache Kafka for the tests: the broker's jars, resolved from Maven
+//! Central by `tests/run` (tests/kafka/pom.xml) into
+//! `~/.cache/ampel-test/kafka-VERSION/libs` (or where `AMPEL_KAFKA_LIBS`
+//! says), run in KRaft mode as one combined broker and controller on free
+//! loopback ports: `kafka.tools.StorageTool format`, then `kafka.Kafka
+//! server.properties`. The JVM's output goes to `broker.log` in the
+//! broker's directory, printed when the broker does not come up.
+
+use super::{free_port, wait_for_port};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct ApacheKafka {
+    child: Option<Child>,
+    pub port: u16,
+    controller_port: u16,
+    /// Holds server.properties, the log dirs (the data) and broker.log.
+    dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    classpath: String,
+}
+
+/// The jars' directory: `AMPEL_KAFKA_LIBS`, else the newest
+/// `~/.cache/ampel-test/kafka-*/libs` that `tests/run` completed.
+fn libs() -> PathBuf {
+    if let Ok(p) = std::env::var("AMPEL_KAFKA_LIBS") {
+        return PathBuf::from(p);
+    }
+    let cache = PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/ampel-test");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&cache)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("libs"))
+        .filter(|p| p.join(".complete").is_file() && p.to_string_lossy().contains("kafka-"))
+        .collect();
+    found.sort();
+    found.pop().unwrap_or_else(|| {
+        panic!(
+            "Apache Kafka's jars not found in {}/kafka-*/libs: run tests/run (it resolves \
+             org.apache.kafka:kafka_2.13 with Maven) or set AMPEL_KAFKA_LIBS",
+            cache.display()
+        )
+    })
+}
+
+impl ApacheKafka {
+    /// A fresh single-node cluster, data in a temporary directory.
+    pub fn start() -> ApacheKafka {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().to_path_buf();
+        Self::start_in(&dir, None, Some(temp))
+    }
+
+    /// Data in `dir`, kept across [`kill9`](Self::kill9) and
+    /// [`restart`](Self::restart).
+    pub fn start_persistent(dir: &Path) -> ApacheKafka {
+        Self::start_in(dir, None, None)
+    }
+
+    /// On a given port (a broker that comes up late).
+    pub fn start_on(port: u16) -> ApacheKafka {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().to_path_buf();
+        Self::start_in(&dir, Some(port), Some(temp))
+    }
+
+    fn start_in(dir: &Path, port: Option<u16>, temp: Option<tempfile::TempDir>) -> ApacheKafka {
+        let classpath = format!("{}/*", libs().display());
+        let mut k = ApacheKafka {
+            child: None,
+            port: port.unwrap_or_else(free_port),
+            controller_port: free_port(),
+            dir: dir.to_path_buf(),
+            _temp: temp,
+            classpath,
+        };
+        k.write_properties();
+        k.format();
+        let t = Instant::now();
+        while !k.try_start() {
+            assert!(
+                t.elapsed() < Duration::from_secs(90),
+                "Apache Kafka did not start on port {}: {}",
+                k.port,
+                k.log()
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        k
+    }
+
+    fn write_properties(&self) {
+        let data = self.dir.join("data");
+        let props = format!(
+            "process.roles=broker,controller\n\
+             node.id=1\n\
+             controller.quorum.voters=1@127.0.0.1:{c}\n\
+             listeners=PLAINTEXT://127.0.0.1:{p},CONTROLLER://127.0.0.1:{c}\n\
+             advertised.listeners=PLAINTEXT://127.0.0.1:{p}\n\
+             controller.listener.names=CONTROLLER\n\
+             inter.broker.listener.name=PLAINTEXT\n\
+             listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n\
+             log.dirs={data}\n\
+             num.partitions=1\n\
+             offsets.topic.replication.factor=1\n\
+             offsets.topic.num.partitions=4\n\
+             transaction.state.log.replication.factor=1\n\
+             transaction.state.log.min.isr=1\n\
+             share.coordinator.state.topic.replication.factor=1\n\
+             share.coordinator.state.topic.min.isr=1\n\
+             group.initial.rebalance.delay.ms=0\n\
+             auto.create.topics.enable=true\n",
+            c = self.controller_port,
+            p = self.port,
+            data = data.display(),
+        );
+        std::fs::write(self.dir.join("server.properties"), props).unwrap();
+    }
+
+    fn java(&self) -> Command {
+        let mut c = Command::new(std::env::var("JAVA").unwrap_or_else(|_| "java".into()));
+        c.args([
+            "-Xms128m",
+            "-Xmx512m",
+            "-XX:+UseSerialGC",
+            "-cp",
+            &self.classpath,
+        ]);
+        c.current_dir(&self.dir);
+        c
+    }
+
+    /// Formats the KRaft storage once (a persistent directory keeps it).
+    fn format(&self) {
+        if self.dir.join("data/meta.properties").is_file() {
+            return;
+        }
+        let out = self
+            .java()
+            .args(["kafka.tools.StorageTool", "format"])
+            // One argument: a URL-safe base64 id may start with '-'.
+            .arg(format!("--cluster-id={}", cluster_id()))
+            .args(["--config", "server.properties"])
+            .output()
+            .unwrap_or_else(|e| panic!("running java (Apache Kafka's StorageTool): {e}"));
+        assert!(
+            out.status.success(),
+            "kafka.tools.StorageTool format: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn try_start(&mut self) -> bool {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("broker.log"))
+            .unwrap();
+        let mut child = self
+            .java()
+            .args(["kafka.Kafka", "server.properties"])
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting Apache Kafka (java): {e}"));
+        let up = wait_for_port(&mut child, self.port, "Apache Kafka");
+        self.child = Some(child);
+        up && self.metadata_ready()
+    }
+
+    /// The broker answers metadata requests (listening is not enough: the
+    /// controller must have elected itself and registered the broker).
+    fn metadata_ready(&self) -> bool {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        let c: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", self.brokers())
+            .create()
+            .unwrap();
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(60) {
+            if let Ok(m) = c.fetch_metadata(None, Duration::from_secs(2)) {
+                if !m.brokers().is_empty() {
+                    return true;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        false
+    }
+
+    /// The broker's output so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("broker.log")).unwrap_or_default()
+    }
+
+    /// SIGKILL, no shutdown of any kind.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts again on the same ports with the same data.
+    pub fn restart(&mut self) {
+        self.kill9();
+        let t = Instant::now();
+        while !self.try_start() {
+            assert!(
+                t.elapsed() < Duration::from_secs(90),
+                "Apache Kafka did not come back on port {}: {}",
+                self.port,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn create_topic(&self, name: &str, partitions: u32) {
+        use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+        use rdkafka::client::DefaultClientContext;
+        let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", self.brokers())
+            .create()
+            .unwrap();
+        let topic = NewTopic::new(name, partitions as i32, TopicReplication::Fixed(1));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let results = rt
+            .block_on(admin.create_topics(
+                &[topic],
+                &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+            ))
+            .unwrap_or_else(|e| panic!("creating topic {name}: {e}"));
+        for r in results {
+            if let Err((t, e)) = r {
+                panic!("creating topic {t}: {e}");
+            }
+        }
+    }
+}
+
+/// A KRaft cluster id: 16 random bytes, URL-safe base64 without padding.
+fn cluster_id() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 16];
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+        ^ u128::from(std::process::id());
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b = (seed >> ((i % 16) * 8)) as u8 ^ (i as u8).wrapping_mul(37);
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl Drop for ApacheKafka {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
