@@ -334,6 +334,7 @@ impl T0 {
                     body: Vec::new(),
                     trials: 0,
                     retry_after: None,
+                    claimed_at: None,
                 }));
             }
         }

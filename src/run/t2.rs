@@ -193,6 +193,20 @@ impl T2Worker {
         Ok(keys)
     }
 
+    /// RUNNING documents of this worker's units whose claim is older than
+    /// `reclaim_after_seconds` (or unrecorded): their worker is gone, and
+    /// only the archive still knows of them (a Redis restart erases the
+    /// queue's pending entries). A live runtime takes them over.
+    pub fn stale_running(&self, archive: &dyn Archive, now: f64) -> Result<Vec<T2Key>, StoreError> {
+        let lease = self.settings.reclaim_after_seconds;
+        Ok(self
+            .mine(archive, code::RUNNING, None)?
+            .into_iter()
+            .filter(|d| d.claimed_at.is_none_or(|t| t + lease <= now))
+            .map(|d| d.key())
+            .collect())
+    }
+
     /// Documents of this worker's units not finished yet: runnable, backing
     /// off, running or waiting for dependencies.
     pub fn unfinished(&self, archive: &dyn Archive) -> Result<usize, StoreError> {

@@ -160,6 +160,12 @@ pub struct T2Doc {
     /// Not before this time (back-off after a failure), unix seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<f64>,
+    /// When a worker last claimed it (unix seconds). A document still
+    /// RUNNING `reclaim_after_seconds` after its claim has lost its worker
+    /// (killed, or its queue entry lost with a Redis restart) and is taken
+    /// over from the archive, whatever the queue remembers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_at: Option<f64>,
 }
 
 impl T2Doc {

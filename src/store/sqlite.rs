@@ -503,6 +503,7 @@ impl Archive for SqliteArchive {
         }
         for d in &mut claimed {
             d.code = code::RUNNING;
+            d.claimed_at = Some(now);
             put_t2(&tx, d).map_err(&be)?;
         }
         tx.commit().map_err(&be)?;
@@ -534,6 +535,7 @@ impl Archive for SqliteArchive {
                 if merge::claimable(&d, now) || (steal_running && d.code == code::RUNNING) {
                     let mut d = d;
                     d.code = code::RUNNING;
+                    d.claimed_at = Some(now);
                     // Written at once: a key given twice is claimed once.
                     put_t2(&tx, &d).map_err(&be)?;
                     claimed.push(d);

@@ -61,6 +61,7 @@ fn ticket(stock: i64, unit: &str, link: i64, channel: &str) -> T2Doc {
         body: vec![],
         trials: 0,
         retry_after: None,
+        claimed_at: None,
     }
 }
 
@@ -446,6 +447,7 @@ fn t2_claims(a: &mut dyn Archive) {
     let first = a.claim_t2(100.0, 1, &units).unwrap();
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].code, code::RUNNING);
+    assert_eq!(first[0].claimed_at, Some(100.0), "a claim is stamped");
     let rest = a.claim_t2(100.0, 10, &units).unwrap();
     assert_eq!(rest.len(), 1, "the back-off of link 3 is not over");
     assert_ne!(rest[0].link, first[0].link, "never claimed twice");
@@ -501,6 +503,19 @@ fn t2_key_claims(a: &mut dyn Archive) {
     let stolen = a.claim_t2_keys(&keys[..1], 600.0, true).unwrap();
     assert_eq!(stolen.len(), 1);
     assert_eq!(stolen[0].code, code::RUNNING);
+    assert_eq!(stolen[0].claimed_at, Some(600.0), "the new claim's time");
+    let stored = a
+        .t2(&T2Query {
+            code: Some(code::RUNNING),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(
+        stored
+            .iter()
+            .any(|d| d.link == 1 && d.claimed_at == Some(600.0)),
+        "the claim time is stored"
+    );
     let done = key(9, "U", 1);
     a.write(vec![WriteOp::T2Result {
         key: done.clone(),

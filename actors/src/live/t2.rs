@@ -185,6 +185,49 @@ impl T2Actor {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "T2: reading runnable documents failed"),
         }
+        self.take_over_stale();
+    }
+
+    /// Runs RUNNING documents whose claim is older than
+    /// `reclaim_after_seconds`: their worker died, and after a Redis restart
+    /// no pending queue entry remembers them, so only the archive can say.
+    /// (Queueing them would not do: a fresh entry never steals RUNNING.)
+    fn take_over_stale(&mut self) {
+        let Some(archive) = self.archive.as_mut() else {
+            return;
+        };
+        let keys = match self.pool.worker.stale_running(archive.as_ref(), now()) {
+            Ok(keys) if !keys.is_empty() => keys,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "T2: reading RUNNING documents failed");
+                return;
+            }
+        };
+        tracing::warn!(
+            documents = keys.len(),
+            "T2: taking over documents claimed by a worker that is gone (RUNNING past reclaim_after_seconds)"
+        );
+        let items: Vec<QueuedT2> = keys
+            .into_iter()
+            .map(|key| QueuedT2 {
+                entry: String::new(),
+                key,
+                since: None,
+                reclaimed: true,
+            })
+            .collect();
+        let pool = self.pool.clone();
+        match run_items(&pool, archive.as_mut(), &items) {
+            Ok((_, released)) => {
+                if let Some(q) = self.queue.as_mut() {
+                    if let Err(e) = q.push(&released) {
+                        tracing::warn!(error = %e, "re-queueing released tied documents failed; the sweep picks them up");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "T2: taking over stale documents failed"),
+        }
     }
 }
 

@@ -312,7 +312,7 @@ impl Archive for MongoSync {
                         "unit": {"$in": to_b(&units)},
                         "$or": [{"retry_after": Bson::Null}, {"retry_after": {"$lte": now}}],
                     },
-                    doc! {"$set": {"code": code::RUNNING}},
+                    doc! {"$set": {"code": code::RUNNING, "claimed_at": now}},
                 )
                 .sort(doc! {"stock": 1, "unit": 1, "config": 1, "link": 1})
                 .return_document(ReturnDocument::After)
@@ -349,7 +349,10 @@ impl Archive for MongoSync {
             filter.insert("$or", claimable);
             let d = self
                 .coll("t2")
-                .find_one_and_update(filter, doc! {"$set": {"code": code::RUNNING}})
+                .find_one_and_update(
+                    filter,
+                    doc! {"$set": {"code": code::RUNNING, "claimed_at": now}},
+                )
                 .return_document(ReturnDocument::After)
                 .run()
                 .map_err(self.fail())?;

@@ -1,0 +1,102 @@
+//! The chaos findings, each with the test that failed before its fix:
+//! T2 documents left RUNNING by a killed worker whose queue entries a Redis
+//! restart erased are taken over from the archive.
+
+mod services;
+
+use ampel::store::{code, open_embedded, Archive, SqliteArchive, T2Query, WriteOp};
+use serde_json::Value;
+use services::{data, job_with, run_cli, spawn, Redis};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn archive(dir: &Path) -> SqliteArchive {
+    open_embedded(&format!("sqlite:{}", dir.join("live.sqlite").display())).unwrap()
+}
+
+fn running(a: &dyn Archive) -> usize {
+    a.t2(&T2Query {
+        code: Some(code::RUNNING),
+        ..Default::default()
+    })
+    .unwrap()
+    .len()
+}
+
+/// A worker was SIGKILLed while its documents were RUNNING, and Redis was
+/// restarted, so no pending entry remembers them: the archive is all that
+/// knows. A T2 worker process takes them over once their claim is older
+/// than `reclaim_after_seconds` and runs them to the same results.
+#[test]
+fn running_documents_of_a_dead_worker_are_taken_over_after_a_redis_restart() {
+    let redis = Redis::start();
+    let dir = tempfile::tempdir().unwrap();
+    let source = format!(
+        "{{paths: [{}]}}",
+        data("ztf_public_20231018_v4.02.tar.gz").display()
+    );
+    let j = job_with(
+        dir.path(),
+        &source,
+        &format!(
+            "store: {{hot: '{}'}}\nt2: {{reclaim_after_seconds: 2}}",
+            redis.url()
+        ),
+    );
+    run_cli(dir.path(), &j, "sqlite:live.sqlite");
+    let want = results(&archive(dir.path()));
+
+    // What the dead worker left: documents back to NEW, then claimed (RUNNING)
+    // ten minutes ago by a process that no longer exists.
+    let mut a = archive(dir.path());
+    let docs = a.t2(&T2Query::default()).unwrap();
+    let keys: Vec<_> = docs.iter().take(20).map(|d| d.key()).collect();
+    a.write(
+        keys.iter()
+            .map(|k| WriteOp::T2Code {
+                key: k.clone(),
+                code: code::NEW,
+            })
+            .collect(),
+    )
+    .unwrap();
+    let past = ampel::run::now() - 600.0;
+    assert_eq!(a.claim_t2_keys(&keys, past, false).unwrap().len(), 20);
+    assert_eq!(running(&a), 20);
+    drop(a);
+
+    let w = spawn(
+        dir.path(),
+        "w",
+        &[
+            "worker",
+            "t2",
+            "--job",
+            j.to_str().unwrap(),
+            "--store",
+            "sqlite:live.sqlite",
+        ],
+    );
+    let t = Instant::now();
+    while running(&archive(dir.path())) > 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "documents still RUNNING after 60 s: {}",
+            w.logs()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let summary = w.term();
+    assert_eq!(summary["t2_runs"], 20, "{summary}");
+    // The same results (the reset documents now carry two runs' bodies).
+    assert_eq!(results(&archive(dir.path())), want);
+}
+
+/// Every T2 document's identity, code and latest body.
+fn results(a: &dyn Archive) -> Value {
+    a.t2(&T2Query::default())
+        .unwrap()
+        .iter()
+        .map(|d| serde_json::json!([d.key(), d.code, d.latest_body()]))
+        .collect()
+}
