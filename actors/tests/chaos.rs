@@ -1,12 +1,13 @@
 //! The chaos findings, each with the test that failed before its fix:
 //! T2 documents left RUNNING by a killed worker whose queue entries a Redis
-//! restart erased are taken over from the archive.
+//! restart erased are taken over from the archive; SIGTERM ends a catch-up
+//! run within its bound; a catch-up run that leaves T2 work undone exits 7.
 
 mod services;
 
 use ampel::store::{code, open_embedded, Archive, SqliteArchive, T2Query, WriteOp};
 use serde_json::Value;
-use services::{data, job_with, run_cli, spawn, Redis};
+use services::{data, job_with, produce, run_cli, spawn, spawn_run, Broker, Proc, Redis};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -99,4 +100,76 @@ fn results(a: &dyn Archive) -> Value {
         .iter()
         .map(|d| serde_json::json!([d.key(), d.code, d.latest_body()]))
         .collect()
+}
+
+/// A catch-up run whose T2 work nobody does (`t2: {workers: 0}` and no
+/// worker process): the situation of a run whose workers died.
+fn stalled_catch_up(dir: &Path, broker: &Broker, redis: &Redis, topic: &str, t2: &str) -> Proc {
+    broker.create_topic(topic, 2);
+    produce(broker, topic, &["ztf_public_20231018_v4.02.tar.gz"]);
+    let j = job_with(
+        dir,
+        &format!(
+            "{{kafka: {{brokers: '{}', topics: [{topic}], group: g, stop_after_idle_seconds: 1}}}}",
+            broker.brokers()
+        ),
+        &format!("store: {{hot: '{}'}}\nt2: {t2}", redis.url()),
+    );
+    spawn_run(dir, "run", &j, "sqlite:live.sqlite")
+}
+
+/// SIGTERM ends a catch-up run within the documented bound (30 s of T2
+/// waiting), even while it waits for T2 work at its end (it waited up to
+/// 3,600 s), with exit 0: the work runs at the next start.
+#[test]
+fn sigterm_ends_a_catch_up_run_waiting_for_t2_within_the_bound() {
+    let (redis, broker) = (Redis::start(), Broker::start());
+    let dir = tempfile::tempdir().unwrap();
+    let run = stalled_catch_up(
+        dir.path(),
+        &broker,
+        &redis,
+        "ztf_stall_programid1",
+        "{workers: 0}",
+    );
+    run.wait_log("stopping: storing and committing", 90);
+    std::thread::sleep(Duration::from_secs(2));
+    run.signal("-TERM");
+    let t = Instant::now();
+    let (status, summary) = run.finish(60);
+    let took = t.elapsed();
+    assert!(
+        took < Duration::from_secs(45),
+        "exited {took:?} after SIGTERM"
+    );
+    assert!(status.success(), "{status}: {summary}");
+    assert_eq!(summary["alerts"], 172);
+}
+
+/// A catch-up run that ends with T2 work it owns undone exits 7, not 0
+/// (it exited 0 with 64 documents NEW).
+#[test]
+fn a_catch_up_run_leaving_t2_work_undone_exits_7() {
+    let (redis, broker) = (Redis::start(), Broker::start());
+    let dir = tempfile::tempdir().unwrap();
+    let run = stalled_catch_up(
+        dir.path(),
+        &broker,
+        &redis,
+        "ztf_undone_programid1",
+        "{workers: 0, catch_up_wait_seconds: 3}",
+    );
+    let (status, summary) = run.finish(120);
+    assert_eq!(status.code(), Some(7), "{summary}");
+    let left = archive(dir.path())
+        .t2(&T2Query {
+            code: Some(code::NEW),
+            ..Default::default()
+        })
+        .unwrap()
+        .len();
+    assert!(
+        left > 0,
+        "the undone work is still there for the next start"
+    );
 }

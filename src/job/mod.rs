@@ -202,6 +202,14 @@ pub struct T2Settings {
     /// long is taken over by another worker (its worker presumed dead).
     #[serde(default = "default_reclaim")]
     pub reclaim_after_seconds: f64,
+    /// How long a catch-up run waits at its end for the T2 work of what it
+    /// stored before it gives up with exit 7 (a signal cuts it to 30 s).
+    #[serde(default = "default_catch_up_wait")]
+    pub catch_up_wait_seconds: f64,
+}
+
+fn default_catch_up_wait() -> f64 {
+    3600.0
 }
 
 fn default_reclaim() -> f64 {
@@ -215,6 +223,7 @@ impl Default for T2Settings {
             backoff_seconds: default_backoff(),
             workers: None,
             reclaim_after_seconds: default_reclaim(),
+            catch_up_wait_seconds: default_catch_up_wait(),
         }
     }
 }

@@ -208,14 +208,18 @@ impl T2Worker {
     }
 
     /// Documents of this worker's units not finished yet: runnable, backing
-    /// off, running or waiting for dependencies.
+    /// off, running or waiting for dependencies. The codes are read in the
+    /// order documents move through them (waiting, NEW, RUNNING), so one
+    /// that moves on between two reads is still counted by the later one;
+    /// a failure that sends a document back (RUNNING -> NEW) can be missed
+    /// once, which is why callers confirm a zero.
     pub fn unfinished(&self, archive: &dyn Archive) -> Result<usize, StoreError> {
         let mut n = 0;
         for c in [
+            code::T2_PENDING_DEPENDENCY,
             code::NEW,
             code::RERUN_REQUESTED,
             code::RUNNING,
-            code::T2_PENDING_DEPENDENCY,
         ] {
             n += self.mine(archive, c, None)?.len();
         }

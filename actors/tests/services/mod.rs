@@ -54,7 +54,9 @@ pub fn find(bin: &str, env: &str) -> PathBuf {
     candidates
         .into_iter()
         .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("{bin} not found (set {env}, or install it: see .ci/run)"))
+        .unwrap_or_else(|| {
+            panic!("{bin} not found (set {env}, or run tests/run, which installs it)")
+        })
 }
 
 /// Waits until `child` listens on `port`; false when it exited first (the
