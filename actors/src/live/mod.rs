@@ -22,6 +22,7 @@ mod ingest;
 mod ledger;
 mod supervise;
 mod t2;
+mod t2_wait;
 mod t3;
 
 use crate::kafka::SourceHealth;
@@ -340,7 +341,7 @@ pub fn run(
         }
         if exit == 0 && (t2_workers > 0 || redis_queue) {
             let signalled = opts.stop.load(Ordering::SeqCst);
-            let done = wait_for_t2(&shared, &worker, &archive_address, &opts.stop, catch_up_limit(idle_stop, signalled, job.t2.catch_up_wait_seconds), conductor_queue.as_mut()).await;
+            let done = t2_wait::wait_for_t2(&shared, &worker, &archive_address, &opts.stop, t2_wait::catch_up_limit(idle_stop, signalled, job.t2.catch_up_wait_seconds), conductor_queue.as_mut()).await;
             if !done && idle_stop.is_some() && !opts.stop.load(Ordering::SeqCst) {
                 // A catch-up run owns its T2 work: ending without it (or
                 // without knowing) is a failure, not a success.
@@ -550,78 +551,5 @@ fn publish_depth(queue: &mut dyn T2Queue, shared: &Shared) {
             shared.t2_backlog.store(d.values().sum(), Ordering::SeqCst);
         }
         Err(e) => tracing::debug!(error = %e, "T2 queue depth unavailable"),
-    }
-}
-
-/// How long a stopping run waits for the T2 work of what it stored: a
-/// catch-up run for all of it (`t2.catch_up_wait_seconds`, an hour by
-/// default), a signalled run (live,
-/// or a catch-up run that got SIGTERM) [`SIGNALLED_T2_WAIT`].
-fn catch_up_limit(idle_stop: Option<Duration>, signalled: bool, wait: f64) -> Duration {
-    if idle_stop.is_some() && !signalled {
-        Duration::from_secs_f64(wait.max(0.0))
-    } else {
-        SIGNALLED_T2_WAIT
-    }
-}
-
-/// The documented bound on a signalled run's wait for T2 work.
-const SIGNALLED_T2_WAIT: Duration = Duration::from_secs(30);
-
-/// Waits until no T2 work of this job is queued, running or unfinished in
-/// the archive, or `limit` passes (shortened to [`SIGNALLED_T2_WAIT`] from
-/// a signal that arrives meanwhile). True only when the archive said zero
-/// twice in a row with nothing queued or busy in between: its count is
-/// several reads, and one read can miss a document moving between codes.
-/// A count that cannot be read is never taken for zero.
-async fn wait_for_t2(
-    shared: &Shared,
-    worker: &ampel::run::T2Worker,
-    archive_address: &str,
-    stop: &std::sync::atomic::AtomicBool,
-    limit: Duration,
-    queue: &mut dyn T2Queue,
-) -> bool {
-    let t = Instant::now();
-    let mut deadline = t + limit;
-    let mut signalled = stop.load(Ordering::SeqCst);
-    let mut check = crate::store::open_archive(archive_address).ok();
-    let mut zeros = 0;
-    loop {
-        publish_depth(queue, shared);
-        let idle = shared.t2_backlog.load(Ordering::SeqCst) == 0
-            && shared.t2_busy.load(Ordering::SeqCst) == 0;
-        let left = match (idle, check.as_ref()) {
-            (false, _) => None,
-            (true, Some(a)) => match worker.unfinished(a.as_ref()) {
-                Ok(n) => Some(n),
-                Err(e) => {
-                    tracing::warn!(error = %e, "counting unfinished T2 documents failed; asking again");
-                    check = None;
-                    None
-                }
-            },
-            (true, None) => None,
-        };
-        zeros = if left == Some(0) { zeros + 1 } else { 0 };
-        if zeros >= 2 {
-            return true;
-        }
-        if !signalled && stop.load(Ordering::SeqCst) {
-            signalled = true;
-            deadline = deadline.min(Instant::now() + SIGNALLED_T2_WAIT);
-            tracing::info!("signal received while waiting for T2 work: waiting at most 30 s more");
-        }
-        if Instant::now() > deadline {
-            match left {
-                Some(n) => tracing::warn!(documents = n, "T2 work left at exit: it runs at the next start"),
-                None => tracing::warn!("T2 work may be left at exit (its count could not be read): it runs at the next start"),
-            }
-            return false;
-        }
-        actix::clock::sleep(Duration::from_millis(100)).await;
-        if check.is_none() {
-            check = crate::store::open_archive(archive_address).ok();
-        }
     }
 }
