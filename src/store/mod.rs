@@ -172,6 +172,11 @@ pub trait Archive: Send {
     fn location(&self) -> String;
     /// The next run id (a persistent monotonic counter).
     fn next_run_id(&mut self) -> Result<i64, StoreError>;
+    /// A random id the archive draws on first asking and keeps for ever:
+    /// hot state (seen alerts, stock memos, the T2 queue) is scoped by it
+    /// as well as by the job, so a fresh archive never inherits what Redis
+    /// remembers for another archive of a job with the same name.
+    fn archive_id(&mut self) -> Result<i64, StoreError>;
     /// Applies the ops atomically, in order.
     fn write(&mut self, ops: Vec<WriteOp>) -> Result<(), StoreError>;
 

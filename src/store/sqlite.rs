@@ -375,6 +375,26 @@ impl Archive for SqliteArchive {
         Ok(run)
     }
 
+    fn archive_id(&mut self) -> Result<i64, StoreError> {
+        let be = backend(&self.path);
+        let tx = immediate(&mut self.conn, &self.path)?;
+        tx.execute(
+            "INSERT INTO counter(name, value) VALUES ('archive_id', random())
+             ON CONFLICT(name) DO NOTHING",
+            [],
+        )
+        .map_err(&be)?;
+        let id: i64 = tx
+            .query_row(
+                "SELECT value FROM counter WHERE name = 'archive_id'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(&be)?;
+        tx.commit().map_err(&be)?;
+        Ok(id)
+    }
+
     fn write(&mut self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         if ops.is_empty() {
             return Ok(());

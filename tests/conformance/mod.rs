@@ -113,6 +113,20 @@ pub fn run_all(make: &mut dyn FnMut() -> Box<dyn Archive>) {
         eprintln!("conformance: {name} ({})", a.location());
         check(a.as_mut());
     }
+    archive_ids(make);
+}
+
+/// An archive's id is drawn once and kept; two archives have their own.
+fn archive_ids(make: &mut dyn FnMut() -> Box<dyn Archive>) {
+    let (mut a, mut b) = (make(), make());
+    eprintln!(
+        "conformance: archive ids are stable and distinct ({})",
+        a.location()
+    );
+    let id = a.archive_id().unwrap();
+    a.next_run_id().unwrap();
+    assert_eq!(a.archive_id().unwrap(), id, "kept");
+    assert_ne!(b.archive_id().unwrap(), id, "each archive its own");
 }
 
 fn run_ids(a: &mut dyn Archive) {
@@ -197,6 +211,15 @@ fn shared_datapoints(a: &mut dyn Archive) {
 pub fn concurrent_writers(open: &(dyn Fn() -> Box<dyn Archive> + Sync)) {
     const WRITERS: usize = 4;
     const BATCHES: usize = 50;
+    // Every connection to one archive sees the one id, however many draw
+    // it at once.
+    let ids: std::collections::BTreeSet<i64> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..WRITERS)
+            .map(|_| scope.spawn(|| open().archive_id().unwrap()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(ids.len(), 1, "one archive, one id: {ids:?}");
     std::thread::scope(|scope| {
         for w in 0..WRITERS {
             scope.spawn(move || {

@@ -116,7 +116,11 @@ pub fn pipeline(job: &std::path::Path) -> anyhow::Result<Pipeline> {
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut s = args.service.start()?;
     if let Some(hot) = &s.hot {
-        let state = ampel_actors::hot::open_hot(hot, &s.pipeline.job.name)?;
+        let archive_id = open_archive(&s.archive)
+            .and_then(|mut a| a.archive_id())
+            .with_context(|| format!("opening the archive {}", s.archive))?;
+        let namespace = ampel_actors::hot::namespace(&s.pipeline.job.name, archive_id);
+        let state = ampel_actors::hot::open_hot(hot, &namespace)?;
         s.pipeline = s.pipeline.with_hot_state(state);
     }
     if let Some(kafka) = s.pipeline.job.source.kafka.clone() {

@@ -117,8 +117,9 @@ pub struct LiveOutcome {
     pub last_broker_error: Option<String>,
 }
 
-/// Opens the T2 queue of a hot-state address: Redis Streams for redis://,
-/// else the in-process queue `local`.
+/// Opens the T2 queue of a hot-state address: Redis Streams for redis://
+/// (keys under `namespace`, [`crate::hot::namespace`]), else the in-process
+/// queue `local`.
 pub fn queue_factory(
     hot: Option<&str>,
     job: &str,
@@ -173,9 +174,10 @@ pub fn run(
         // by a crash of it run again.
         parts.worker.reset_running(archive.as_mut())?;
     }
+    let namespace = crate::hot::namespace(&job.name, archive.archive_id()?);
     let queues = queue_factory(
         opts.hot.as_deref(),
-        &job.name,
+        &namespace,
         parts.worker.unit_names().to_vec(),
         Duration::from_secs_f64(job.t2.reclaim_after_seconds),
         local,
@@ -414,9 +416,10 @@ pub fn run_t2_workers(
     let job = parts.job;
     let (mut archive, record) = begin_worker(&opts, &job, &parts.configs, "t2")?;
     let run_id = record.run();
+    let namespace = crate::hot::namespace(&job.name, archive.archive_id()?);
     let queues = queue_factory(
         Some(&hot),
-        &job.name,
+        &namespace,
         parts.worker.unit_names().to_vec(),
         Duration::from_secs_f64(job.t2.reclaim_after_seconds),
         InProcessT2Queue::default(),

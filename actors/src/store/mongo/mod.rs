@@ -126,6 +126,9 @@ impl Archive for MongoArchive {
     fn next_run_id(&mut self) -> Result<i64, StoreError> {
         self.call(|m| m.next_run_id())
     }
+    fn archive_id(&mut self) -> Result<i64, StoreError> {
+        self.call(|m| m.archive_id())
+    }
     fn write(&mut self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         self.call(move |m| m.write(ops))
     }

@@ -193,6 +193,36 @@ impl Archive for MongoSync {
             })
     }
 
+    fn archive_id(&mut self) -> Result<i64, StoreError> {
+        // Drawn here, kept by the first writer: `$setOnInsert` on one key.
+        let drawn = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ u64::from(std::process::id()).rotate_left(32);
+        let d = self
+            .coll("counter")
+            .find_one_and_update(
+                doc! {"_id": "archive_id"},
+                doc! {"$setOnInsert": {"value": drawn as i64}},
+            )
+            .upsert(true)
+            .return_document(ReturnDocument::After)
+            .run()
+            .map_err(self.fail())?
+            .ok_or_else(|| StoreError::Backend {
+                location: self.location.clone(),
+                reason: "archive id missing after upsert".into(),
+                transient: false,
+            })?;
+        d.get_i64("value").map_err(|e| StoreError::Corrupt {
+            location: self.location.clone(),
+            collection: "counter",
+            reason: e.to_string(),
+        })
+    }
+
     fn write(&mut self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         if ops.is_empty() {
             return Ok(());
