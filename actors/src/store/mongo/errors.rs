@@ -86,3 +86,14 @@ pub(super) fn backend_error(location: &str, e: mongodb::error::Error) -> StoreEr
 pub(super) fn no_transactions(e: &mongodb::error::Error) -> bool {
     matches!(*e.kind, mongodb::error::ErrorKind::Command(ref c) if c.code == 20)
 }
+
+/// A unique index refused an insert (code 11000): a concurrent upsert of
+/// the same key won.
+pub(super) fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    match &*e.kind {
+        ErrorKind::Command(c) => c.code == 11000,
+        ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == 11000,
+        _ => false,
+    }
+}

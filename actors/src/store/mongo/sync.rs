@@ -65,6 +65,33 @@ impl MongoSync {
         Ok(a)
     }
 
+    /// Applies `update` to the counter document `id`, creating it when
+    /// missing, and returns it as updated. Two first upserts at once can
+    /// collide (duplicate key 11000, or no document returned): the loser
+    /// tries again and then finds the winner's document.
+    fn upsert_counter(&self, id: &str, update: Document) -> Result<Document, StoreError> {
+        for attempt in 1..=5 {
+            let r = self
+                .coll("counter")
+                .find_one_and_update(doc! {"_id": id}, update.clone())
+                .upsert(true)
+                .return_document(ReturnDocument::After)
+                .run();
+            match r {
+                Ok(Some(d)) => return Ok(d),
+                Ok(None) => {}
+                Err(e) if super::errors::is_duplicate_key(&e) => {}
+                Err(e) => return Err(self.fail()(e)),
+            }
+            std::thread::sleep(super::errors::backoff(attempt));
+        }
+        Err(StoreError::Backend {
+            location: self.location.clone(),
+            reason: format!("counter {id:?}: upsert returned no document 5 times"),
+            transient: true,
+        })
+    }
+
     /// Whether batches still go in transactions.
     pub fn uses_transactions(&self) -> bool {
         self.transactions
@@ -172,18 +199,7 @@ impl Archive for MongoSync {
     }
 
     fn next_run_id(&mut self) -> Result<i64, StoreError> {
-        let d = self
-            .coll("counter")
-            .find_one_and_update(doc! {"_id": "run"}, doc! {"$inc": {"value": 1i64}})
-            .upsert(true)
-            .return_document(ReturnDocument::After)
-            .run()
-            .map_err(self.fail())?
-            .ok_or_else(|| StoreError::Backend {
-                location: self.location.clone(),
-                reason: "run counter missing after upsert".into(),
-                transient: false,
-            })?;
+        let d = self.upsert_counter("run", doc! {"$inc": {"value": 1i64}})?;
         d.get_i64("value")
             .or_else(|_| d.get_i32("value").map(i64::from))
             .map_err(|e| StoreError::Corrupt {
@@ -201,21 +217,8 @@ impl Archive for MongoSync {
             .unwrap_or(0)
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
             ^ u64::from(std::process::id()).rotate_left(32);
-        let d = self
-            .coll("counter")
-            .find_one_and_update(
-                doc! {"_id": "archive_id"},
-                doc! {"$setOnInsert": {"value": drawn as i64}},
-            )
-            .upsert(true)
-            .return_document(ReturnDocument::After)
-            .run()
-            .map_err(self.fail())?
-            .ok_or_else(|| StoreError::Backend {
-                location: self.location.clone(),
-                reason: "archive id missing after upsert".into(),
-                transient: false,
-            })?;
+        let d =
+            self.upsert_counter("archive_id", doc! {"$setOnInsert": {"value": drawn as i64}})?;
         d.get_i64("value").map_err(|e| StoreError::Corrupt {
             location: self.location.clone(),
             collection: "counter",
