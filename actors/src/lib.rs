@@ -16,6 +16,7 @@
 //!
 //! The `ampel` binary (`src/main.rs`, `src/cli/`) is the command line.
 
+pub mod heartbeat;
 pub mod hot;
 pub mod kafka;
 pub mod live;

@@ -204,3 +204,56 @@ fn a_job_name_reused_with_a_fresh_archive_stores_everything() {
     let again = run_cli(dir.path(), &j, "sqlite:first.sqlite");
     assert_eq!(again["duplicates"], 172, "{again}");
 }
+
+/// A run killed with SIGKILL cannot finish its record; the next run on the
+/// archive closes it (ERROR, with a note), instead of leaving it "running"
+/// for ever.
+#[test]
+fn a_killed_runs_record_is_closed_by_the_next_run() {
+    let broker = Broker::start();
+    broker.create_topic("ztf_dead_programid1", 2);
+    produce(
+        &broker,
+        "ztf_dead_programid1",
+        &["ztf_public_20231018_v4.02.tar.gz"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let live = job_with(
+        dir.path(),
+        &format!(
+            "{{kafka: {{brokers: '{}', topics: [ztf_dead_programid1], group: d}}}}",
+            broker.brokers()
+        ),
+        "store: {hot: memory}",
+    );
+    let mut run = spawn_run(dir.path(), "run", &live, "sqlite:live.sqlite");
+    run.wait_metric("ampel_alerts_consumed_total", &[], 172.0, 90);
+    run.signal("-KILL");
+    let _ = run.finish(10);
+    let events = archive(dir.path()).events().unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0].code,
+        code::RUNNING,
+        "the killed run could not close it"
+    );
+
+    let replay = job_with(
+        dir.path(),
+        &format!(
+            "{{paths: [{}]}}",
+            data("ztf_public_20180819_mod1000.tar.gz").display()
+        ),
+        "",
+    );
+    run_cli(dir.path(), &replay, "sqlite:live.sqlite");
+    let events = archive(dir.path()).events().unwrap();
+    let dead = events.iter().find(|e| e.run == events[0].run).unwrap();
+    assert_eq!(dead.code, code::ERROR, "{dead:?}");
+    assert!(
+        dead.note.as_deref().unwrap_or_default().contains("died"),
+        "{dead:?}"
+    );
+    assert!(dead.end.is_some());
+    assert!(events.iter().all(|e| e.code != code::RUNNING), "{events:?}");
+}

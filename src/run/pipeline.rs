@@ -1,6 +1,7 @@
 //! A job turned into runnable units, and the replay loop.
 
 use super::ingest::Ingester;
+use super::record::RunRecord;
 use super::t0::{ChannelRt, T0};
 use super::t2::{T2Spec, T2Units, T2Worker};
 use super::t3::T3Process;
@@ -11,13 +12,13 @@ use crate::hot::HotState;
 use crate::id::config_id;
 use crate::job::{Job, JobError, JobProblem};
 use crate::source::{for_each_alert, RawAlert, SourceError};
-use crate::store::{code, Archive, EventDoc, LogDoc, StoreError, WriteOp};
+use crate::store::{Archive, StoreError};
 use crate::t2::{build_t2, T2Unit};
 use crate::t3::{build_t3, query};
 use crate::units::{build_filter, CatalogSpec, UnitContext};
 use crate::AlertDecoder;
 use serde::Serialize;
-use serde_json::{json, Value as Json};
+use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -128,106 +129,6 @@ impl T0Loop<'_> {
         }
         // Whatever happened before, what was accepted is kept.
         self.flush()
-    }
-}
-
-/// A run's event document: written RUNNING when the run starts (with the
-/// configs of its units), finished with its counts and code.
-pub struct RunRecord {
-    event: EventDoc,
-}
-
-impl RunRecord {
-    pub fn begin(
-        archive: &mut dyn Archive,
-        process: &str,
-        job_file: &Path,
-        configs: &[(i64, Json)],
-        version: &Version,
-    ) -> Result<RunRecord, StoreError> {
-        let run = archive.next_run_id()?;
-        let event = EventDoc {
-            run,
-            process: process.to_string(),
-            tier: None,
-            start: now(),
-            end: None,
-            code: code::RUNNING,
-            counts: BTreeMap::new(),
-            version: version.version.clone(),
-            commit: version.commit.clone(),
-            job: Some(job_file.display().to_string()),
-        };
-        let mut ops: Vec<WriteOp> = vec![WriteOp::Event(event.clone())];
-        ops.extend(configs.iter().map(|(id, c)| WriteOp::Config {
-            id: *id,
-            config: c.clone(),
-        }));
-        archive.write(ops)?;
-        Ok(RunRecord { event })
-    }
-
-    pub fn run(&self) -> i64 {
-        self.event.run
-    }
-
-    /// A summary for this run, to be filled while it works.
-    pub fn summary(&self, job: &str, archive: &dyn Archive) -> RunSummary {
-        RunSummary {
-            job: job.to_string(),
-            run: self.event.run,
-            archive: archive.location(),
-            ..Default::default()
-        }
-    }
-
-    /// Completes `summary` from the archive and records the run's end.
-    pub fn finish(
-        mut self,
-        archive: &mut dyn Archive,
-        summary: &mut RunSummary,
-    ) -> Result<(), StoreError> {
-        let counts = archive.counts()?;
-        summary.datapoints = counts.get("t0").copied().unwrap_or(0);
-        summary.states = counts.get("t1").copied().unwrap_or(0);
-        summary.t2.clear();
-        for d in archive.t2(&Default::default())? {
-            *summary.t2.entry(code::name(d.code)).or_default() += 1;
-        }
-        let end = now();
-        summary.seconds = end - self.event.start;
-        summary.alerts_per_s = summary.alerts as f64 / summary.seconds.max(1e-9);
-        let run = self.event.run;
-        self.event.end = Some(end);
-        self.event.code = if summary.failed > 0 {
-            code::ERROR
-        } else {
-            code::OK
-        };
-        self.event.counts = BTreeMap::from([
-            ("alerts".to_string(), summary.alerts as i64),
-            ("failed".to_string(), summary.failed as i64),
-            (
-                "accepted".to_string(),
-                summary.accepted.values().sum::<u64>() as i64,
-            ),
-            ("t2_runs".to_string(), summary.t2_runs as i64),
-            ("t3_runs".to_string(), summary.t3_runs as i64),
-        ]);
-        archive.write(vec![
-            WriteOp::Event(self.event),
-            WriteOp::Log(LogDoc {
-                run,
-                ts: end,
-                level: "info".into(),
-                tier: None,
-                stock: None,
-                channel: None,
-                alert: None,
-                msg: "run finished".into(),
-                extra: Some(json!({"alerts": summary.alerts, "failed": summary.failed})),
-            }),
-        ])
     }
 }
 

@@ -227,6 +227,18 @@ pub struct EventDoc {
     pub commit: Option<String>,
     #[serde(default)]
     pub job: Option<String>,
+    /// The process that runs it (host name, pid) and when it last said it
+    /// was alive: how the next run tells a dead run from a running one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<f64>,
+    /// Why the run ended as it did, when not by itself (e.g. its process
+    /// died and a later run closed the record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// `log` collection.

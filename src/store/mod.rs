@@ -98,6 +98,12 @@ pub enum WriteOp {
     Log(LogDoc),
     /// Insert or replace the event of a run.
     Event(EventDoc),
+    /// A running run is alive at `ts`: sets the event's heartbeat if it is
+    /// still RUNNING (never reopens a finished run).
+    Heartbeat {
+        run: i64,
+        ts: f64,
+    },
     /// Store a config under its id (idempotent).
     Config {
         id: i64,

@@ -247,6 +247,13 @@ fn apply(tx: &Transaction, op: WriteOp) -> rusqlite::Result<()> {
             tx.prepare_cached("INSERT OR REPLACE INTO event(run, doc) VALUES (?1, ?2)")?
                 .execute(params![d.run, json(&d)])?;
         }
+        WriteOp::Heartbeat { run, ts } => {
+            tx.prepare_cached(
+                "UPDATE event SET doc = json_set(doc, '$.heartbeat', ?2)
+                 WHERE run = ?1 AND json_extract(doc, '$.code') = ?3",
+            )?
+            .execute(params![run, ts, code::RUNNING])?;
+        }
         WriteOp::Config { id, config } => {
             tx.prepare_cached("INSERT OR IGNORE INTO conf(id, doc) VALUES (?1, ?2)")?
                 .execute(params![id, json(&config)])?;

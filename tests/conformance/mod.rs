@@ -114,6 +114,50 @@ pub fn run_all(make: &mut dyn FnMut() -> Box<dyn Archive>) {
         check(a.as_mut());
     }
     archive_ids(make);
+    heartbeats(make().as_mut());
+}
+
+/// A heartbeat sets a RUNNING event's time, and never touches a finished
+/// one (it would reopen nothing, but must not rewrite it either).
+fn heartbeats(a: &mut dyn Archive) {
+    eprintln!(
+        "conformance: heartbeats touch running events only ({})",
+        a.location()
+    );
+    let event = |run: i64, code: i64| EventDoc {
+        run,
+        process: "job".into(),
+        tier: None,
+        start: 1.0,
+        end: None,
+        code,
+        counts: Default::default(),
+        version: "v".into(),
+        commit: None,
+        job: None,
+        host: Some("h".into()),
+        pid: Some(7),
+        heartbeat: Some(1.0),
+        note: None,
+    };
+    a.write(vec![
+        WriteOp::Event(event(1, code::RUNNING)),
+        WriteOp::Event(event(2, code::OK)),
+    ])
+    .unwrap();
+    a.write(vec![
+        WriteOp::Heartbeat { run: 1, ts: 50.0 },
+        WriteOp::Heartbeat { run: 2, ts: 50.0 },
+        WriteOp::Heartbeat { run: 3, ts: 50.0 },
+    ])
+    .unwrap();
+    let events = a.events().unwrap();
+    let beat = |run: i64| events.iter().find(|e| e.run == run).unwrap().heartbeat;
+    assert_eq!(beat(1), Some(50.0));
+    assert_eq!(beat(2), Some(1.0), "a finished run keeps its record");
+    assert_eq!(events.len(), 2, "a heartbeat creates no event");
+    assert_eq!(events[0].host.as_deref(), Some("h"));
+    assert_eq!(events[0].pid, Some(7));
 }
 
 /// An archive's id is drawn once and kept; two archives have their own.
@@ -635,6 +679,10 @@ fn others(a: &mut dyn Archive) {
         version: "v".into(),
         commit: None,
         job: None,
+        host: None,
+        pid: None,
+        heartbeat: None,
+        note: None,
     };
     let log = |stock: i64, channel: &str| LogDoc {
         run: 4,

@@ -115,6 +115,7 @@ pub fn pipeline(job: &std::path::Path) -> anyhow::Result<Pipeline> {
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut s = args.service.start()?;
+    let _alive = ampel_actors::heartbeat::Heartbeat::start(&s.archive);
     if let Some(hot) = &s.hot {
         let archive_id = open_archive(&s.archive)
             .and_then(|mut a| a.archive_id())
@@ -214,6 +215,7 @@ pub fn worker_t2(args: WorkerT2Args) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--threads must be at least 1");
     }
     let s = args.service.start()?;
+    let _alive = ampel_actors::heartbeat::Heartbeat::start(&s.archive);
     let opts = s.live_options()?;
     let runs = ampel_actors::live::run_t2_workers(s.pipeline, opts, threads)?;
     println!("{}", serde_json::json!({"t2_runs": runs}));
@@ -231,6 +233,7 @@ pub struct WorkerT3Args {
 /// `ampel worker t3`.
 pub fn worker_t3(args: WorkerT3Args) -> anyhow::Result<ExitCode> {
     let s = args.service.start()?;
+    let _alive = ampel_actors::heartbeat::Heartbeat::start(&s.archive);
     let opts = s.live_options()?;
     let (runs, reactions) = ampel_actors::live::run_t3_worker(s.pipeline, opts)?;
     eprintln!("reactions: {reactions}");

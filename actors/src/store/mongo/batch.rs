@@ -128,6 +128,9 @@ impl MongoSync {
             WriteOp::T3(d) => run!(self.coll("t3").insert_one(to_doc(d))),
             WriteOp::Log(d) => run!(self.coll("log").insert_one(to_doc(d))),
             WriteOp::Event(d) => run!(self.coll("event").replace_one(doc! {"run": d.run}, to_doc(d)).upsert(true)),
+            WriteOp::Heartbeat { run, ts } => run!(self
+                .coll("event")
+                .update_one(doc! {"run": run, "code": code::RUNNING}, doc! {"$set": {"heartbeat": ts}})),
             WriteOp::Config { id, config } => run!(self
                 .coll("conf")
                 .update_one(doc! {"_id": id}, doc! {"$setOnInsert": {"config": to_b(config)}})
