@@ -315,7 +315,7 @@ fn backpressure_pauses_the_consumer_and_loses_nothing() {
             &broker.brokers(),
             "ztf_bp_programid1",
             "bp",
-            ", stop_after_idle_seconds: 4, max_in_flight: 3",
+            ", stop_after_idle_seconds: 4, max_in_flight: 20",
         ),
     );
     let run = spawn_run(dir.path(), "run", &j, "sqlite:live.sqlite");
@@ -325,6 +325,11 @@ fn backpressure_pauses_the_consumer_and_loses_nothing() {
     let logs = std::fs::read_to_string(log).unwrap();
     assert!(logs.contains("partitions paused"), "{logs}");
     assert!(logs.contains("partitions resumed"), "{logs}");
+    let peak = summary["in_flight_peak"].as_u64().unwrap();
+    assert!(
+        peak <= 20,
+        "at most max_in_flight taken and not stored: {peak}"
+    );
     assert_eq!(summary["alerts"], 172);
     assert_eq!(
         contents(&archive(dir.path(), "live.sqlite")),

@@ -51,6 +51,10 @@ pub struct RunSummary {
     pub t2: BTreeMap<String, i64>,
     pub t2_runs: u64,
     pub t3_runs: u64,
+    /// Live runs: the most messages taken from Kafka and not yet stored at
+    /// any one time (the consumer keeps it within `max_in_flight`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_flight_peak: Option<u64>,
     pub seconds: f64,
     pub alerts_per_s: f64,
 }

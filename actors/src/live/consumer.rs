@@ -254,7 +254,13 @@ impl Handler<PollRound> for AlertConsumer {
         self.backpressure();
         let started = Instant::now();
         let mut taken = 0;
+        let max = self.cfg.max_in_flight as u64;
         while started.elapsed() < Duration::from_millis(100) && taken < 1000 {
+            // The bound holds per message, not per round: a round could
+            // take up to 1,000 past it (2,370 in flight with 2,000 allowed).
+            if !self.paused && shared.ledger.in_flight() >= max {
+                self.backpressure();
+            }
             let c = self.consumer.as_ref().expect("connected");
             let wait = if self.paused { 10 } else { 50 };
             match c.poll(Duration::from_millis(wait)) {

@@ -20,6 +20,8 @@ struct Inner {
     last_message: Option<Instant>,
     /// The last assignment of partitions.
     last_touch: Option<Instant>,
+    /// The most messages in flight at once.
+    peak: u64,
 }
 
 #[derive(Debug, Default)]
@@ -41,6 +43,7 @@ impl Ledger {
         if let Some((t, p, o)) = at {
             l.delivered.push_back((seq, t.to_string(), p, o));
         }
+        l.peak = l.peak.max(l.next - l.stored);
         l.last_message = Some(Instant::now());
         seq
     }
@@ -58,6 +61,11 @@ impl Ledger {
     }
 
     /// Messages taken and not yet stored.
+    /// The most messages taken and not stored at any one time.
+    pub fn peak_in_flight(&self) -> u64 {
+        self.lock().peak
+    }
+
     pub fn in_flight(&self) -> u64 {
         let l = self.lock();
         l.next - l.stored

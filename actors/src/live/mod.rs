@@ -374,6 +374,7 @@ pub fn run(
         let mut summary = ingest.send(ingest::GetSummary).await.unwrap_or_default();
         summary.t2_runs = shared.t2_runs.load(Ordering::SeqCst);
         summary.t3_runs = shared.t3_runs.load(Ordering::SeqCst);
+        summary.in_flight_peak = Some(shared.ledger.peak_in_flight());
         shared.metrics.set_ready(false);
         if exit == 0 && idle_stop.is_some() {
             let h = &shared.health;
