@@ -257,3 +257,119 @@ fn a_killed_runs_record_is_closed_by_the_next_run() {
     assert!(dead.end.is_some());
     assert!(events.iter().all(|e| e.code != code::RUNNING), "{events:?}");
 }
+
+/// The chaos scenario, on Apache Kafka: two consumers of one group (Redis
+/// hot state and T2 queue), one killed with SIGKILL after the first alerts,
+/// Redis restarted (empty) mid-stream, the other consumer killed later;
+/// each replaced, as a supervisor would. The archive ends equal to a clean
+/// replay's, with no T2 document left RUNNING or NEW and every run record
+/// closed. (tansu is left out: a restarted lone member gets no partitions
+/// there, and its fetches skip messages; see failover.rs and services.)
+#[test]
+fn kills_and_a_redis_restart_end_like_a_clean_run() {
+    if !services::apache_kafka() {
+        eprintln!("kills_and_a_redis_restart_end_like_a_clean_run: Apache Kafka only (AMPEL_TEST_KAFKA=apache; tests/run runs it)");
+        return;
+    }
+    let mut redis = Redis::start();
+    let broker = Broker::start();
+    let topic = "ztf_chaos_programid1";
+    broker.create_topic(topic, 4);
+    let dir = tempfile::tempdir().unwrap();
+    let j = job_with(
+        dir.path(),
+        &format!(
+            "{{kafka: {{brokers: '{}', topics: [{topic}], group: chaos, stop_after_idle_seconds: 4}}}}",
+            broker.brokers()
+        ),
+        &format!(
+            "store: {{hot: '{}'}}\nt2: {{reclaim_after_seconds: 3, catch_up_wait_seconds: 120}}",
+            redis.url()
+        ),
+    );
+    let want = clean_replay();
+    let start = |name: &str| spawn_run(dir.path(), name, &j, "sqlite:live.sqlite");
+    let consumed = |p: &Proc| {
+        p.scrape().map_or(0.0, |s| {
+            services::metric(&s, "ampel_alerts_consumed_total", &[])
+        })
+    };
+
+    produce(&broker, topic, &ALL[..1]);
+    let mut a = start("a");
+    let b = start("b");
+    a.wait_metric("ampel_alerts_consumed_total", &[], 1.0, 90);
+    a.signal("-KILL"); // kill point 1
+    let _ = a.finish(10);
+    let a2 = start("a2");
+    produce(&broker, topic, &REST);
+    let t = Instant::now();
+    while consumed(&b) + consumed(&a2) < 10.0 {
+        assert!(t.elapsed() < Duration::from_secs(90), "{}", b.logs());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    redis.restart(); // seen alerts, stock memos and the T2 queue are gone
+    produce(&broker, topic, &ALL[..1]); // redelivered copies
+    b.signal("-KILL"); // kill point 2
+    let _ = b.finish(10);
+    let b2 = start("b2");
+    for p in [a2, b2] {
+        let (status, summary) = p.finish(240);
+        assert!(status.success(), "{status}: {summary}");
+    }
+
+    let a = archive(dir.path());
+    assert_eq!(
+        services::contents(&a),
+        want,
+        "the archive equals a clean run's"
+    );
+    for c in [code::RUNNING, code::NEW] {
+        let left = a
+            .t2(&T2Query {
+                code: Some(c),
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(
+            left.is_empty(),
+            "{} T2 documents {}",
+            left.len(),
+            code::name(c)
+        );
+    }
+    let events = a.events().unwrap();
+    assert_eq!(events.len(), 4);
+    assert!(
+        events.iter().all(|e| e.code != code::RUNNING),
+        "every run record closed: {events:?}"
+    );
+    assert_eq!(
+        events.iter().filter(|e| e.note.is_some()).count(),
+        2,
+        "the two killed"
+    );
+}
+
+const ALL: [&str; 3] = [
+    "ztf_public_20231018_v4.02.tar.gz",
+    "ztf_public_20200101_v3.3.tar.gz",
+    "ztf_public_20180819_mod1000.tar.gz",
+];
+const REST: [&str; 2] = [
+    "ztf_public_20200101_v3.3.tar.gz",
+    "ztf_public_20180819_mod1000.tar.gz",
+];
+
+/// The same channels over the same alerts, replayed into a fresh archive.
+fn clean_replay() -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let paths: Vec<String> = ALL.iter().map(|f| data(f).display().to_string()).collect();
+    let j = job_with(
+        dir.path(),
+        &format!("{{paths: [{}]}}", paths.join(", ")),
+        "",
+    );
+    run_cli(dir.path(), &j, "sqlite:live.sqlite");
+    services::contents(&archive(dir.path()))
+}
