@@ -26,12 +26,7 @@ pub fn client_config(cfg: &KafkaSourceConfig) -> ClientConfig {
         .set("auto.offset.reset", "earliest")
         .set("enable.partition.eof", "false")
         .set("session.timeout.ms", "10000")
-        // Incremental rebalances: when a consumer joins or leaves, only
-        // the partitions that move stop, not the whole group's (T0 pods
-        // scaling in and out). Static membership (`group.instance.id`,
-        // set per pod: AMPEL_KAFKA_PROPERTY_GROUP_INSTANCE_ID) lets a
-        // restarted pod take its partitions back without a rebalance.
-        .set("partition.assignment.strategy", "cooperative-sticky")
+
         // A fetch waits at most this long for data: brokers that hold
         // fetches until the limit (tansu does) would otherwise add up to
         // 500 ms (librdkafka's default) to every alert's latency.
