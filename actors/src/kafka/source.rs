@@ -26,7 +26,6 @@ pub fn client_config(cfg: &KafkaSourceConfig) -> ClientConfig {
         .set("auto.offset.reset", "earliest")
         .set("enable.partition.eof", "false")
         .set("session.timeout.ms", "10000")
-
         // A fetch waits at most this long for data: brokers that hold
         // fetches until the limit (tansu does) would otherwise add up to
         // 500 ms (librdkafka's default) to every alert's latency.

@@ -19,6 +19,11 @@ pub struct ApacheKafka {
     dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
     classpath: String,
+    /// KRaft node id, the controller quorum, and the replication factor of
+    /// internal and new topics (1 alone, 3 in a [`KafkaCluster`]).
+    node: u32,
+    voters: String,
+    replication: u32,
 }
 
 /// The jars' directory: `AMPEL_KAFKA_LIBS`, else the newest
@@ -68,16 +73,20 @@ impl ApacheKafka {
 
     fn start_in(dir: &Path, port: Option<u16>, temp: Option<tempfile::TempDir>) -> ApacheKafka {
         let classpath = format!("{}/*", libs().display());
+        let controller_port = free_port();
         let mut k = ApacheKafka {
             child: None,
             port: port.unwrap_or_else(free_port),
-            controller_port: free_port(),
+            controller_port,
             dir: dir.to_path_buf(),
             _temp: temp,
             classpath,
+            node: 1,
+            voters: format!("1@127.0.0.1:{controller_port}"),
+            replication: 1,
         };
         k.write_properties();
-        k.format();
+        k.format(&cluster_id());
         let t = Instant::now();
         while !k.try_start() {
             assert!(
@@ -95,8 +104,8 @@ impl ApacheKafka {
         let data = self.dir.join("data");
         let props = format!(
             "process.roles=broker,controller\n\
-             node.id=1\n\
-             controller.quorum.voters=1@127.0.0.1:{c}\n\
+             node.id={node}\n\
+             controller.quorum.voters={voters}\n\
              listeners=PLAINTEXT://127.0.0.1:{p},CONTROLLER://127.0.0.1:{c}\n\
              advertised.listeners=PLAINTEXT://127.0.0.1:{p}\n\
              controller.listener.names=CONTROLLER\n\
@@ -104,16 +113,22 @@ impl ApacheKafka {
              listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n\
              log.dirs={data}\n\
              num.partitions=1\n\
-             offsets.topic.replication.factor=1\n\
+             default.replication.factor={r}\n\
+             min.insync.replicas={isr}\n\
+             offsets.topic.replication.factor={r}\n\
              offsets.topic.num.partitions=4\n\
-             transaction.state.log.replication.factor=1\n\
-             transaction.state.log.min.isr=1\n\
-             share.coordinator.state.topic.replication.factor=1\n\
-             share.coordinator.state.topic.min.isr=1\n\
+             transaction.state.log.replication.factor={r}\n\
+             transaction.state.log.min.isr={isr}\n\
+             share.coordinator.state.topic.replication.factor={r}\n\
+             share.coordinator.state.topic.min.isr={isr}\n\
              group.initial.rebalance.delay.ms=0\n\
              auto.create.topics.enable=true\n",
             c = self.controller_port,
             p = self.port,
+            node = self.node,
+            voters = self.voters,
+            r = self.replication,
+            isr = self.replication.min(2),
             data = data.display(),
         );
         std::fs::write(self.dir.join("server.properties"), props).unwrap();
@@ -133,7 +148,7 @@ impl ApacheKafka {
     }
 
     /// Formats the KRaft storage once (a persistent directory keeps it).
-    fn format(&self) {
+    fn format(&self, cluster: &str) {
         if self.dir.join("data/meta.properties").is_file() {
             return;
         }
@@ -141,7 +156,7 @@ impl ApacheKafka {
             .java()
             .args(["kafka.tools.StorageTool", "format"])
             // One argument: a URL-safe base64 id may start with '-'.
-            .arg(format!("--cluster-id={}", cluster_id()))
+            .arg(format!("--cluster-id={cluster}"))
             .args(["--config", "server.properties"])
             .output()
             .unwrap_or_else(|e| panic!("running java (Apache Kafka's StorageTool): {e}"));
@@ -154,21 +169,28 @@ impl ApacheKafka {
     }
 
     fn try_start(&mut self) -> bool {
+        self.spawn();
+        let child = self.child.as_mut().expect("spawned");
+        let up = wait_for_port(child, self.port, "Apache Kafka");
+        up && self.metadata_ready()
+    }
+
+    /// Starts the JVM without waiting (a cluster's nodes start together:
+    /// none is ready before a majority of the quorum is up).
+    fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir.join("broker.log"))
             .unwrap();
-        let mut child = self
+        let child = self
             .java()
             .args(["kafka.Kafka", "server.properties"])
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log))
             .spawn()
             .unwrap_or_else(|e| panic!("starting Apache Kafka (java): {e}"));
-        let up = wait_for_port(&mut child, self.port, "Apache Kafka");
         self.child = Some(child);
-        up && self.metadata_ready()
     }
 
     /// The broker answers metadata requests (listening is not enough: the
@@ -230,7 +252,11 @@ impl ApacheKafka {
             .set("bootstrap.servers", self.brokers())
             .create()
             .unwrap();
-        let topic = NewTopic::new(name, partitions as i32, TopicReplication::Fixed(1));
+        let topic = NewTopic::new(
+            name,
+            partitions as i32,
+            TopicReplication::Fixed(self.replication as i32),
+        );
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
@@ -262,6 +288,121 @@ fn cluster_id() -> String {
         *b = (seed >> ((i % 16) * 8)) as u8 ^ (i as u8).wrapping_mul(37);
     }
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Three KRaft nodes (each broker and controller) on loopback ports, with
+/// replication factor 3 and `min.insync.replicas` 2: one broker may die
+/// without losing an acknowledged message or the group's offsets.
+pub struct KafkaCluster {
+    pub nodes: Vec<ApacheKafka>,
+    _temp: tempfile::TempDir,
+}
+
+impl KafkaCluster {
+    pub fn start(n: u32) -> KafkaCluster {
+        let temp = tempfile::tempdir().unwrap();
+        let classpath = format!("{}/*", libs().display());
+        let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
+        let voters: Vec<String> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (_, c))| format!("{}@127.0.0.1:{c}", i + 1))
+            .collect();
+        let cluster = cluster_id();
+        let mut nodes: Vec<ApacheKafka> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, &(port, controller_port))| {
+                let dir = temp.path().join(format!("node{}", i + 1));
+                std::fs::create_dir_all(&dir).unwrap();
+                ApacheKafka {
+                    child: None,
+                    port,
+                    controller_port,
+                    dir,
+                    _temp: None,
+                    classpath: classpath.clone(),
+                    node: i as u32 + 1,
+                    voters: voters.join(","),
+                    replication: n.min(3),
+                }
+            })
+            .collect();
+        for k in &nodes {
+            k.write_properties();
+            k.format(&cluster);
+        }
+        for k in &mut nodes {
+            k.spawn();
+        }
+        for k in &mut nodes {
+            let port = k.port;
+            let child = k.child.as_mut().expect("spawned");
+            assert!(
+                wait_for_port(child, port, "Apache Kafka node") && k.metadata_ready(),
+                "cluster node {} did not come up: {}",
+                k.node,
+                k.log()
+            );
+        }
+        KafkaCluster { nodes, _temp: temp }
+    }
+
+    pub fn brokers(&self) -> String {
+        self.nodes
+            .iter()
+            .map(ApacheKafka::brokers)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    pub fn create_topic(&self, name: &str, partitions: u32) {
+        self.nodes[0].create_topic(name, partitions);
+    }
+
+    /// Every node killed with SIGKILL.
+    pub fn kill_all(&mut self) {
+        for k in &mut self.nodes {
+            k.kill9();
+        }
+    }
+
+    /// Every stopped node started again, together (the quorum needs a
+    /// majority before any of them serves).
+    pub fn start_stopped(&mut self) {
+        for k in self.nodes.iter_mut().filter(|k| k.child.is_none()) {
+            k.spawn();
+        }
+        for k in &mut self.nodes {
+            let port = k.port;
+            let child = k.child.as_mut().expect("spawned");
+            assert!(
+                wait_for_port(child, port, "Apache Kafka node") && k.metadata_ready(),
+                "cluster node {} did not come back: {}",
+                k.node,
+                k.log()
+            );
+        }
+    }
+
+    /// The node (index) leading most of `topic`'s partitions.
+    pub fn busiest_leader(&self, topic: &str) -> usize {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        let c: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", self.brokers())
+            .create()
+            .unwrap();
+        let m = c
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .unwrap();
+        let mut count = vec![0; self.nodes.len()];
+        for p in m.topics()[0].partitions() {
+            if let Some(n) = count.get_mut((p.leader() - 1) as usize) {
+                *n += 1;
+            }
+        }
+        (0..count.len()).max_by_key(|&i| count[i]).unwrap()
+    }
 }
 
 impl Drop for ApacheKafka {

@@ -9,7 +9,8 @@ pub mod apache_kafka;
 pub mod mongo;
 pub mod promql;
 
-pub use apache_kafka::ApacheKafka;
+#[allow(unused_imports)]
+pub use apache_kafka::{ApacheKafka, KafkaCluster};
 
 #[allow(unused_imports)]
 pub use mongo::Mongo;
