@@ -236,8 +236,15 @@ impl Layout<'_> {
         let logs: Vec<PathBuf> = (0..self.consumers)
             .map(|i| self.log(&format!("run-{i}")))
             .collect();
-        let joined = wait_stable(&logs, self.partitions as usize, holders)?;
-        eprintln!("{}: group stable after {joined:.1} s", self.name);
+        let group = Group {
+            brokers: &self.brokers,
+            name: &self.name,
+        };
+        let (joined, source) = wait_stable(&group, &logs, self.partitions as usize, holders)?;
+        eprintln!(
+            "{}: group stable after {joined:.1} s (assignments from {source})",
+            self.name
+        );
         let t = Instant::now();
         let produced = offer(&self.brokers, &topic, self.messages, 0.0)?;
         eprintln!(
@@ -310,23 +317,42 @@ impl Layout<'_> {
     }
 }
 
+/// A consumer group and where its coordinator is.
+struct Group<'a> {
+    brokers: &'a str,
+    name: &'a str,
+}
+
 /// Waits until the consumers' partitions settle: `with` of them hold
 /// partitions, together all `partitions` of the topic, each once. Read
-/// from their logs (each assignment and revocation is logged), since
-/// tansu answers no group description; answers the seconds waited.
-fn wait_stable(logs: &[PathBuf], partitions: usize, with: usize) -> anyhow::Result<f64> {
+/// from the group coordinator (DescribeGroups) where the broker answers
+/// it, else from the members' logs (each assignment and revocation is
+/// logged; tansu describes no groups). Answers the seconds waited and
+/// which source said so.
+fn wait_stable(
+    group: &Group,
+    logs: &[PathBuf],
+    partitions: usize,
+    with: usize,
+) -> anyhow::Result<(f64, &'static str)> {
     let t = Instant::now();
     let mut last = Vec::new();
     while t.elapsed() < Duration::from_secs(90) {
-        let held: Vec<Vec<String>> = logs
-            .iter()
-            .map(|l| held_partitions(&std::fs::read_to_string(l).unwrap_or_default()))
-            .collect();
+        let (held, source) =
+            match ampel_actors::kafka::assignment::describe(group.brokers, group.name) {
+                Some(members) if members.len() == logs.len() => (members, "the group coordinator"),
+                _ => (
+                    logs.iter()
+                        .map(|l| held_partitions(&std::fs::read_to_string(l).unwrap_or_default()))
+                        .collect(),
+                    "the consumers' logs",
+                ),
+            };
         let all: std::collections::BTreeSet<&String> = held.iter().flatten().collect();
         let holders = held.iter().filter(|h| !h.is_empty()).count();
         let total: usize = held.iter().map(Vec::len).sum();
         if holders == with && all.len() == partitions && total == partitions {
-            return Ok(t.elapsed().as_secs_f64());
+            return Ok((t.elapsed().as_secs_f64(), source));
         }
         last = held;
         std::thread::sleep(Duration::from_millis(100));

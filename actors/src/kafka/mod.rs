@@ -2,6 +2,7 @@
 //! (for replays and tests), consuming alerts for `ampel run`, and how far
 //! a consumer group is from the end of its topics (catch-up runs).
 
+pub mod assignment;
 pub mod group;
 mod produce;
 mod source;
