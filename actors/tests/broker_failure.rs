@@ -8,10 +8,8 @@
 
 mod services;
 
-use ampel::store::open_embedded;
 use serde_json::Value;
-use services::{contents, data, job, job_with, metric, run_cli, spawn_run, KafkaCluster, Proc};
-use std::path::Path;
+use services::{data, job_with, metric, spawn_run, KafkaCluster, Proc};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -48,21 +46,6 @@ fn produce(brokers: &str, topic: &str, files: &[&str]) {
     );
 }
 
-fn archive_contents(dir: &Path, file: &str) -> Value {
-    contents(&open_embedded(&format!("sqlite:{}", dir.join(file).display())).unwrap())
-}
-
-fn replay_contents(files: &[&str]) -> Value {
-    let dir = tempfile::tempdir().unwrap();
-    let paths: Vec<String> = files
-        .iter()
-        .map(|f| data(f).display().to_string())
-        .collect();
-    let j = job(dir.path(), &format!("{{paths: [{}]}}", paths.join(", ")));
-    run_cli(dir.path(), &j, "sqlite:replay.sqlite");
-    archive_contents(dir.path(), "replay.sqlite")
-}
-
 fn consumed(p: &Proc) -> f64 {
     p.scrape()
         .map_or(0.0, |s| metric(&s, "ampel_alerts_consumed_total", &[]))
@@ -95,7 +78,7 @@ fn the_leading_broker_killed_while_alerts_flow_loses_and_duplicates_nothing() {
         kafka.brokers()
     );
     let j = job_with(dir.path(), &source, "store: {hot: memory}");
-    let want = replay_contents(&ALL);
+    let want = services::replay_contents(&ALL);
     let run = spawn_run(dir.path(), "run", &j, "sqlite:live.sqlite");
     wait_consumed(&run, 1.0, 90);
     let leader = kafka.busiest_leader(topic);
@@ -110,7 +93,7 @@ fn the_leading_broker_killed_while_alerts_flow_loses_and_duplicates_nothing() {
     // Messages redelivered after the leader change are skipped, not
     // stored twice; every one of the 252 was taken.
     assert!(consumed_total(&summary) >= 252, "{summary}");
-    assert_eq!(archive_contents(dir.path(), "live.sqlite"), want);
+    assert_eq!(services::sqlite_contents(dir.path(), "live.sqlite"), want);
 }
 
 /// What the run took in all: stored alerts and skipped redeliveries.
@@ -132,7 +115,7 @@ fn every_broker_down_for_30_s_and_back_is_waited_for() {
         kafka.brokers()
     );
     let j = job_with(dir.path(), &source, "store: {hot: memory}");
-    let want = replay_contents(&ALL);
+    let want = services::replay_contents(&ALL);
     let run = spawn_run(dir.path(), "run", &j, "sqlite:live.sqlite");
     wait_consumed(&run, 172.0, 90);
     kafka.kill_all();
@@ -145,5 +128,5 @@ fn every_broker_down_for_30_s_and_back_is_waited_for() {
     assert_eq!(summary["alerts"], 252, "{summary}");
     assert_eq!(summary["failed"], 0);
     assert!(logs.contains("retrying"), "the outage is reported: {logs}");
-    assert_eq!(archive_contents(dir.path(), "live.sqlite"), want);
+    assert_eq!(services::sqlite_contents(dir.path(), "live.sqlite"), want);
 }

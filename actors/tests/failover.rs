@@ -11,11 +11,8 @@
 
 mod services;
 
-use ampel::store::open_embedded;
-use serde_json::Value;
-use services::{contents, data, job, job_with, metric, produce, run_cli, spawn_run, Broker, Proc};
+use services::{job_with, metric, produce, spawn_run, Broker, Proc};
 use std::io::Write;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 const ALL: [&str; 3] = [
@@ -39,21 +36,6 @@ fn apache(test: &str) -> Option<Broker> {
          partitions to the survivor); run with AMPEL_TEST_KAFKA=apache (tests/run does)"
     );
     None
-}
-
-fn archive_contents(dir: &Path, file: &str) -> Value {
-    contents(&open_embedded(&format!("sqlite:{}", dir.join(file).display())).unwrap())
-}
-
-fn replay_contents(files: &[&str]) -> Value {
-    let dir = tempfile::tempdir().unwrap();
-    let paths: Vec<String> = files
-        .iter()
-        .map(|f| data(f).display().to_string())
-        .collect();
-    let j = job(dir.path(), &format!("{{paths: [{}]}}", paths.join(", ")));
-    run_cli(dir.path(), &j, "sqlite:replay.sqlite");
-    archive_contents(dir.path(), "replay.sqlite")
 }
 
 fn consumed(p: &Proc) -> f64 {
@@ -86,7 +68,7 @@ fn the_survivor_takes_over_a_killed_members_partitions() {
         broker.brokers()
     );
     let j = job_with(dir.path(), &source, "store: {hot: memory}");
-    let want = replay_contents(&ALL);
+    let want = services::replay_contents(&ALL);
     let mut a = spawn_run(dir.path(), "a", &j, "sqlite:shared.sqlite");
     a.wait_metric("ampel_alerts_consumed_total", &[], 1.0, 60);
     let b = spawn_run(dir.path(), "b", &j, "sqlite:shared.sqlite");
@@ -105,7 +87,7 @@ fn the_survivor_takes_over_a_killed_members_partitions() {
     );
     let summary = b.term();
     assert_eq!(summary["failed"], 0);
-    assert_eq!(archive_contents(dir.path(), "shared.sqlite"), want);
+    assert_eq!(services::sqlite_contents(dir.path(), "shared.sqlite"), want);
 }
 
 #[test]
@@ -120,7 +102,7 @@ fn a_rolling_restart_of_every_consumer_loses_nothing() {
         broker.brokers()
     );
     let j = job_with(dir.path(), &source, "store: {hot: memory}");
-    let want = replay_contents(&ALL);
+    let want = services::replay_contents(&ALL);
     let start = |name: &str| spawn_run(dir.path(), name, &j, "sqlite:shared.sqlite");
     let (a, b) = (start("a"), start("b"));
     produce(&broker, "ztf_rolling_programid1", &ALL[..1]);
@@ -151,5 +133,5 @@ fn a_rolling_restart_of_every_consumer_loses_nothing() {
         stored, 252,
         "each alert stored once over the four processes"
     );
-    assert_eq!(archive_contents(dir.path(), "shared.sqlite"), want);
+    assert_eq!(services::sqlite_contents(dir.path(), "shared.sqlite"), want);
 }

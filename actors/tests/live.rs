@@ -9,7 +9,6 @@
 mod services;
 
 use ampel::store::{open_embedded, Archive};
-use serde_json::Value;
 use services::{
     contents, data, job, job_with, metric, produce, run_cli, spawn, spawn_run, Broker, Proc, Redis,
 };
@@ -28,18 +27,6 @@ const REST: [&str; 2] = [
 
 fn archive(dir: &Path, file: &str) -> ampel::store::SqliteArchive {
     open_embedded(&format!("sqlite:{}", dir.join(file).display())).unwrap()
-}
-
-/// What a replay of `files` stores with the same channels.
-fn replay_contents(files: &[&str]) -> Value {
-    let dir = tempfile::tempdir().unwrap();
-    let paths: Vec<String> = files
-        .iter()
-        .map(|f| data(f).display().to_string())
-        .collect();
-    let j = job(dir.path(), &format!("{{paths: [{}]}}", paths.join(", ")));
-    run_cli(dir.path(), &j, "sqlite:replay.sqlite");
-    contents(&archive(dir.path(), "replay.sqlite"))
 }
 
 fn kafka_source(broker: &str, topic: &str, group: &str, extra: &str) -> String {
@@ -70,7 +57,7 @@ fn a_broker_killed_mid_stream_loses_and_duplicates_nothing() {
     assert_eq!(summary["failed"], 0);
     assert_eq!(
         contents(&archive(dir.path(), "live.sqlite")),
-        replay_contents(&ALL)
+        services::replay_contents(&ALL)
     );
 }
 
@@ -89,7 +76,7 @@ fn a_killed_consumers_partitions_are_taken_over_without_loss() {
             redis.url()
         ),
     );
-    let want = replay_contents(&ALL);
+    let want = services::replay_contents(&ALL);
     let mut a = spawn_run(dir.path(), "a", &j, "sqlite:shared.sqlite");
     a.wait_metric("ampel_alerts_consumed_total", &[], 1.0, 60);
     let b = spawn_run(dir.path(), "b", &j, "sqlite:shared.sqlite");
@@ -153,7 +140,7 @@ fn a_redis_restart_mid_stream_is_survived() {
     assert_eq!(summary["alerts"], 252);
     assert_eq!(
         contents(&archive(dir.path(), "live.sqlite")),
-        replay_contents(&ALL)
+        services::replay_contents(&ALL)
     );
 }
 
@@ -333,7 +320,7 @@ fn backpressure_pauses_the_consumer_and_loses_nothing() {
     assert_eq!(summary["alerts"], 172);
     assert_eq!(
         contents(&archive(dir.path(), "live.sqlite")),
-        replay_contents(&ALL[..1])
+        services::replay_contents(&ALL[..1])
     );
 }
 
@@ -404,7 +391,7 @@ fn t2_work_is_shared_with_worker_processes_through_redis() {
     );
     assert_eq!(
         contents(&archive(dir.path(), "live.sqlite")),
-        replay_contents(&ALL[..1])
+        services::replay_contents(&ALL[..1])
     );
 }
 

@@ -10,9 +10,7 @@ mod services;
 use ampel::store::{fingerprint, open_embedded};
 use ampel_actors::store::MongoArchive;
 use serde_json::Value;
-use services::{
-    data, job, job_with, metric, produce, run_cli, spawn_run, Broker, Mongo, Proc, Redis,
-};
+use services::{data, job_with, metric, produce, run_cli, spawn_run, Broker, Mongo, Proc, Redis};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -32,23 +30,6 @@ fn unique(db: &str) -> String {
 
 fn mongo_contents(mongo: &Mongo, db: &str) -> Value {
     let a = MongoArchive::connect(&mongo.uri, Some(db)).unwrap();
-    fingerprint(&a).unwrap()
-}
-
-/// What a replay of `files` stores into the embedded archive.
-fn replay_contents(files: &[&str]) -> Value {
-    let dir = tempfile::tempdir().unwrap();
-    let paths: Vec<String> = files
-        .iter()
-        .map(|f| data(f).display().to_string())
-        .collect();
-    let j = job(dir.path(), &format!("{{paths: [{}]}}", paths.join(", ")));
-    run_cli(dir.path(), &j, "sqlite:replay.sqlite");
-    let a = open_embedded(&format!(
-        "sqlite:{}",
-        dir.path().join("replay.sqlite").display()
-    ))
-    .unwrap();
     fingerprint(&a).unwrap()
 }
 
@@ -74,7 +55,7 @@ fn a_live_run_stores_into_mongodb_what_a_replay_stores() {
     let summary = run.term();
     assert_eq!(summary["alerts"], 252, "{summary}");
     assert_eq!(summary["failed"], 0);
-    assert_eq!(mongo_contents(&mongo, &db), replay_contents(&ALL));
+    assert_eq!(mongo_contents(&mongo, &db), services::replay_contents(&ALL));
 }
 
 #[test]
@@ -93,7 +74,7 @@ fn a_consumer_killed_mid_stream_on_mongodb_is_replaced_without_loss() {
             redis.url()
         ),
     );
-    let want = replay_contents(&ALL);
+    let want = services::replay_contents(&ALL);
     let store = mongo.address(&unique("ampel_pair"));
     let mut a = spawn_run(dir.path(), "a", &j, &store);
     a.wait_metric("ampel_alerts_consumed_total", &[], 1.0, 60);

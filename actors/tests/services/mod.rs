@@ -483,6 +483,25 @@ pub fn contents(a: &dyn Archive) -> Value {
     ampel::store::fingerprint(a).unwrap()
 }
 
+/// The fingerprint of the embedded archive `file` in `dir`.
+pub fn sqlite_contents(dir: &Path, file: &str) -> Value {
+    let a = ampel::store::open_embedded(&format!("sqlite:{}", dir.join(file).display())).unwrap();
+    contents(&a)
+}
+
+/// What a replay of `files` stores with the channels of [`job`]: the clean
+/// run a live or faulted run must equal.
+pub fn replay_contents(files: &[&str]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let paths: Vec<String> = files
+        .iter()
+        .map(|f| data(f).display().to_string())
+        .collect();
+    let j = job(dir.path(), &format!("{{paths: [{}]}}", paths.join(", ")));
+    run_cli(dir.path(), &j, "sqlite:replay.sqlite");
+    sqlite_contents(dir.path(), "replay.sqlite")
+}
+
 pub fn http_get(port: u16, path: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
