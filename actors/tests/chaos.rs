@@ -276,19 +276,31 @@ fn kills_and_a_redis_restart_end_like_a_clean_run() {
     let topic = "ztf_chaos_programid1";
     broker.create_topic(topic, 4);
     let dir = tempfile::tempdir().unwrap();
-    let j = job_with(
-        dir.path(),
-        &format!(
-            "{{kafka: {{brokers: '{}', topics: [{topic}], group: chaos, stop_after_idle_seconds: 4}}}}",
-            broker.brokers()
-        ),
-        &format!(
-            "store: {{hot: '{}'}}\nt2: {{reclaim_after_seconds: 3, catch_up_wait_seconds: 120}}",
-            redis.url()
-        ),
-    );
+    // The first two run live (until killed); their replacements catch up
+    // and end once the group has committed everything.
+    let job = |idle: &str| {
+        job_with(
+            dir.path(),
+            &format!(
+                "{{kafka: {{brokers: '{}', topics: [{topic}], group: chaos{idle}}}}}",
+                broker.brokers()
+            ),
+            &format!(
+                "store: {{hot: '{}'}}\nt2: {{reclaim_after_seconds: 3, catch_up_wait_seconds: 120}}",
+                redis.url()
+            ),
+        )
+    };
+    let (live, catch_up) = (job(""), job(", stop_after_idle_seconds: 4"));
     let want = clean_replay();
-    let start = |name: &str| spawn_run(dir.path(), name, &j, "sqlite:live.sqlite");
+    let start = |name: &str| {
+        let j = if name.ends_with('2') {
+            &catch_up
+        } else {
+            &live
+        };
+        spawn_run(dir.path(), name, j, "sqlite:live.sqlite")
+    };
     let consumed = |p: &Proc| {
         p.scrape().map_or(0.0, |s| {
             services::metric(&s, "ampel_alerts_consumed_total", &[])
@@ -296,10 +308,16 @@ fn kills_and_a_redis_restart_end_like_a_clean_run() {
     };
 
     produce(&broker, topic, &ALL[..1]);
-    let mut a = start("a");
+    let a = start("a");
     let b = start("b");
-    a.wait_metric("ampel_alerts_consumed_total", &[], 1.0, 90);
-    a.signal("-KILL"); // kill point 1
+    // Kill point 1: A holds partitions and the group has started.
+    a.wait_log("rebalance: partitions assigned", 90);
+    let t = Instant::now();
+    while consumed(&a) + consumed(&b) < 1.0 {
+        assert!(t.elapsed() < Duration::from_secs(90), "{}", a.logs());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    a.signal("-KILL");
     let _ = a.finish(10);
     let a2 = start("a2");
     produce(&broker, topic, &REST);
