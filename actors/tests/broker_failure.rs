@@ -9,19 +9,9 @@
 mod services;
 
 use serde_json::Value;
-use services::{data, job_with, metric, spawn_run, KafkaCluster, Proc};
+use services::{data, job_with, spawn_run, KafkaCluster, Proc, ALL, REST};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-const ALL: [&str; 3] = [
-    "ztf_public_20231018_v4.02.tar.gz",
-    "ztf_public_20200101_v3.3.tar.gz",
-    "ztf_public_20180819_mod1000.tar.gz",
-];
-const REST: [&str; 2] = [
-    "ztf_public_20200101_v3.3.tar.gz",
-    "ztf_public_20180819_mod1000.tar.gz",
-];
 
 fn cluster(test: &str) -> Option<KafkaCluster> {
     if services::apache_kafka() {
@@ -46,18 +36,13 @@ fn produce(brokers: &str, topic: &str, files: &[&str]) {
     );
 }
 
-fn consumed(p: &Proc) -> f64 {
-    p.scrape()
-        .map_or(0.0, |s| metric(&s, "ampel_alerts_consumed_total", &[]))
-}
-
 fn wait_consumed(p: &Proc, n: f64, secs: u64) {
     let t = Instant::now();
-    while consumed(p) < n {
+    while p.consumed() < n {
         assert!(
             t.elapsed() < Duration::from_secs(secs),
             "{} of {n} consumed in {secs} s: {}",
-            consumed(p),
+            p.consumed(),
             p.logs()
         );
         std::thread::sleep(Duration::from_millis(300));

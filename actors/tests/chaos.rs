@@ -7,7 +7,9 @@ mod services;
 
 use ampel::store::{code, open_embedded, Archive, SqliteArchive, T2Query, WriteOp};
 use serde_json::Value;
-use services::{data, job_with, produce, run_cli, spawn, spawn_run, Broker, Proc, Redis};
+use services::{
+    data, job_with, produce, run_cli, spawn, spawn_run, Broker, Proc, Redis, ALL, REST,
+};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -292,7 +294,7 @@ fn kills_and_a_redis_restart_end_like_a_clean_run() {
         )
     };
     let (live, catch_up) = (job(""), job(", stop_after_idle_seconds: 4"));
-    let want = clean_replay();
+    let want = services::replay_contents(&ALL);
     let start = |name: &str| {
         let j = if name.ends_with('2') {
             &catch_up
@@ -301,19 +303,13 @@ fn kills_and_a_redis_restart_end_like_a_clean_run() {
         };
         spawn_run(dir.path(), name, j, "sqlite:live.sqlite")
     };
-    let consumed = |p: &Proc| {
-        p.scrape().map_or(0.0, |s| {
-            services::metric(&s, "ampel_alerts_consumed_total", &[])
-        })
-    };
-
     produce(&broker, topic, &ALL[..1]);
     let a = start("a");
     let b = start("b");
     // Kill point 1: A holds partitions and the group has started.
     a.wait_log("rebalance: partitions assigned", 90);
     let t = Instant::now();
-    while consumed(&a) + consumed(&b) < 1.0 {
+    while a.consumed() + b.consumed() < 1.0 {
         assert!(t.elapsed() < Duration::from_secs(90), "{}", a.logs());
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -322,7 +318,7 @@ fn kills_and_a_redis_restart_end_like_a_clean_run() {
     let a2 = start("a2");
     produce(&broker, topic, &REST);
     let t = Instant::now();
-    while consumed(&b) + consumed(&a2) < 10.0 {
+    while b.consumed() + a2.consumed() < 10.0 {
         assert!(t.elapsed() < Duration::from_secs(90), "{}", b.logs());
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -367,27 +363,4 @@ fn kills_and_a_redis_restart_end_like_a_clean_run() {
         2,
         "the two killed"
     );
-}
-
-const ALL: [&str; 3] = [
-    "ztf_public_20231018_v4.02.tar.gz",
-    "ztf_public_20200101_v3.3.tar.gz",
-    "ztf_public_20180819_mod1000.tar.gz",
-];
-const REST: [&str; 2] = [
-    "ztf_public_20200101_v3.3.tar.gz",
-    "ztf_public_20180819_mod1000.tar.gz",
-];
-
-/// The same channels over the same alerts, replayed into a fresh archive.
-fn clean_replay() -> Value {
-    let dir = tempfile::tempdir().unwrap();
-    let paths: Vec<String> = ALL.iter().map(|f| data(f).display().to_string()).collect();
-    let j = job_with(
-        dir.path(),
-        &format!("{{paths: [{}]}}", paths.join(", ")),
-        "",
-    );
-    run_cli(dir.path(), &j, "sqlite:live.sqlite");
-    services::contents(&archive(dir.path()))
 }

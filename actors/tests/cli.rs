@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 #[path = "../../tests/common/shared_data.rs"]
 mod shared_data;
-use shared_data::data;
+use shared_data::{data, ZTF_SETS};
 
 fn ampel(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ampel"))
@@ -28,13 +28,6 @@ fn stderr(out: &Output) -> String {
 }
 
 const V402: &str = "ztf_public_20231018_v4.02.tar.gz";
-const ZTF_SETS: [&str; 5] = [
-    "ztf_public_20180819_mod1000",
-    "ztf_public_20200101_v3.3",
-    "ztf_public_20231018_v4.02",
-    "ztf_public_20210720_v3.5",
-    "ztf_private_ZTF18abxhyqv_v3.1-3.2",
-];
 
 #[test]
 fn alert_show_prints_the_identities() {

@@ -11,19 +11,9 @@
 
 mod services;
 
-use services::{job_with, metric, produce, spawn_run, Broker, Proc};
+use services::{job_with, produce, spawn_run, Broker, Proc, ALL, REST};
 use std::io::Write;
 use std::time::{Duration, Instant};
-
-const ALL: [&str; 3] = [
-    "ztf_public_20231018_v4.02.tar.gz",
-    "ztf_public_20200101_v3.3.tar.gz",
-    "ztf_public_20180819_mod1000.tar.gz",
-];
-const REST: [&str; 2] = [
-    "ztf_public_20200101_v3.3.tar.gz",
-    "ztf_public_20180819_mod1000.tar.gz",
-];
 
 /// Apache Kafka, or None (with the reason on the terminal) on tansu.
 fn apache(test: &str) -> Option<Broker> {
@@ -36,11 +26,6 @@ fn apache(test: &str) -> Option<Broker> {
          partitions to the survivor); run with AMPEL_TEST_KAFKA=apache (tests/run does)"
     );
     None
-}
-
-fn consumed(p: &Proc) -> f64 {
-    p.scrape()
-        .map_or(0.0, |s| metric(&s, "ampel_alerts_consumed_total", &[]))
 }
 
 fn wait_until(what: &str, secs: u64, mut done: impl FnMut() -> bool, logs: impl Fn() -> String) {
@@ -75,14 +60,14 @@ fn the_survivor_takes_over_a_killed_members_partitions() {
     b.wait_log("rebalance: partitions assigned", 60);
     a.signal("-KILL");
     let _ = a.finish(10);
-    let before = consumed(&b);
+    let before = b.consumed();
     produce(&broker, "ztf_survivor_programid1", &REST);
     // The 80 new alerts are on all four partitions: B gets them all only
     // by taking over A's, once A's session (10 s) has expired.
     wait_until(
         "B took over the killed member's partitions",
         90,
-        || consumed(&b) >= before + 80.0,
+        || b.consumed() >= before + 80.0,
         || b.logs(),
     );
     let summary = b.term();
@@ -106,7 +91,7 @@ fn a_rolling_restart_of_every_consumer_loses_nothing() {
     let start = |name: &str| spawn_run(dir.path(), name, &j, "sqlite:shared.sqlite");
     let (a, b) = (start("a"), start("b"));
     produce(&broker, "ztf_rolling_programid1", &ALL[..1]);
-    let total = |ps: &[&Proc]| ps.iter().map(|p| consumed(p)).sum::<f64>();
+    let total = |ps: &[&Proc]| ps.iter().map(|p| p.consumed()).sum::<f64>();
     wait_until(
         "172 consumed by A and B",
         90,

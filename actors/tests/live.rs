@@ -10,20 +10,11 @@ mod services;
 
 use ampel::store::{open_embedded, Archive};
 use services::{
-    contents, data, job, job_with, metric, produce, run_cli, spawn, spawn_run, Broker, Proc, Redis,
+    contents, data, job, job_with, metric, produce, run_cli, spawn, spawn_run, Broker, Redis, ALL,
+    REST,
 };
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-const ALL: [&str; 3] = [
-    "ztf_public_20231018_v4.02.tar.gz",
-    "ztf_public_20200101_v3.3.tar.gz",
-    "ztf_public_20180819_mod1000.tar.gz",
-];
-const REST: [&str; 2] = [
-    "ztf_public_20200101_v3.3.tar.gz",
-    "ztf_public_20180819_mod1000.tar.gz",
-];
 
 fn archive(dir: &Path, file: &str) -> ampel::store::SqliteArchive {
     open_embedded(&format!("sqlite:{}", dir.join(file).display())).unwrap()
@@ -92,13 +83,9 @@ fn a_killed_consumers_partitions_are_taken_over_without_loss() {
     // all four partitions: B and C only get them all by taking over A's.
     let c = spawn_run(dir.path(), "c", &j, "sqlite:shared.sqlite");
     let t = Instant::now();
-    let consumed = |p: &Proc| {
-        p.scrape()
-            .map_or(0.0, |s| metric(&s, "ampel_alerts_consumed_total", &[]))
-    };
     loop {
-        let b_now = consumed(&b);
-        let total = b_now + consumed(&c);
+        let b_now = b.consumed();
+        let total = b_now + c.consumed();
         if total >= 80.0 && b_now >= 1.0 {
             break;
         }

@@ -10,19 +10,9 @@ mod services;
 use ampel::store::{fingerprint, open_embedded};
 use ampel_actors::store::MongoArchive;
 use serde_json::Value;
-use services::{data, job_with, metric, produce, run_cli, spawn_run, Broker, Mongo, Proc, Redis};
+use services::{data, job_with, produce, run_cli, spawn_run, Broker, Mongo, Redis, ALL, REST};
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-const ALL: [&str; 3] = [
-    "ztf_public_20231018_v4.02.tar.gz",
-    "ztf_public_20200101_v3.3.tar.gz",
-    "ztf_public_20180819_mod1000.tar.gz",
-];
-const REST: [&str; 2] = [
-    "ztf_public_20200101_v3.3.tar.gz",
-    "ztf_public_20180819_mod1000.tar.gz",
-];
 
 fn unique(db: &str) -> String {
     format!("{db}_{}", std::process::id())
@@ -87,13 +77,9 @@ fn a_consumer_killed_mid_stream_on_mongodb_is_replaced_without_loss() {
     // for why tansu needs one to hand the dead member's partitions on).
     let c = spawn_run(dir.path(), "c", &j, &store);
     let t = Instant::now();
-    let consumed = |p: &Proc| {
-        p.scrape()
-            .map_or(0.0, |s| metric(&s, "ampel_alerts_consumed_total", &[]))
-    };
     loop {
-        let b_now = consumed(&b);
-        let total = b_now + consumed(&c);
+        let b_now = b.consumed();
+        let total = b_now + c.consumed();
         if total >= 80.0 && b_now >= 1.0 {
             break;
         }

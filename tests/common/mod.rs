@@ -12,17 +12,8 @@ use std::path::PathBuf;
 
 #[path = "shared_data.rs"]
 mod shared_data;
-pub use shared_data::data;
+pub use shared_data::{data, ZTF_SETS};
 
-/// Every shared ZTF set (the first three keep their positions: tests index
-/// them), schema 3.0 through 4.02, public and programid 2.
-pub const ZTF_SETS: [&str; 5] = [
-    "ztf_public_20180819_mod1000",
-    "ztf_public_20200101_v3.3",
-    "ztf_public_20231018_v4.02",
-    "ztf_public_20210720_v3.5",
-    "ztf_private_ZTF18abxhyqv_v3.1-3.2",
-];
 pub const LSST_SET: &str = "lsst_v9.0_20250905";
 
 /// Every message of an archive, undecoded, in archive order.

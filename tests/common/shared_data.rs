@@ -5,7 +5,19 @@
 //!
 //! Included by path from both crates' tests, so it knows only std.
 
+#![allow(dead_code)] // each including test uses part of it
+
 use std::path::PathBuf;
+
+/// Every shared ZTF set (the first three keep their positions: tests index
+/// them), schema 3.0 through 4.02, public and programid 2.
+pub const ZTF_SETS: [&str; 5] = [
+    "ztf_public_20180819_mod1000",
+    "ztf_public_20200101_v3.3",
+    "ztf_public_20231018_v4.02",
+    "ztf_public_20210720_v3.5",
+    "ztf_private_ZTF18abxhyqv_v3.1-3.2",
+];
 
 /// The shared data directory; a clear panic naming the path when missing.
 pub fn shared_dir() -> PathBuf {

@@ -309,7 +309,7 @@ impl KafkaCluster {
             .map(|(i, (_, c))| format!("{}@127.0.0.1:{c}", i + 1))
             .collect();
         let cluster = cluster_id();
-        let mut nodes: Vec<ApacheKafka> = ports
+        let nodes: Vec<ApacheKafka> = ports
             .iter()
             .enumerate()
             .map(|(i, &(port, controller_port))| {
@@ -332,20 +332,9 @@ impl KafkaCluster {
             k.write_properties();
             k.format(&cluster);
         }
-        for k in &mut nodes {
-            k.spawn();
-        }
-        for k in &mut nodes {
-            let port = k.port;
-            let child = k.child.as_mut().expect("spawned");
-            assert!(
-                wait_for_port(child, port, "Apache Kafka node") && k.metadata_ready(),
-                "cluster node {} did not come up: {}",
-                k.node,
-                k.log()
-            );
-        }
-        KafkaCluster { nodes, _temp: temp }
+        let mut cluster = KafkaCluster { nodes, _temp: temp };
+        cluster.start_stopped();
+        cluster
     }
 
     pub fn brokers(&self) -> String {
@@ -378,7 +367,7 @@ impl KafkaCluster {
             let child = k.child.as_mut().expect("spawned");
             assert!(
                 wait_for_port(child, port, "Apache Kafka node") && k.metadata_ready(),
-                "cluster node {} did not come back: {}",
+                "cluster node {} did not come up: {}",
                 k.node,
                 k.log()
             );

@@ -483,6 +483,18 @@ pub fn contents(a: &dyn Archive) -> Value {
     ampel::store::fingerprint(a).unwrap()
 }
 
+/// The real alert sets the live tests stream: ALL, and the sets produced
+/// after the first (REST).
+pub const ALL: [&str; 3] = [
+    "ztf_public_20231018_v4.02.tar.gz",
+    "ztf_public_20200101_v3.3.tar.gz",
+    "ztf_public_20180819_mod1000.tar.gz",
+];
+pub const REST: [&str; 2] = [
+    "ztf_public_20200101_v3.3.tar.gz",
+    "ztf_public_20180819_mod1000.tar.gz",
+];
+
 /// The fingerprint of the embedded archive `file` in `dir`.
 pub fn sqlite_contents(dir: &Path, file: &str) -> Value {
     let a = ampel::store::open_embedded(&format!("sqlite:{}", dir.join(file).display())).unwrap();
@@ -580,6 +592,12 @@ impl Drop for Proc {
 }
 
 impl Proc {
+    /// Alerts consumed so far (0 while its metrics do not answer).
+    pub fn consumed(&self) -> f64 {
+        self.scrape()
+            .map_or(0.0, |s| metric(&s, "ampel_alerts_consumed_total", &[]))
+    }
+
     pub fn scrape(&self) -> Option<prometheus_parse::Scrape> {
         std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
         let (_, body) = http_get(self.port, "/metrics");
