@@ -19,7 +19,7 @@ use crate::units::{build_filter, CatalogSpec, UnitContext};
 use crate::AlertDecoder;
 use serde::Serialize;
 use serde_json::Value as Json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::mpsc::Receiver;
@@ -207,6 +207,7 @@ impl Pipeline {
         };
         let mut channels = Vec::new();
         let mut units = T2Units::default();
+        let mut built = BuiltT2::new();
         let mut configs: Vec<(i64, Json)> = Vec::new();
         let mut t3 = Vec::new();
         for (i, (file, ch)) in job.channels.iter().enumerate() {
@@ -231,6 +232,7 @@ impl Pipeline {
                     &u.unit,
                     &u.config,
                     &ctx,
+                    &mut built,
                     &mut units,
                     &mut configs,
                     &mut specs,
@@ -430,15 +432,27 @@ impl Pipeline {
 /// the unit's full validated config (AMPEL's `hash_t2_config`), so a config
 /// written out with its defaults and an empty one are the same T2. Returns
 /// the id.
+/// Units already built, by name and config as written: channels naming the
+/// same T2 share one build (a build may read files, e.g. neutrino regions).
+type BuiltT2 = HashMap<(String, String), Arc<dyn T2Unit>>;
+
 fn add_t2(
     unit: &str,
     config: &Json,
     ctx: &UnitContext,
+    cache: &mut BuiltT2,
     t2: &mut T2Units,
     configs: &mut Vec<(i64, Json)>,
     specs: &mut Vec<T2Spec>,
 ) -> Result<i64, crate::config::UnitConfigError> {
-    let built: Arc<dyn T2Unit> = Arc::from(build_t2(unit, config, ctx)?);
+    let built = match cache.get(&(unit.to_string(), config.to_string())) {
+        Some(u) => u.clone(),
+        None => {
+            let u: Arc<dyn T2Unit> = Arc::from(build_t2(unit, config, ctx)?);
+            cache.insert((unit.to_string(), config.to_string()), u.clone());
+            u
+        }
+    };
     let full = built.config();
     let id = config_id(&full).map_err(|e| crate::config::UnitConfigError {
         unit: unit.to_string(),
@@ -452,7 +466,7 @@ fn add_t2(
     // Dependencies first, so their tickets exist before the tied one runs.
     let mut deps = Vec::new();
     for dep in built.dependencies() {
-        let dep_id = add_t2(&dep.unit, &dep.config, ctx, t2, configs, specs)?;
+        let dep_id = add_t2(&dep.unit, &dep.config, ctx, cache, t2, configs, specs)?;
         deps.push((dep.unit, dep_id));
     }
     if !deps.is_empty() {
