@@ -93,3 +93,30 @@ fn a_refused_transaction_switches_to_op_by_op_and_loses_nothing() {
         .unwrap();
     assert_eq!(archive.config(4).unwrap(), Some(serde_json::json!({})));
 }
+
+/// A batch reaches the server as one command per collection (plus the
+/// transaction's commit), not one per op: 300 stocks' worth of ops (3,000
+/// ops over five collections) in at most six round trips, counted by the
+/// driver's command monitoring.
+#[test]
+fn a_batch_is_one_command_per_collection() {
+    use ampel::store::Archive;
+    let mongo = Mongo::start();
+    let modes: [(&str, Connect); 2] = [
+        ("bulk_txn", MongoArchive::connect),
+        ("bulk_op_by_op", MongoArchive::connect_op_by_op),
+    ];
+    for (tag, connect) in modes {
+        let db = format!("ampel_{tag}_{}", std::process::id());
+        let mut a = connect(&mongo.uri, Some(&db)).unwrap();
+        let ops = conformance::large_batch_ops(300);
+        let n = ops.len();
+        let before = a.commands_sent();
+        a.write(ops).unwrap();
+        let sent = a.commands_sent() - before;
+        let max = if a.uses_transactions() { 6 } else { 5 };
+        eprintln!("{tag}: {n} ops in {sent} commands");
+        assert!(sent <= max, "{tag}: {sent} commands for {n} ops");
+        a.drop_database().unwrap();
+    }
+}

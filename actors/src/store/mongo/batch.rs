@@ -1,199 +1,38 @@
-//! How a batch of [`WriteOp`]s becomes MongoDB updates with AMPEL's
-//! operators (`$addToSet`, `$push`, `$setOnInsert`), and how a batch runs
-//! in one transaction, retried whole on transient conflicts.
+//! How a batch of [`WriteOp`]s reaches the server: its statements
+//! ([`Statements`]) go as one `update` (or `insert`) command per
+//! collection — one round trip per collection per batch, where one per op
+//! made a 172-alert replay 2,058 requests — split only at the server's
+//! limits. Updates are ordered (two ops on one document apply in order;
+//! the server stops at the first failure), inserts unordered (each is its
+//! own document). With transactions the whole batch is one, retried whole
+//! on transient conflicts; without, a statement refused by a concurrent
+//! upsert (duplicate key) is sent again from where the server stopped.
 
 use super::errors::{
-    backoff, TRANSIENT_TRANSACTION_ERROR, TXN_MAX_ATTEMPTS, TXN_RETRY_LIMIT,
+    backoff, is_duplicate_key, TRANSIENT_TRANSACTION_ERROR, TXN_MAX_ATTEMPTS, TXN_RETRY_LIMIT,
     UNKNOWN_TRANSACTION_COMMIT_RESULT,
 };
-use super::sync::{to_b, to_doc, MongoSync};
+use super::statements::{Statements, Stmt};
+use super::sync::MongoSync;
 use ampel::store::*;
 use mongodb::bson::{doc, Bson, Document};
+use mongodb::error::{Error, ErrorKind, WriteError, WriteFailure};
 use mongodb::sync::ClientSession;
 
+/// Statements per command at most (the server's maxWriteBatchSize is
+/// 100,000) and command bytes at most (its document limit is 16 MiB).
+const MAX_STATEMENTS: usize = 10_000;
+const MAX_BYTES: usize = 8 << 20;
+
 impl MongoSync {
-    pub(super) fn t2_filter(k: &T2Key) -> Document {
-        doc! {"stock": k.stock, "unit": &k.unit, "config": k.config, "link": k.link}
-    }
-
-    /// One op as MongoDB updates.
-    pub(super) fn apply(
-        &self,
-        op: &WriteOp,
-        s: &mut Option<&mut ClientSession>,
-    ) -> mongodb::error::Result<()> {
-        macro_rules! run {
-            ($action:expr) => {
-                match s.as_mut() {
-                    Some(session) => $action.session(&mut **session).run().map(|_| ()),
-                    None => $action.run().map(|_| ()),
-                }
-            };
-        }
-        match op {
-            WriteOp::DataPoint(d) => run!(self
-                .coll("t0")
-                .update_one(
-                    doc! {"id": d.id},
-                    doc! {
-                        "$setOnInsert": {"body": to_b(&d.body)},
-                        "$addToSet": {
-                            "stock": {"$each": to_b(&d.stock)},
-                            "channel": {"$each": to_b(&d.channel)},
-                            "tag": {"$each": to_b(&d.tag)},
-                        },
-                        "$push": {"meta": {"$each": to_b(&d.meta)}},
-                    },
-                )
-                .upsert(true)),
-            WriteOp::Stock {
-                stock,
-                channel,
-                names,
-                tags,
-                journal,
-            } => {
-                let mut set = doc! {"updated": journal.ts};
-                set.insert(format!("ts.{channel}.upd"), journal.ts);
-                let mut min = Document::new();
-                min.insert(format!("ts.{channel}.tied"), journal.ts);
-                run!(self
-                    .coll("stock")
-                    .update_one(
-                        doc! {"stock": stock},
-                        doc! {
-                            "$addToSet": {"channel": channel, "name": {"$each": to_b(names)}, "tag": {"$each": to_b(tags)}},
-                            "$push": {"journal": to_b(journal)},
-                            "$set": set,
-                            "$min": min,
-                        },
-                    )
-                    .upsert(true))
-            }
-            WriteOp::Journal { stock, entry } => run!(self
-                .coll("stock")
-                .update_one(doc! {"stock": stock}, doc! {"$push": {"journal": to_b(entry)}})),
-            WriteOp::State(t) => run!(self
-                .coll("t1")
-                .update_one(
-                    doc! {"stock": t.stock, "link": t.link},
-                    doc! {
-                        "$setOnInsert": {"dps": to_b(&t.dps), "code": t.code},
-                        "$addToSet": {"channel": {"$each": to_b(&t.channel)}, "tag": {"$each": to_b(&t.tag)}},
-                        "$push": {"meta": {"$each": to_b(&t.meta)}},
-                    },
-                )
-                .upsert(true)),
-            WriteOp::T2Ticket(t) => {
-                let mut insert = to_doc(t);
-                for k in ["stock", "unit", "config", "link", "channel", "tag"] {
-                    insert.remove(k);
-                }
-                run!(self
-                    .coll("t2")
-                    .update_one(
-                        Self::t2_filter(&t.key()),
-                        doc! {
-                            "$setOnInsert": insert,
-                            "$addToSet": {"channel": {"$each": to_b(&t.channel)}, "tag": {"$each": to_b(&t.tag)}},
-                        },
-                    )
-                    .upsert(true))
-            }
-            WriteOp::T2Result {
-                key,
-                code,
-                body,
-                meta,
-                trials,
-                retry_after,
-            } => {
-                let mut push = doc! {"meta": to_b(meta)};
-                if let Some(b) = body {
-                    push.insert("body", to_b(b));
-                }
-                run!(self.coll("t2").update_one(
-                    Self::t2_filter(key),
-                    doc! {"$set": {"code": code, "trials": i64::from(*trials), "retry_after": to_b(retry_after)}, "$push": push},
-                ))
-            }
-            WriteOp::T2Code { key, code } => {
-                let set = if *code == ampel::store::code::NEW {
-                    doc! {"code": code, "trials": 0i64, "retry_after": Bson::Null}
-                } else {
-                    doc! {"code": code}
-                };
-                run!(self.coll("t2").update_one(Self::t2_filter(key), doc! {"$set": set}))
-            }
-            WriteOp::T3(d) => run!(self.coll("t3").insert_one(to_doc(d))),
-            WriteOp::Log(d) => run!(self.coll("log").insert_one(to_doc(d))),
-            WriteOp::Event(d) => run!(self.coll("event").replace_one(doc! {"run": d.run}, to_doc(d)).upsert(true)),
-            WriteOp::Heartbeat { run, ts } => run!(self
-                .coll("event")
-                .update_one(doc! {"run": run, "code": code::RUNNING}, doc! {"$set": {"heartbeat": ts}})),
-            WriteOp::Config { id, config } => run!(self
-                .coll("conf")
-                .update_one(doc! {"_id": id}, doc! {"$setOnInsert": {"config": to_b(config)}})
-                .upsert(true)),
-            WriteOp::Trouble(d) => run!(self.coll("trouble").insert_one(doc! {"doc": to_b(d)})),
-            WriteOp::Reaction(d) => {
-                run!(self
-                    .coll("reaction")
-                    .update_one(doc! {"id": &d.id}, doc! {"$setOnInsert": to_doc(d)})
-                    .upsert(true))?;
-                for (stock, digest) in &d.items {
-                    run!(self
-                        .coll("reaction_item")
-                        .update_one(
-                            doc! {"destination": &d.destination, "stock": stock, "digest": digest},
-                            doc! {"$setOnInsert": {"reaction": &d.id}},
-                        )
-                        .upsert(true))?;
-                }
-                Ok(())
-            }
-            WriteOp::ReactionState {
-                id,
-                state,
-                attempts,
-                next_try,
-                error,
-                ts,
-            } => {
-                let mut set = doc! {"state": state.name(), "attempts": i64::from(*attempts),
-                    "next_try": next_try, "updated": ts};
-                if let Some(e) = error {
-                    set.insert("error", e);
-                }
-                run!(self.coll("reaction").update_one(doc! {"id": id}, doc! {"$set": set}))
-            }
-            WriteOp::RearmReactions {
-                destination,
-                uncertain,
-                ts,
-            } => {
-                let mut states = vec!["failed"];
-                if *uncertain {
-                    states.push("uncertain");
-                }
-                let mut f = doc! {"state": {"$in": states}};
-                if let Some(d) = destination {
-                    f.insert("destination", d);
-                }
-                run!(self.coll("reaction").update_many(
-                    f,
-                    doc! {"$set": {"state": "pending", "attempts": 0i64, "next_try": ts, "updated": ts}},
-                ))
-            }
-        }
-    }
-
     /// The batch in one transaction, retried whole while the server labels
     /// the failure `TransientTransactionError` (a write conflict with a
-    /// concurrent writer, a primary stepping down), and its commit retried
-    /// while labelled `UnknownTransactionCommitResult`: the driver's own
-    /// `and_run` pattern, bounded by [`TXN_RETRY_LIMIT`] with back-off.
+    /// concurrent writer, a primary stepping down) or a concurrent upsert
+    /// won a key, and its commit retried while labelled
+    /// `UnknownTransactionCommitResult`: the driver's own `and_run`
+    /// pattern, bounded by [`TXN_RETRY_LIMIT`] with back-off.
     pub(super) fn write_in_transaction(&self, ops: &[WriteOp]) -> mongodb::error::Result<()> {
+        let statements = Statements::of(ops);
         let mut session = self.client.start_session().run()?;
         let started = std::time::Instant::now();
         let mut attempt = 0u32;
@@ -201,9 +40,12 @@ impl MongoSync {
             attempt += 1;
             let may_retry =
                 |attempt: u32| attempt < TXN_MAX_ATTEMPTS && started.elapsed() < TXN_RETRY_LIMIT;
-            match self.try_transaction(&mut session, ops) {
+            match self.try_transaction(&mut session, &statements) {
                 Ok(()) => return Ok(()),
-                Err(e) if e.contains_label(TRANSIENT_TRANSACTION_ERROR) && may_retry(attempt) => {
+                Err(e)
+                    if (e.contains_label(TRANSIENT_TRANSACTION_ERROR) || is_duplicate_key(&e))
+                        && may_retry(attempt) =>
+                {
                     std::thread::sleep(backoff(attempt));
                 }
                 Err(e) => return Err(e),
@@ -214,19 +56,15 @@ impl MongoSync {
     fn try_transaction(
         &self,
         session: &mut ClientSession,
-        ops: &[WriteOp],
+        statements: &Statements,
     ) -> mongodb::error::Result<()> {
         session.start_transaction().run()?;
-        let mut s = Some(session);
-        for op in ops {
-            if let Err(e) = self.apply(op, &mut s) {
-                if let Some(session) = s {
-                    let _ = session.abort_transaction().run();
-                }
-                return Err(e);
+        for (collection, stmts) in &statements.by_collection {
+            if let Err(f) = self.send_all(collection, stmts, Some(&mut *session)) {
+                let _ = session.abort_transaction().run();
+                return Err(f.error);
             }
         }
-        let session = s.expect("session");
         let mut tries = 0;
         loop {
             tries += 1;
@@ -238,4 +76,141 @@ impl MongoSync {
             }
         }
     }
+
+    /// Without a transaction: each statement atomic on its own, in order
+    /// per collection. A statement that lost a concurrent upsert's race
+    /// (duplicate key) is sent again, with the rest after it.
+    pub(super) fn write_op_by_op(&self, ops: &[WriteOp]) -> mongodb::error::Result<()> {
+        let statements = Statements::of(ops);
+        for (collection, stmts) in &statements.by_collection {
+            let mut from = 0;
+            let mut attempt = 0;
+            loop {
+                match self.send_all(collection, &stmts[from..], None) {
+                    Ok(()) => break,
+                    Err(Failed { done, error }) if is_duplicate_key(&error) && attempt < 5 => {
+                        attempt += 1;
+                        from += done;
+                        std::thread::sleep(backoff(attempt));
+                    }
+                    Err(Failed { error, .. }) => return Err(error),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One collection's statements, in as few commands as the limits
+    /// allow; runs of updates and of inserts keep their order.
+    fn send_all(
+        &self,
+        collection: &str,
+        stmts: &[Stmt],
+        mut session: Option<&mut ClientSession>,
+    ) -> Result<(), Failed> {
+        let mut done = 0;
+        for (insert, chunk) in chunks(stmts) {
+            let n = chunk.len();
+            self.send(collection, chunk, session.as_deref_mut(), insert)
+                .map_err(|(at, error)| Failed {
+                    done: done + at,
+                    error,
+                })?;
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// One command; on failure, how many statements before the failing
+    /// one the server applied.
+    fn send(
+        &self,
+        collection: &str,
+        chunk: Vec<Document>,
+        session: Option<&mut ClientSession>,
+        insert: bool,
+    ) -> Result<(), (usize, Error)> {
+        let command = if insert {
+            doc! {"insert": collection, "documents": chunk, "ordered": false}
+        } else {
+            doc! {"update": collection, "updates": chunk, "ordered": true}
+        };
+        let action = self.db.run_command(command);
+        let reply = match session {
+            Some(s) => action.session(s).run(),
+            None => action.run(),
+        }
+        .map_err(|e| (0, e))?;
+        check_reply(&reply)
+    }
+}
+
+/// The statements as commands' arrays: a new command where updates turn
+/// to inserts or back, or at the limits.
+fn chunks(stmts: &[Stmt]) -> Vec<(bool, Vec<Document>)> {
+    let mut out: Vec<(bool, Vec<Document>)> = Vec::new();
+    let mut bytes = 0;
+    for stmt in stmts {
+        let insert = stmt.is_insert();
+        let d = stmt.clone().into_doc();
+        let size = encoded_len(&d);
+        let fits = out.last().is_some_and(|(kind, c)| {
+            *kind == insert && c.len() < MAX_STATEMENTS && bytes + size <= MAX_BYTES
+        });
+        if !fits {
+            out.push((insert, Vec::new()));
+            bytes = 0;
+        }
+        bytes += size;
+        out.last_mut().expect("a chunk").1.push(d);
+    }
+    out
+}
+
+/// A document's BSON size, without keeping the bytes.
+fn encoded_len(d: &Document) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    let _ = d.to_writer(&mut c);
+    c.0
+}
+
+/// The server's verdict inside an `ok: 1` reply: the first write error
+/// (with the index of its statement), or a write concern error.
+fn check_reply(reply: &Document) -> Result<(), (usize, Error)> {
+    if let Ok(errors) = reply.get_array("writeErrors") {
+        if let Some(Bson::Document(w)) = errors.first() {
+            let index = w.get_i32("index").unwrap_or(0).max(0) as usize;
+            let error: WriteError =
+                mongodb::bson::from_document(w.clone()).map_err(|e| (index, Error::from(e)))?;
+            return Err((
+                index,
+                Error::from(ErrorKind::Write(WriteFailure::WriteError(error))),
+            ));
+        }
+    }
+    if let Ok(w) = reply.get_document("writeConcernError") {
+        let error: mongodb::error::WriteConcernError =
+            mongodb::bson::from_document(w.clone()).map_err(|e| (0, Error::from(e)))?;
+        return Err((
+            0,
+            Error::from(ErrorKind::Write(WriteFailure::WriteConcernError(error))),
+        ));
+    }
+    Ok(())
+}
+
+/// A collection's statements that failed: `done` of them were applied.
+struct Failed {
+    done: usize,
+    error: Error,
 }

@@ -12,6 +12,7 @@
 
 mod batch;
 mod errors;
+mod statements;
 mod sync;
 
 use ampel::store::*;
@@ -46,6 +47,12 @@ impl MongoArchive {
     /// server refused one with IllegalOperation, code 20).
     pub fn uses_transactions(&self) -> bool {
         self.call(|m| m.uses_transactions())
+    }
+
+    /// Commands (round trips) sent to the server since connecting:
+    /// what a batch costs on the wire.
+    pub fn commands_sent(&self) -> u64 {
+        self.call(|m| m.commands_sent())
     }
 
     fn open(uri: &str, db: Option<&str>, transactions: bool) -> Result<Self, StoreError> {

@@ -1,7 +1,7 @@
 //! The MongoDB archive's work, on the driver's synchronous API: AMPEL's
-//! collections, document shapes and indexes. Each op of a batch is one
-//! update with AMPEL's operators (`$addToSet`, `$push`, `$setOnInsert`), the
-//! same semantics as `ampel::store::merge` (checked by the conformance suite).
+//! collections, document shapes and indexes, reads and claims. A batch's
+//! ops become statements ([`super::statements`]) sent as one command per
+//! collection ([`super::batch`]).
 //!
 //! A batch runs in a multi-document transaction when the server supports
 //! them (replica sets, sharded clusters). A standalone server does not; the
@@ -16,19 +16,25 @@
 use super::errors::{backend_error, no_transactions, redact};
 use ampel::store::*;
 use mongodb::bson::{self, doc, Bson, Document};
-use mongodb::options::{IndexOptions, ReturnDocument};
+use mongodb::event::{command::CommandEvent, EventHandler};
+use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
 use mongodb::sync::{Client, Collection, Database};
 use mongodb::IndexModel;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 pub(super) struct MongoSync {
     pub(super) client: Client,
     pub(super) db: Database,
     location: String,
     transactions: bool,
+    /// Commands sent to the server (round trips), counted by the driver's
+    /// command monitoring.
+    commands: Arc<AtomicU64>,
 }
 
 pub(super) fn to_doc<T: Serialize>(v: &T) -> Document {
@@ -47,7 +53,15 @@ impl MongoSync {
     pub fn connect(uri: &str, db: Option<&str>, transactions: bool) -> Result<Self, StoreError> {
         let location = redact(uri);
         let fail = |e: mongodb::error::Error| backend_error(&location, e);
-        let client = Client::with_uri_str(uri).map_err(fail)?;
+        let mut options = ClientOptions::parse(uri).run().map_err(fail)?;
+        let commands = Arc::new(AtomicU64::new(0));
+        let counter = commands.clone();
+        options.command_event_handler = Some(EventHandler::callback(move |e: CommandEvent| {
+            if matches!(e, CommandEvent::Started(_)) {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+        let client = Client::with_options(options).map_err(fail)?;
         let db = match db {
             Some(name) => client.database(name),
             None => client
@@ -60,6 +74,7 @@ impl MongoSync {
             location: format!("{location} (database {})", db.name()),
             db,
             transactions,
+            commands,
         };
         a.create_indexes()?;
         Ok(a)
@@ -90,6 +105,11 @@ impl MongoSync {
             reason: format!("counter {id:?}: upsert returned no document 5 times"),
             transient: true,
         })
+    }
+
+    /// Commands sent so far (each one round trip).
+    pub fn commands_sent(&self) -> u64 {
+        self.commands.load(Ordering::Relaxed)
     }
 
     /// Whether batches still go in transactions.
@@ -243,11 +263,7 @@ impl Archive for MongoSync {
                 Err(e) => return Err(self.fail()(e)),
             }
         }
-        let mut none = None;
-        for op in &ops {
-            self.apply(op, &mut none).map_err(self.fail())?;
-        }
-        Ok(())
+        self.write_op_by_op(&ops).map_err(self.fail())
     }
 
     fn stock(&self, stock: i64) -> Result<Option<StockDoc>, StoreError> {
@@ -378,7 +394,7 @@ impl Archive for MongoSync {
             if steal_running {
                 claimable.push(doc! {"code": code::RUNNING});
             }
-            let mut filter = Self::t2_filter(k);
+            let mut filter = super::statements::t2_filter(k);
             filter.insert("$or", claimable);
             let d = self
                 .coll("t2")
