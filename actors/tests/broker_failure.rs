@@ -10,7 +10,6 @@ mod services;
 
 use serde_json::Value;
 use services::{data, job_with, spawn_run, KafkaCluster, Proc, ALL, REST};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn cluster(test: &str) -> Option<KafkaCluster> {
@@ -24,7 +23,7 @@ fn cluster(test: &str) -> Option<KafkaCluster> {
 }
 
 fn produce(brokers: &str, topic: &str, files: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ampel"))
+    let out = services::ampel()
         .args(["produce", "--brokers", brokers, "--topic", topic])
         .args(files.iter().map(|f| data(f)))
         .output()

@@ -15,50 +15,15 @@ mod services;
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::BaseConsumer;
-use serde::Deserialize;
 use serde_json::Value as Json;
+use services::kustomize::{overlays, render};
 use services::promql::{label_names, metric_names};
 use services::repo_root as root;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 const AMPEL: &str = env!("CARGO_BIN_EXE_ampel");
-
-fn overlays() -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir(root().join("k8s/overlays"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("kustomization.yaml").is_file())
-        .collect();
-    out.sort();
-    assert!(
-        out.len() >= 2,
-        "a small and a survey-scale overlay: {out:?}"
-    );
-    out
-}
-
-/// `kubectl kustomize DIR`, as parsed documents.
-fn render(dir: &Path) -> Vec<Json> {
-    let kubectl = services::find("kubectl", "KUBECTL");
-    let out = Command::new(kubectl)
-        .arg("kustomize")
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "kubectl kustomize {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    serde_norway::Deserializer::from_str(&text)
-        .map(|d| Json::deserialize(d).unwrap())
-        .filter(|d| !d.is_null())
-        .collect()
-}
 
 fn ampel(args: &[&str]) -> std::process::Output {
     Command::new(AMPEL).args(args).output().unwrap()
@@ -118,18 +83,25 @@ impl Rendered {
             .find(|d| d["metadata"]["name"] == name)
     }
 
-    fn deployment(&self, component: &str) -> &Json {
-        self.of_kind("Deployment")
+    /// The Deployments and StatefulSets (T0's, for stable pod names).
+    fn workloads(&self) -> Vec<&Json> {
+        let mut w = self.of_kind("Deployment");
+        w.extend(self.of_kind("StatefulSet"));
+        w
+    }
+
+    fn workload(&self, component: &str) -> &Json {
+        self.workloads()
             .into_iter()
             .find(|d| {
                 d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]
                     == component
             })
-            .unwrap_or_else(|| panic!("{}: no Deployment of component {component}", self.overlay))
+            .unwrap_or_else(|| panic!("{}: no workload of component {component}", self.overlay))
     }
 }
 
-/// What one container of a Deployment must agree on with the binary.
+/// What one container of a workload must agree on with the binary.
 /// What the manifests are checked against, read once.
 struct Code {
     /// `AMPEL_*` names the sources read.
@@ -153,7 +125,7 @@ impl Code {
 
 fn check_container(r: &Rendered, deploy: &Json, code: &Code, tmp: &Path) -> Json {
     let name = deploy["metadata"]["name"].as_str().unwrap();
-    let at = format!("{}: Deployment {name}", r.overlay);
+    let at = format!("{}: {} {name}", r.overlay, deploy["kind"]);
     let pod = &deploy["spec"]["template"]["spec"];
     let c = &pod["containers"][0];
     let args: Vec<&str> = c["args"]
@@ -337,10 +309,10 @@ fn every_overlay_renders_and_agrees_with_the_binary() {
         };
         let o = r.overlay.clone();
 
-        // The three tiers' Deployments, each with a matching Service.
-        let t0 = r.deployment("t0");
-        let t2 = r.deployment("t2");
-        let t3 = r.deployment("t3");
+        // The three tiers' workloads, each with a matching Service.
+        let t0 = r.workload("t0");
+        let t2 = r.workload("t2");
+        let t3 = r.workload("t3");
         let s0 = check_container(&r, t0, &code, &tmp.path().join(&o));
         assert!(
             s0["source"]["kafka"].is_object(),
@@ -370,7 +342,7 @@ fn every_overlay_renders_and_agrees_with_the_binary() {
         // Consumers up to the topic's partitions.
         let partitions: i64 = t0["metadata"]["annotations"]["ampel.io/topic-partitions"]
             .as_str()
-            .expect("the T0 Deployment says its topic's partitions")
+            .expect("the T0 workload says its topic's partitions")
             .parse()
             .unwrap();
         let replicas = t0["spec"]["replicas"].as_i64().unwrap();
@@ -380,13 +352,13 @@ fn every_overlay_renders_and_agrees_with_the_binary() {
         );
 
         // Services select pods and name their metrics port.
-        let deployments = r.of_kind("Deployment");
+        let deployments = r.workloads();
         let services = r.of_kind("Service");
         for d in &deployments {
             let labels = &d["spec"]["template"]["metadata"]["labels"];
             assert!(
                 labels_match(&d["spec"]["selector"]["matchLabels"], labels),
-                "{o}: a Deployment's selector misses its pods"
+                "{o}: a workload's selector misses its pods"
             );
             let svc = services
                 .iter()

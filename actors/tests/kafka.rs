@@ -17,7 +17,6 @@ use services::{contents, data, http_get, job, metric, produce, run_cli, spawn_ru
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Alert ids in the files, decoded directly.
@@ -294,7 +293,7 @@ fn unreachable_brokers_are_retried_and_reported() {
     let dir = tempfile::tempdir().unwrap();
     let port = services::free_port(); // nothing listens there
     let j = job(dir.path(), &format!("{{kafka: {{brokers: '127.0.0.1:{port}', topics: [x], group: g, stop_after_idle_seconds: 3}}}}"));
-    let out = Command::new(env!("CARGO_BIN_EXE_ampel"))
+    let out = services::ampel()
         .current_dir(dir.path())
         .args(["run", "--job"])
         .arg(&j)

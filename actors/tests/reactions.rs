@@ -10,7 +10,7 @@ use ampel::store::{Archive, ReactionQuery, ReactionState, SqliteArchive};
 use serde_json::{json, Value};
 use services::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 const SLACK_TOKEN: &str = "xoxb-test-token-5ecret";
@@ -48,7 +48,7 @@ fn replay_job(dir: &Path) -> PathBuf {
 fn ampel(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     std::fs::create_dir_all(dir.join("secrets")).unwrap();
     std::fs::write(dir.join("secrets/hook-key"), format!("{HOOK_KEY}\n")).unwrap();
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ampel"));
+    let mut c = services::ampel();
     c.current_dir(dir)
         .args(args)
         .env("TEST_SLACK_TOKEN", SLACK_TOKEN)

@@ -10,10 +10,9 @@ mod services;
 
 use serde_json::Value;
 use services::{repo_root, Broker, Redis};
-use std::process::Command;
 
 fn bench_scale(job: &str, copies: &str, broker: &Broker, redis: &Redis) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_ampel"))
+    let out = services::ampel()
         .current_dir(repo_root())
         .args(["bench", "scale", "--job", job, "--copies", copies])
         .args([

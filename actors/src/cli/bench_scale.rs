@@ -34,6 +34,11 @@ pub struct BenchScaleArgs {
     /// Partitions of the benchmark topic (the most consumers that get work).
     #[arg(long, default_value_t = 6)]
     partitions: i32,
+    /// The consumers' assignor (`partition.assignment.strategy`):
+    /// cooperative-sticky, the runtime's default, or `range` for brokers
+    /// whose coordinator carries no cooperative rebalances (tansu 0.6).
+    #[arg(long, default_value = ampel_actors::kafka::ASSIGNOR)]
+    pub assignor: String,
     /// `ampel run` consumer processes of the scaled-out layout.
     #[arg(long, default_value_t = 3)]
     consumers: usize,
@@ -76,6 +81,7 @@ pub fn run(args: BenchScaleArgs) -> anyhow::Result<ExitCode> {
         base: base.clone(),
         brokers: args.brokers.clone(),
         hot: args.hot.clone(),
+        assignor: args.assignor.clone(),
         consumers,
         workers,
         threads: args.t2_threads,
@@ -165,6 +171,7 @@ struct Layout<'a> {
     base: Json,
     brokers: String,
     hot: String,
+    assignor: String,
     consumers: usize,
     workers: usize,
     threads: usize,
@@ -208,6 +215,7 @@ impl Layout<'_> {
         job["source"] = json!({"kafka": {
             "brokers": self.brokers, "topics": [topic], "group": self.name,
             "stop_after_idle_seconds": IDLE,
+            "properties": {"partition.assignment.strategy": self.assignor},
         }});
         job["store"] = json!({"archive": archive, "hot": self.hot});
         if self.workers > 0 {
@@ -357,21 +365,30 @@ fn wait_stable(
         last = held;
         std::thread::sleep(Duration::from_millis(100));
     }
-    bail!("the consumers' partitions did not settle in 90 s (last seen: {last:?})")
+    bail!("the consumers' partitions did not settle in 90 s (last seen: {last:?}); a broker whose group coordinator runs no cooperative rebalances (tansu) needs --assignor range")
 }
 
-/// The partitions a consumer holds after the last rebalance in its log.
+/// The partitions a consumer holds, replayed from its log: each
+/// rebalance line names the partitions assigned or revoked (all of them
+/// with an eager assignor, only those that move with cooperative-sticky).
 fn held_partitions(log: &str) -> Vec<String> {
-    let Some(at) = log.rfind("rebalance: partitions ") else {
-        return Vec::new();
-    };
-    let line = log[at..].lines().next().unwrap_or("");
-    match line.strip_prefix("rebalance: partitions assigned partitions=") {
-        Some(list) => list
+    let mut held = std::collections::BTreeSet::new();
+    for line in log.lines() {
+        let Some(at) = line.find("rebalance: partitions ") else {
+            continue;
+        };
+        let rest = &line[at + "rebalance: partitions ".len()..];
+        let names = rest
             .split('"')
             .filter(|p| p.contains('/'))
-            .map(str::to_string)
-            .collect(),
-        None => Vec::new(),
+            .map(str::to_string);
+        if rest.starts_with("assigned") {
+            held.extend(names);
+        } else if rest.starts_with("revoked") {
+            for n in names {
+                held.remove(&n);
+            }
+        }
     }
+    held.into_iter().collect()
 }

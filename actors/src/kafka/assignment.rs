@@ -8,9 +8,19 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use std::time::Duration;
 
-/// Each member's partitions as `topic/partition`, when the coordinator
-/// describes the group as Stable; `None` when it cannot or does not.
-pub fn describe(brokers: &str, group: &str) -> Option<Vec<Vec<String>>> {
+/// A Stable group as its coordinator describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupView {
+    /// The assignor the members agreed on (`range`, `cooperative-sticky`).
+    pub protocol: String,
+    /// Each member: its id (a static member's starts with its
+    /// `group.instance.id`) and its partitions as `topic/partition`.
+    pub members: Vec<(String, Vec<String>)>,
+}
+
+/// The group, when the coordinator describes it as Stable; `None` when it
+/// cannot or does not.
+pub fn describe_group(brokers: &str, group: &str) -> Option<GroupView> {
     let c: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .create()
@@ -22,10 +32,25 @@ pub fn describe(brokers: &str, group: &str) -> Option<Vec<Vec<String>>> {
     if g.state() != "Stable" || g.members().is_empty() {
         return None;
     }
-    g.members()
+    let members = g
+        .members()
         .iter()
-        .map(|m| m.assignment().map(decode).unwrap_or(Some(Vec::new())))
-        .collect()
+        .map(|m| {
+            let parts = m.assignment().map(decode).unwrap_or(Some(Vec::new()))?;
+            Some((m.id().to_string(), parts))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(GroupView {
+        protocol: g.protocol().to_string(),
+        members,
+    })
+}
+
+/// Each member's partitions as `topic/partition`, when the coordinator
+/// describes the group as Stable; `None` when it cannot or does not.
+pub fn describe(brokers: &str, group: &str) -> Option<Vec<Vec<String>>> {
+    let g = describe_group(brokers, group)?;
+    Some(g.members.into_iter().map(|(_, p)| p).collect())
 }
 
 /// A ConsumerProtocolAssignment: int16 version, then an array of (string

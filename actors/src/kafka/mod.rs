@@ -8,4 +8,4 @@ mod produce;
 mod source;
 
 pub use produce::{produce, ProduceSummary};
-pub use source::{client_config, SourceHealth};
+pub use source::{client_config, SourceHealth, ASSIGNOR};

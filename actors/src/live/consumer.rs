@@ -15,15 +15,19 @@ use ampel::source::{Origin, RawAlert, SourceError};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Rebalances: before partitions are taken away, wait until what was taken
 /// from them is stored and commit it, so the next owner neither loses nor
-/// repeats work.
+/// repeats work. Partitions assigned while the consumer is paused
+/// (backpressure) start paused: an incremental rebalance hands over new
+/// partitions without touching the paused ones, and they would otherwise
+/// be consumed past the in-flight bound.
 pub struct LiveContext {
     ledger: Arc<Ledger>,
+    paused: Arc<AtomicBool>,
 }
 
 impl ClientContext for LiveContext {}
@@ -43,12 +47,18 @@ impl ConsumerContext for LiveContext {
             }
             commit(consumer, &self.ledger, CommitMode::Sync);
             self.ledger.forget(&lost);
-            tracing::info!(partitions = lost.len(), "rebalance: partitions revoked");
+            let parts: Vec<String> = lost.iter().map(|(t, p)| format!("{t}/{p}")).collect();
+            tracing::info!(partitions = ?parts, "rebalance: partitions revoked");
         }
     }
 
-    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(tpl) = rebalance {
+            if self.paused.load(Ordering::SeqCst) {
+                if let Err(e) = consumer.pause(tpl) {
+                    tracing::warn!(error = %e, "pausing newly assigned partitions failed");
+                }
+            }
             let parts: Vec<String> = tpl
                 .elements()
                 .iter()
@@ -93,6 +103,8 @@ pub struct AlertConsumer {
     shared: Arc<Shared>,
     decoders: Addr<Decoder>,
     paused: bool,
+    /// `paused`, for the rebalance callbacks.
+    paused_flag: Arc<AtomicBool>,
     last_lag: Instant,
     last_error_log: Option<Instant>,
 }
@@ -105,6 +117,7 @@ impl AlertConsumer {
             shared,
             decoders,
             paused: false,
+            paused_flag: Arc::new(AtomicBool::new(false)),
             last_lag: Instant::now(),
             last_error_log: None,
         }
@@ -114,6 +127,7 @@ impl AlertConsumer {
         if self.consumer.is_none() {
             let ctx = LiveContext {
                 ledger: self.shared.ledger.clone(),
+                paused: self.paused_flag.clone(),
             };
             let made = client_config(&self.cfg)
                 .create_with_context::<_, BaseConsumer<LiveContext>>(ctx)
@@ -177,6 +191,7 @@ impl AlertConsumer {
             match r {
                 Ok(()) => {
                     self.paused = pause;
+                    self.paused_flag.store(pause, Ordering::SeqCst);
                     s.metrics.consumer_paused.set(i64::from(pause));
                     tracing::info!(
                         in_flight,
@@ -247,7 +262,12 @@ impl Handler<PollRound> for AlertConsumer {
             shared.consumer_done.store(true, Ordering::SeqCst);
             return;
         }
-        if self.connect().is_none() {
+        let fatal = shared.health.fatal.lock().is_ok_and(|f| f.is_some());
+        if fatal || self.connect().is_none() {
+            // A fatal client polls no more; the run is stopping it.
+            if fatal {
+                std::thread::sleep(Duration::from_millis(50));
+            }
             ctx.address().do_send(PollRound);
             return;
         }
@@ -289,6 +309,15 @@ impl Handler<PollRound> for AlertConsumer {
                     self.decoders.do_send(Decode { seq, item });
                 }
                 Some(Err(e)) => {
+                    if let Some((code, reason)) = c.client().fatal_error() {
+                        // Decided by librdkafka's fatal flag, not the text.
+                        let why = format!("{code:?}: {reason}");
+                        tracing::error!(error = %why, "kafka: fatal consumer error; stopping");
+                        if let Ok(mut f) = shared.health.fatal.lock() {
+                            f.get_or_insert(why);
+                        }
+                        break;
+                    }
                     self.log_error(&e.to_string());
                     break;
                 }

@@ -110,7 +110,9 @@ pub struct LiveOptions {
 pub struct LiveOutcome {
     pub summary: RunSummary,
     /// 0 normal, 4 catch-up run that never reached its brokers, 5 archive
-    /// failure (nothing unstored was committed).
+    /// failure (nothing unstored was committed), 7 T2 work left undone by a
+    /// catch-up run, 8 a fatal Kafka client error (e.g. fenced: another
+    /// process uses the same `group.instance.id`).
     pub exit: u8,
     /// Kafka errors seen, and the last one.
     pub broker_errors: u64,
@@ -304,6 +306,10 @@ pub fn run(
             if opts.stop.load(Ordering::SeqCst) {
                 break "signal received".to_string();
             }
+            if let Some(why) = shared.health.fatal.lock().ok().and_then(|f| f.clone()) {
+                exit = 8;
+                break format!("kafka: {why}");
+            }
             if let Some(idle) = idle_stop {
                 // With the group watched, an assignment does not restart
                 // the idle clock: the watch already keeps a member whose
@@ -338,7 +344,7 @@ pub fn run(
         tracing::info!(reason = %reason, "stopping: storing and committing what was taken");
         shared.stopping.store(true, Ordering::SeqCst);
         let _ = ingest.send(ingest::FlushNow).await;
-        while !shared.consumer_done.load(Ordering::SeqCst) && exit == 0 {
+        while !shared.consumer_done.load(Ordering::SeqCst) && (exit == 0 || exit == 8) {
             actix::clock::sleep(Duration::from_millis(50)).await;
         }
         if exit == 0 && (t2_workers > 0 || redis_queue) {

@@ -24,6 +24,81 @@ pub struct ApacheKafka {
     node: u32,
     voters: String,
     replication: u32,
+    /// A second, SASL_SSL listener ([`start_sasl_ssl`](Self::start_sasl_ssl)).
+    pub sasl: Option<SaslSsl>,
+}
+
+/// A SASL_SSL listener with SCRAM-SHA-512, as the survey overlay's
+/// consumers use: a self-signed certificate for 127.0.0.1 (the client's CA
+/// file), one SCRAM user created when the storage is formatted.
+#[derive(Clone, Debug)]
+pub struct SaslSsl {
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    /// The broker's certificate, PEM: the client's `ssl.ca.location`.
+    pub ca: PathBuf,
+    keystore: PathBuf,
+}
+
+const KEYSTORE_PASSWORD: &str = "ampel-test";
+
+impl SaslSsl {
+    /// A key pair and self-signed certificate (SAN IP 127.0.0.1) made with
+    /// the JDK's keytool into `dir`.
+    fn create(dir: &Path) -> SaslSsl {
+        let keystore = dir.join("broker.p12");
+        let ca = dir.join("ca.pem");
+        let keytool = |args: &[&str]| {
+            let out = Command::new("keytool")
+                .args(args)
+                .output()
+                .unwrap_or_else(|e| {
+                    panic!("running keytool (the JDK's, for the SASL_SSL listener): {e}")
+                });
+            assert!(
+                out.status.success(),
+                "keytool {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let ks = keystore.to_str().unwrap();
+        let common = ["-keystore", ks, "-storepass", KEYSTORE_PASSWORD];
+        let mut gen = vec!["-genkeypair", "-alias", "broker", "-keyalg", "RSA"];
+        gen.extend(["-keysize", "2048", "-validity", "2", "-storetype", "PKCS12"]);
+        gen.extend(["-dname", "CN=127.0.0.1", "-ext", "SAN=ip:127.0.0.1"]);
+        gen.extend(["-keypass", KEYSTORE_PASSWORD]);
+        gen.extend(common);
+        keytool(&gen);
+        let mut export = vec!["-exportcert", "-rfc", "-alias", "broker"];
+        export.extend(["-file", ca.to_str().unwrap()]);
+        export.extend(common);
+        keytool(&export);
+        SaslSsl {
+            port: free_port(),
+            user: "ampel".into(),
+            password: "ampel-secret".into(),
+            ca,
+            keystore,
+        }
+    }
+
+    fn properties(&self) -> String {
+        format!(
+            "sasl.enabled.mechanisms=SCRAM-SHA-512\n\
+             listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=\
+             org.apache.kafka.common.security.scram.ScramLoginModule required;\n\
+             ssl.keystore.type=PKCS12\n\
+             ssl.keystore.location={}\n\
+             ssl.keystore.password={KEYSTORE_PASSWORD}\n\
+             ssl.key.password={KEYSTORE_PASSWORD}\n",
+            self.keystore.display()
+        )
+    }
+
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
 }
 
 /// The jars' directory: `AMPEL_KAFKA_LIBS`, else the newest
@@ -71,7 +146,25 @@ impl ApacheKafka {
         Self::start_in(&dir, Some(port), Some(temp))
     }
 
+    /// A single node that also serves SASL_SSL with SCRAM-SHA-512 (see
+    /// [`SaslSsl`]); PLAINTEXT stays for the harness and between nodes.
+    pub fn start_sasl_ssl() -> ApacheKafka {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().to_path_buf();
+        let sasl = SaslSsl::create(&dir);
+        Self::start_with(&dir, None, Some(temp), Some(sasl))
+    }
+
     fn start_in(dir: &Path, port: Option<u16>, temp: Option<tempfile::TempDir>) -> ApacheKafka {
+        Self::start_with(dir, port, temp, None)
+    }
+
+    fn start_with(
+        dir: &Path,
+        port: Option<u16>,
+        temp: Option<tempfile::TempDir>,
+        sasl: Option<SaslSsl>,
+    ) -> ApacheKafka {
         let classpath = format!("{}/*", libs().display());
         let controller_port = free_port();
         let mut k = ApacheKafka {
@@ -84,6 +177,7 @@ impl ApacheKafka {
             node: 1,
             voters: format!("1@127.0.0.1:{controller_port}"),
             replication: 1,
+            sasl,
         };
         k.write_properties();
         k.format(&cluster_id());
@@ -102,15 +196,24 @@ impl ApacheKafka {
 
     fn write_properties(&self) {
         let data = self.dir.join("data");
+        let (listener, map, sasl) = match &self.sasl {
+            Some(s) => (
+                format!(",SASL_SSL://127.0.0.1:{}", s.port),
+                ",SASL_SSL:SASL_SSL",
+                s.properties(),
+            ),
+            None => (String::new(), "", String::new()),
+        };
         let props = format!(
             "process.roles=broker,controller\n\
              node.id={node}\n\
              controller.quorum.voters={voters}\n\
-             listeners=PLAINTEXT://127.0.0.1:{p},CONTROLLER://127.0.0.1:{c}\n\
-             advertised.listeners=PLAINTEXT://127.0.0.1:{p}\n\
+             listeners=PLAINTEXT://127.0.0.1:{p},CONTROLLER://127.0.0.1:{c}{listener}\n\
+             advertised.listeners=PLAINTEXT://127.0.0.1:{p}{listener}\n\
              controller.listener.names=CONTROLLER\n\
              inter.broker.listener.name=PLAINTEXT\n\
-             listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n\
+             listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT{map}\n\
+             {sasl}\
              log.dirs={data}\n\
              num.partitions=1\n\
              default.replication.factor={r}\n\
@@ -158,6 +261,10 @@ impl ApacheKafka {
             // One argument: a URL-safe base64 id may start with '-'.
             .arg(format!("--cluster-id={cluster}"))
             .args(["--config", "server.properties"])
+            .args(self.sasl.iter().flat_map(|s| {
+                let user = format!("SCRAM-SHA-512=[name={},password={}]", s.user, s.password);
+                ["--add-scram".to_string(), user]
+            }))
             .output()
             .unwrap_or_else(|e| panic!("running java (Apache Kafka's StorageTool): {e}"));
         assert!(
@@ -325,6 +432,7 @@ impl KafkaCluster {
                     node: i as u32 + 1,
                     voters: voters.join(","),
                     replication: n.min(3),
+                    sasl: None,
                 }
             })
             .collect();

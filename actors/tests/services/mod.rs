@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod apache_kafka;
+pub mod kustomize;
 pub mod mongo;
 pub mod promql;
 
@@ -209,6 +210,21 @@ pub enum Broker {
     Apache(ApacheKafka),
 }
 
+/// The `ampel` binary, set for the broker under test: on tansu, whose
+/// group coordinator does not carry cooperative (incremental) rebalances
+/// through (a group of consumers never settles), with the eager `range`
+/// assignor; on Apache Kafka with the default, cooperative-sticky.
+pub fn ampel() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ampel"));
+    if !apache_kafka() {
+        c.env(
+            "AMPEL_KAFKA_PROPERTY_PARTITION_ASSIGNMENT_STRATEGY",
+            "range",
+        );
+    }
+    c
+}
+
 /// Which broker `AMPEL_TEST_KAFKA` asks for.
 pub fn apache_kafka() -> bool {
     match std::env::var("AMPEL_TEST_KAFKA").as_deref() {
@@ -377,7 +393,7 @@ mod shared_data;
 pub use shared_data::data;
 
 pub fn produce(broker: &Broker, topic: &str, files: &[&str]) -> Value {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ampel"));
+    let mut cmd = ampel();
     cmd.args(["produce", "--brokers", &broker.brokers(), "--topic", topic]);
     if !broker.is_apache() {
         // tansu 0.6 loses messages: a fetch starting inside a batch of
@@ -463,7 +479,7 @@ pub fn run_cli(dir: &Path, job: &Path, store: &str) -> Value {
 
 /// `ampel run --job JOB ARGS...` in `dir`, which must succeed; its summary.
 pub fn run_cli_with(dir: &Path, job: &Path, args: &[&str]) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_ampel"))
+    let out = ampel()
         .current_dir(dir)
         .args(["run", "--job"])
         .arg(job)
@@ -494,6 +510,36 @@ pub const REST: [&str; 2] = [
     "ztf_public_20200101_v3.3.tar.gz",
     "ztf_public_20180819_mod1000.tar.gz",
 ];
+
+/// Whether `group` has committed every partition of `topic` up to its end
+/// (what it consumed is stored: offsets are committed only after that).
+pub fn committed_to_end(broker: &Broker, group: &str, topic: &str) -> bool {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::Offset;
+    let c: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker.brokers())
+        .set("group.id", group)
+        .create()
+        .unwrap();
+    let t = Duration::from_secs(5);
+    let Ok(md) = c.fetch_metadata(Some(topic), t) else {
+        return false;
+    };
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for p in md.topics().iter().flat_map(|t| t.partitions()) {
+        tpl.add_partition(topic, p.id());
+    }
+    if tpl.count() == 0 {
+        return false;
+    }
+    let Ok(done) = c.committed_offsets(tpl, t) else {
+        return false;
+    };
+    done.elements().iter().all(|e| {
+        let high = c.fetch_watermarks(topic, e.partition(), t).map(|w| w.1);
+        matches!((e.offset(), high), (Offset::Offset(o), Ok(h)) if o >= h)
+    })
+}
 
 /// The fingerprint of the embedded archive `file` in `dir`.
 pub fn sqlite_contents(dir: &Path, file: &str) -> Value {
@@ -554,11 +600,17 @@ pub struct Proc {
 }
 
 pub fn spawn(dir: &Path, name: &str, args: &[&str]) -> Proc {
+    spawn_env(dir, name, args, &[])
+}
+
+/// [`spawn`] with environment variables set (AMPEL_KAFKA_PROPERTY_...).
+pub fn spawn_env(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
     let port = free_port();
     let log = dir.join(format!("{name}.log"));
     let out = dir.join(format!("{name}.out"));
-    let child = Command::new(env!("CARGO_BIN_EXE_ampel"))
+    let child = ampel()
         .current_dir(dir)
+        .envs(env.iter().copied())
         .args(args)
         .args(["--metrics", &format!("127.0.0.1:{port}")])
         .stdout(File::create(&out).unwrap())
