@@ -3,6 +3,7 @@
 mod alert_show;
 mod bench;
 mod bench_live;
+mod bench_night;
 mod bench_scale;
 mod config_check;
 mod config_hash;
@@ -160,6 +161,10 @@ enum BenchCommand {
     /// One process against N consumers + M T2 worker processes on one
     /// topic: time, throughput, and whether their archives are identical.
     Scale(bench_scale::BenchScaleArgs),
+    /// A night made from real alerts (recurring objects, growing histories,
+    /// shared upper limits), replayed slice by slice into one archive:
+    /// throughput, T2 runs/s, RSS and archive size as the archive grows.
+    Night(bench_night::BenchNightArgs),
 }
 
 /// Where alerts come from, shared by the commands that read alerts.
@@ -198,6 +203,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench {
             command: BenchCommand::Scale(a),
         } => bench_scale::run(a),
+        Command::Bench {
+            command: BenchCommand::Night(a),
+        } => bench_night::run(a),
         Command::Run(a) => run::run(a),
         Command::Produce(a) => produce::run(a),
         Command::Worker {

@@ -10,6 +10,8 @@
 use apache_avro::types::Value;
 use apache_avro::{Codec, Reader, Writer};
 
+pub mod night;
+
 const CANDID_STEP: i64 = 7_919_000_000_000;
 /// The resolution of upper-limit ids: 1e-6 days (86 ms).
 const JD_STEP: f64 = 1e-6;
@@ -34,11 +36,11 @@ pub fn copy_name(name: &str, k: u64) -> String {
     format!("{}{}", &name[..5], String::from_utf8_lossy(&out))
 }
 
-fn field<'a>(fields: &'a mut [(String, Value)], name: &str) -> Option<&'a mut Value> {
+pub(crate) fn field<'a>(fields: &'a mut [(String, Value)], name: &str) -> Option<&'a mut Value> {
     fields.iter_mut().find(|(n, _)| n == name).map(|(_, v)| v)
 }
 
-fn unwrap_union(v: &mut Value) -> &mut Value {
+pub(crate) fn unwrap_union(v: &mut Value) -> &mut Value {
     match v {
         Value::Union(_, inner) => unwrap_union(inner),
         other => other,
@@ -53,7 +55,7 @@ fn shift_candid(v: Option<&mut Value>, k: i64) {
     }
 }
 
-fn copy(mut alert: Value, k: u64) -> Value {
+pub(crate) fn copy(mut alert: Value, k: u64) -> Value {
     let ki = k as i64;
     if let Value::Record(fields) = &mut alert {
         if let Some(Value::String(s)) = field(fields, "objectId").map(unwrap_union) {

@@ -1,0 +1,95 @@
+//! `ampel bench night` on a small night: it reports every slice, and the
+//! night it made has the structure it promises (objects seen more than
+//! once with their earlier detections in the history, upper limits shared
+//! by the objects of one exposure), stored without failures.
+
+mod services;
+
+use ampel::store::{open_embedded, Archive, StockQuery};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+#[test]
+fn a_small_night_is_replayed_slice_by_slice_with_its_structure() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = services::repo_root().join("config/bench/night.yml");
+    let out = services::ampel()
+        .args([
+            "bench", "night", "--alerts", "600", "--slices", "3", "--job",
+        ])
+        .arg(&job)
+        .arg("--dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let report: Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
+    assert_eq!(report["alerts"], 600, "{report}");
+    let slices = report["slices"].as_array().unwrap();
+    assert_eq!(slices.len(), 3);
+    for s in slices {
+        assert_eq!(s["failed"], 0, "{s}");
+        assert!(s["alerts_per_s"].as_f64().unwrap() > 0.0);
+        assert!(s["peak_rss_bytes"].as_u64().unwrap() > 0);
+    }
+    assert_eq!(report["at_100_percent"]["alerts"], 600);
+    // The open channel takes what AMPEL's DecentFilter with every
+    // threshold open takes (55 of the 172 real templates), the standard
+    // settings fewer.
+    let all: u64 = slices
+        .iter()
+        .map(|s| s["accepted_by_channel"]["NIGHT_ALL"].as_u64().unwrap_or(0))
+        .sum();
+    let decent: u64 = slices
+        .iter()
+        .map(|s| {
+            s["accepted_by_channel"]["NIGHT_DECENT"]
+                .as_u64()
+                .unwrap_or(0)
+        })
+        .sum();
+    assert!(all >= 120, "the open channel accepted {all} of 600");
+    assert!(
+        decent > 0 && decent < all,
+        "DecentFilter accepted {decent}, the open one {all}"
+    );
+
+    let a = open_embedded(&format!(
+        "sqlite:{}",
+        dir.path().join("night.sqlite").display()
+    ))
+    .unwrap();
+    let stocks = a
+        .stocks(&StockQuery {
+            channel: Some("NIGHT_ALL".into()),
+            ..StockQuery::default()
+        })
+        .unwrap();
+    let alerts_per_stock: Vec<usize> = stocks
+        .iter()
+        .map(|s| {
+            s.journal
+                .iter()
+                .filter(|j| j.tier == 0 && j.channel.iter().any(|c| c == "NIGHT_ALL"))
+                .count()
+        })
+        .collect();
+    assert!(
+        alerts_per_stock.iter().any(|n| *n >= 3),
+        "objects recur in the night: {alerts_per_stock:?}"
+    );
+    // A recurring object's latest state holds its earlier detections, and
+    // an upper limit of its exposure is one datapoint for several objects.
+    let mut holders: BTreeMap<i64, usize> = BTreeMap::new();
+    for s in &stocks {
+        for d in a.datapoints(s.stock).unwrap() {
+            if d.id < 0 {
+                *holders.entry(d.id).or_default() += 1;
+            }
+        }
+    }
+    let shared = holders.values().filter(|n| **n >= 2).count();
+    assert!(shared > 0, "no upper limit shared by two objects");
+}
