@@ -87,6 +87,9 @@ fn a_small_night_is_replayed_slice_by_slice_with_its_structure() {
         for d in a.datapoints(s.stock).unwrap() {
             if d.id < 0 {
                 *holders.entry(d.id).or_default() += 1;
+            } else {
+                // A detection is one object's (its candid is its own).
+                assert_eq!(d.stock.len(), 1, "detection {} held by {:?}", d.id, d.stock);
             }
         }
     }

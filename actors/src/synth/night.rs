@@ -140,6 +140,14 @@ fn fill_from(prv: &mut [(String, Value)], candidate: &[(String, Value)]) {
     }
 }
 
+/// Sets a long field exactly (an f64 holds only 53 bits: candids near
+/// 4e18 would round to multiples of 512 and collide).
+fn set_long(fields: &mut [(String, Value)], name: &str, x: i64) {
+    if let Some(Value::Long(l)) = field(fields, name).map(unwrap_union) {
+        *l = x;
+    }
+}
+
 /// Sets a numeric field, keeping its Avro type (and union branch).
 fn set_num(fields: &mut [(String, Value)], name: &str, x: f64) {
     if let Some(v) = field(fields, name).map(unwrap_union) {
@@ -260,7 +268,7 @@ impl<'t> Night<'t> {
         let Value::Record(fields) = &mut a else {
             return a;
         };
-        set_num(fields, "candid", candid as f64);
+        set_long(fields, "candid", candid);
         let mut template_mag = 19.0;
         let mut detection = self.t.prv_detection.clone();
         if let Some(Value::Record(c)) = field(fields, "candidate") {
@@ -269,7 +277,7 @@ impl<'t> Night<'t> {
             if let Value::Record(d) = &mut detection {
                 fill_from(d, c);
             }
-            set_num(c, "candid", candid as f64);
+            set_long(c, "candid", candid);
             set_num(c, "jd", jd);
             set_num(c, "rcid", rcid);
             set_num(c, "pid", pid);
@@ -292,7 +300,7 @@ impl<'t> Night<'t> {
                 let mut d = detection.clone();
                 if let Value::Record(pf) = &mut d {
                     // The earlier alert's own candid and magnitude.
-                    set_num(pf, "candid", candid_of(s.object, v) as f64);
+                    set_long(pf, "candid", candid_of(s.object, v));
                     set_num(pf, "magpsf", template_mag - 0.05 * k as f64);
                 }
                 k += 1;
