@@ -15,9 +15,14 @@ pub(super) fn redact(uri: &str) -> String {
 pub(super) const TRANSIENT_TRANSACTION_ERROR: &str = "TransientTransactionError";
 pub(super) const UNKNOWN_TRANSACTION_COMMIT_RESULT: &str = "UnknownTransactionCommitResult";
 /// How long, and how often, a batch's transaction is retried on a transient
-/// conflict before the error goes up (still marked transient).
-pub(super) const TXN_RETRY_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
-pub(super) const TXN_MAX_ATTEMPTS: u32 = 50;
+/// conflict before the error goes up (still marked transient). Longer than
+/// the server's transaction lifetime (`transactionLifetimeLimitSeconds`,
+/// 60 s on mongod and SecantusDB): a writer killed with SIGKILL inside a
+/// transaction leaves it open, holding its documents, until the server
+/// aborts it; its replacement, redelivered the same alerts, conflicts on
+/// them until then (30 s gave up first: exit 5 in a kill test).
+pub(super) const TXN_RETRY_LIMIT: std::time::Duration = std::time::Duration::from_secs(90);
+pub(super) const TXN_MAX_ATTEMPTS: u32 = 400;
 
 /// 5 ms doubling to 500 ms, with jitter so conflicting writers spread out.
 pub(super) fn backoff(attempt: u32) -> std::time::Duration {
