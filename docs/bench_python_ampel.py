@@ -178,10 +178,11 @@ def main():
             print(f"alerts: {alerts}\nserver: {uri}\n")
             print("| run | Python AMPEL (T0 + T2) | ampel run | ratio | documents (t0/t1/t2 OK/stock) |")
             print("|---|---|---|---|---|")
+            # AMPEL logs each accepted alert on stdout: kept apart, in a
+            # file left open (its console keeps the stream it first saw).
+            log = open(os.path.join(tmp, "python_ampel.log"), "a")
             for i in range(args.runs):
-                # AMPEL logs each accepted alert on stdout: kept apart.
-                with open(os.path.join(tmp, "python_ampel.log"), "a") as log, \
-                        contextlib.redirect_stdout(log):
+                with contextlib.redirect_stdout(log):
                     py = python_ampel(conf, uri, alerts)
                 rs = rust_ampel(args.ampel, uri, alerts, tmp)
                 pc, rc = py["counts"], rs["counts"]
