@@ -33,6 +33,15 @@ pub struct LiveContext {
 impl ClientContext for LiveContext {}
 
 impl ConsumerContext for LiveContext {
+    /// Asynchronous commits report here: a failure (e.g. during a
+    /// rebalance) has the next commit repeat every stored offset.
+    fn commit_callback(&self, result: rdkafka::error::KafkaResult<()>, _: &TopicPartitionList) {
+        if let Err(e) = result {
+            self.ledger.commit_failed();
+            tracing::warn!(error = %e, "committing offsets failed (sent again with the next commit)");
+        }
+    }
+
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(tpl) = rebalance {
             let lost: Vec<(String, i32)> = tpl
@@ -88,7 +97,8 @@ fn commit<C: ConsumerContext>(consumer: &BaseConsumer<C>, ledger: &Ledger, mode:
         }
     }
     if let Err(e) = consumer.commit(&tpl, mode) {
-        tracing::warn!(error = %e, "committing offsets failed (the messages will be redelivered)");
+        ledger.commit_failed();
+        tracing::warn!(error = %e, "committing offsets failed (sent again with the next commit)");
     }
 }
 

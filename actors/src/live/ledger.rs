@@ -22,6 +22,13 @@ struct Inner {
     last_touch: Option<Instant>,
     /// The most messages in flight at once.
     peak: u64,
+    /// The highest committable offset handed out per partition, and
+    /// whether a commit failed since: a failed commit (an asynchronous one
+    /// reports through the callback, e.g. during a rebalance) would
+    /// otherwise lose its offsets, and a consumer that then goes quiet, or
+    /// is killed, leaves its partitions' next owner to repeat them.
+    latest: BTreeMap<(String, i32), i64>,
+    recommit: bool,
 }
 
 #[derive(Debug, Default)]
@@ -94,7 +101,22 @@ impl Ledger {
             let (_, t, p, o) = l.delivered.pop_front().expect("checked");
             out.insert((t, p), o + 1);
         }
+        for (k, o) in &out {
+            let e = l.latest.entry(k.clone()).or_insert(*o);
+            *e = (*e).max(*o);
+        }
+        if std::mem::take(&mut l.recommit) {
+            for (k, o) in l.latest.clone() {
+                out.entry(k).or_insert(o);
+            }
+        }
         out
+    }
+
+    /// A commit failed: the next commit sends every partition's latest
+    /// stored offset again.
+    pub fn commit_failed(&self) {
+        self.lock().recommit = true;
     }
 
     /// Waits until everything taken so far is stored, at most `limit`;
@@ -112,9 +134,11 @@ impl Ledger {
     /// Forgets uncommitted messages of partitions this consumer lost:
     /// another consumer gets them again.
     pub fn forget(&self, lost: &[(String, i32)]) {
-        self.lock()
-            .delivered
+        let mut l = self.lock();
+        l.delivered
             .retain(|(_, t, p, _)| !lost.iter().any(|(lt, lp)| lt == t && lp == p));
+        l.latest
+            .retain(|(t, p), _| !lost.iter().any(|(lt, lp)| lt == t && lp == p));
     }
 }
 
@@ -141,5 +165,15 @@ mod tests {
         l.stored(3);
         assert!(l.wait_all_stored(Duration::ZERO));
         assert_eq!(l.take_committable().len(), 1);
+        // A failed commit: the next one repeats every partition's latest.
+        assert!(l.take_committable().is_empty());
+        l.commit_failed();
+        assert_eq!(
+            l.take_committable(),
+            BTreeMap::from([(("t".into(), 0), 12), (("t".into(), 1), 6)])
+        );
+        l.forget(&[("t".into(), 1)]);
+        l.commit_failed();
+        assert_eq!(l.take_committable().len(), 1, "only partitions still held");
     }
 }
