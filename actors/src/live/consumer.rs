@@ -112,9 +112,9 @@ pub struct AlertConsumer {
     consumer: Option<BaseConsumer<LiveContext>>,
     shared: Arc<Shared>,
     decoders: Addr<Decoder>,
-    paused: bool,
-    /// `paused`, for the rebalance callbacks.
-    paused_flag: Arc<AtomicBool>,
+    /// Whether the partitions are paused; shared with the rebalance
+    /// callbacks, which pause newly assigned partitions too.
+    paused: Arc<AtomicBool>,
     last_lag: Instant,
     last_error_log: Option<Instant>,
 }
@@ -126,18 +126,21 @@ impl AlertConsumer {
             consumer: None,
             shared,
             decoders,
-            paused: false,
-            paused_flag: Arc::new(AtomicBool::new(false)),
+            paused: Arc::new(AtomicBool::new(false)),
             last_lag: Instant::now(),
             last_error_log: None,
         }
+    }
+
+    fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::SeqCst)
     }
 
     fn connect(&mut self) -> Option<&BaseConsumer<LiveContext>> {
         if self.consumer.is_none() {
             let ctx = LiveContext {
                 ledger: self.shared.ledger.clone(),
-                paused: self.paused_flag.clone(),
+                paused: self.paused.clone(),
             };
             let made = client_config(&self.cfg)
                 .create_with_context::<_, BaseConsumer<LiveContext>>(ctx)
@@ -184,9 +187,10 @@ impl AlertConsumer {
         let Some(c) = self.consumer.as_ref() else {
             return;
         };
-        let change = if full && !self.paused {
+        let paused = self.is_paused();
+        let change = if full && !paused {
             Some(true)
-        } else if relieved && self.paused {
+        } else if relieved && paused {
             Some(false)
         } else {
             None
@@ -200,8 +204,7 @@ impl AlertConsumer {
             };
             match r {
                 Ok(()) => {
-                    self.paused = pause;
-                    self.paused_flag.store(pause, Ordering::SeqCst);
+                    self.paused.store(pause, Ordering::SeqCst);
                     s.metrics.consumer_paused.set(i64::from(pause));
                     tracing::info!(
                         in_flight,
@@ -288,11 +291,11 @@ impl Handler<PollRound> for AlertConsumer {
         while started.elapsed() < Duration::from_millis(100) && taken < 1000 {
             // The bound holds per message, not per round: a round could
             // take up to 1,000 past it (2,370 in flight with 2,000 allowed).
-            if !self.paused && shared.ledger.in_flight() >= max {
+            if !self.is_paused() && shared.ledger.in_flight() >= max {
                 self.backpressure();
             }
             let c = self.consumer.as_ref().expect("connected");
-            let wait = if self.paused { 10 } else { 50 };
+            let wait = if self.is_paused() { 10 } else { 50 };
             match c.poll(Duration::from_millis(wait)) {
                 Some(Ok(m)) => {
                     taken += 1;
@@ -332,7 +335,7 @@ impl Handler<PollRound> for AlertConsumer {
                     break;
                 }
                 None => {
-                    if !self.paused {
+                    if !self.is_paused() {
                         break;
                     }
                 }
