@@ -34,11 +34,24 @@ impl ClientContext for LiveContext {}
 
 impl ConsumerContext for LiveContext {
     /// Asynchronous commits report here: a failure (e.g. during a
-    /// rebalance) has the next commit repeat every stored offset.
-    fn commit_callback(&self, result: rdkafka::error::KafkaResult<()>, _: &TopicPartitionList) {
-        if let Err(e) = result {
-            self.ledger.commit_failed();
-            tracing::warn!(error = %e, "committing offsets failed (sent again with the next commit)");
+    /// rebalance) has the next commit repeat every stored offset. A commit
+    /// can fail per partition while the request as a whole succeeds
+    /// (ILLEGAL_GENERATION during a cooperative rebalance is reported so),
+    /// so each partition's error counts too.
+    fn commit_callback(&self, result: rdkafka::error::KafkaResult<()>, tpl: &TopicPartitionList) {
+        let failed: Vec<String> = tpl
+            .elements()
+            .iter()
+            .filter_map(|e| {
+                e.error()
+                    .err()
+                    .map(|err| format!("{}/{}: {err}", e.topic(), e.partition()))
+            })
+            .collect();
+        if result.is_err() || !failed.is_empty() {
+            self.ledger.recommit_all();
+            let error = result.err().map(|e| e.to_string()).unwrap_or_default();
+            tracing::warn!(%error, partitions = ?failed, "committing offsets failed (sent again with the next commit)");
         }
     }
 
@@ -97,10 +110,17 @@ fn commit<C: ConsumerContext>(consumer: &BaseConsumer<C>, ledger: &Ledger, mode:
         }
     }
     if let Err(e) = consumer.commit(&tpl, mode) {
-        ledger.commit_failed();
+        ledger.recommit_all();
         tracing::warn!(error = %e, "committing offsets failed (sent again with the next commit)");
     }
 }
+
+/// How often every held partition's latest stored offset is committed
+/// again, errors or not: a failure no callback reports (a sync commit's
+/// per-partition error, a request lost in a rebalance) must not leave the
+/// group's lag standing for ever. Re-committing the same offset is
+/// harmless, and only partitions still held are sent.
+const FULL_COMMIT_EVERY: Duration = Duration::from_secs(10);
 
 /// The next polling round.
 #[derive(Message)]
@@ -116,6 +136,8 @@ pub struct AlertConsumer {
     /// callbacks, which pause newly assigned partitions too.
     paused: Arc<AtomicBool>,
     last_lag: Instant,
+    /// When every held partition's offset was last committed again.
+    last_full_commit: Instant,
     last_error_log: Option<Instant>,
 }
 
@@ -128,6 +150,7 @@ impl AlertConsumer {
             decoders,
             paused: Arc::new(AtomicBool::new(false)),
             last_lag: Instant::now(),
+            last_full_commit: Instant::now(),
             last_error_log: None,
         }
     }
@@ -342,6 +365,10 @@ impl Handler<PollRound> for AlertConsumer {
             }
         }
         if let Some(c) = &self.consumer {
+            if self.last_full_commit.elapsed() >= FULL_COMMIT_EVERY {
+                shared.ledger.recommit_all();
+                self.last_full_commit = Instant::now();
+            }
             commit(c, &shared.ledger, CommitMode::Async);
         }
         self.report_lag();

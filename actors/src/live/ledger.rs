@@ -113,9 +113,9 @@ impl Ledger {
         out
     }
 
-    /// A commit failed: the next commit sends every partition's latest
-    /// stored offset again.
-    pub fn commit_failed(&self) {
+    /// The next commit sends every held partition's latest stored offset
+    /// again: after a failed commit, and now and then regardless.
+    pub fn recommit_all(&self) {
         self.lock().recommit = true;
     }
 
@@ -167,13 +167,13 @@ mod tests {
         assert_eq!(l.take_committable().len(), 1);
         // A failed commit: the next one repeats every partition's latest.
         assert!(l.take_committable().is_empty());
-        l.commit_failed();
+        l.recommit_all();
         assert_eq!(
             l.take_committable(),
             BTreeMap::from([(("t".into(), 0), 12), (("t".into(), 1), 6)])
         );
         l.forget(&[("t".into(), 1)]);
-        l.commit_failed();
+        l.recommit_all();
         assert_eq!(l.take_committable().len(), 1, "only partitions still held");
     }
 }
