@@ -221,7 +221,14 @@ impl T2Worker {
             code::RERUN_REQUESTED,
             code::RUNNING,
         ] {
-            n += self.mine(archive, c, None)?.len();
+            for (unit, config) in self.units.keys() {
+                n += archive.count_t2(&T2Query {
+                    unit: Some(unit.clone()),
+                    config: Some(*config),
+                    code: Some(c),
+                    ..Default::default()
+                })?;
+            }
         }
         Ok(n)
     }

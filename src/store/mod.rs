@@ -137,6 +137,8 @@ pub enum WriteOp {
 pub struct T2Query {
     pub stock: Option<i64>,
     pub unit: Option<String>,
+    /// The unit's config id (with `unit`).
+    pub config: Option<i64>,
     pub code: Option<i64>,
     pub channel: Option<String>,
 }
@@ -195,6 +197,12 @@ pub trait Archive: Send {
     fn datapoint_tags(&self, stock: i64) -> Result<Vec<(i64, Vec<String>)>, StoreError>;
     fn states(&self, stock: i64) -> Result<Vec<T1Doc>, StoreError>;
     fn t2(&self, q: &T2Query) -> Result<Vec<T2Doc>, StoreError>;
+    /// How many T2 documents `q` selects, counted by the archive (by
+    /// index), not by reading them: waits on unfinished work ask this
+    /// often, and the documents can be many.
+    fn count_t2(&self, q: &T2Query) -> Result<usize, StoreError> {
+        Ok(self.t2(q)?.len())
+    }
     /// Atomically moves up to `max` T2 documents of the given units that are
     /// NEW or RERUN_REQUESTED (and past their back-off) to RUNNING, and
     /// returns them.

@@ -222,7 +222,7 @@ pub fn t2_show(args: T2ShowArgs) -> anyhow::Result<ExitCode> {
         stock,
         unit: args.unit.clone(),
         code: args.code,
-        channel: None,
+        ..Default::default()
     })?;
     if args.store.json {
         for d in &docs {
@@ -274,7 +274,7 @@ pub fn t2_reset(args: T2ResetArgs) -> anyhow::Result<ExitCode> {
         stock,
         unit: args.unit,
         code: args.code,
-        channel: None,
+        ..Default::default()
     })?;
     let n = docs.len();
     a.write(

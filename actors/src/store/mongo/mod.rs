@@ -163,6 +163,11 @@ impl Archive for MongoArchive {
         let q = q.clone();
         self.call(move |m| m.t2(&q))
     }
+
+    fn count_t2(&self, q: &T2Query) -> Result<usize, StoreError> {
+        let q = q.clone();
+        self.call(move |m| m.count_t2(&q))
+    }
     fn claim_t2(
         &mut self,
         now: f64,

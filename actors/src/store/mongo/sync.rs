@@ -213,6 +213,27 @@ struct IdTags {
     tag: Vec<String>,
 }
 
+/// The filter a [`T2Query`] means.
+fn t2_filter(q: &T2Query) -> Document {
+    let mut f = Document::new();
+    if let Some(s) = q.stock {
+        f.insert("stock", s);
+    }
+    if let Some(u) = &q.unit {
+        f.insert("unit", u);
+    }
+    if let Some(c) = q.config {
+        f.insert("config", c);
+    }
+    if let Some(c) = q.code {
+        f.insert("code", c);
+    }
+    if let Some(c) = &q.channel {
+        f.insert("channel", c);
+    }
+    f
+}
+
 impl Archive for MongoSync {
     fn location(&self) -> String {
         self.location.clone()
@@ -324,25 +345,20 @@ impl Archive for MongoSync {
     }
 
     fn t2(&self, q: &T2Query) -> Result<Vec<T2Doc>, StoreError> {
-        let mut f = Document::new();
-        if let Some(s) = q.stock {
-            f.insert("stock", s);
-        }
-        if let Some(u) = &q.unit {
-            f.insert("unit", u);
-        }
-        if let Some(c) = q.code {
-            f.insert("code", c);
-        }
-        if let Some(c) = &q.channel {
-            f.insert("channel", c);
-        }
         self.find(
             "t2",
-            f,
+            t2_filter(q),
             doc! {"stock": 1, "unit": 1, "config": 1, "link": 1},
             None,
         )
+    }
+
+    fn count_t2(&self, q: &T2Query) -> Result<usize, StoreError> {
+        self.coll("t2")
+            .count_documents(t2_filter(q))
+            .run()
+            .map(|n| n as usize)
+            .map_err(self.fail())
     }
 
     fn claim_t2(

@@ -4,6 +4,10 @@
 //! of a batch or none of it.
 
 use super::*;
+mod write;
+use write::{apply, json, put_reaction, put_t2};
+#[cfg(test)]
+mod plans;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
@@ -23,7 +27,9 @@ INSERT OR IGNORE INTO t0_member(stock, id) SELECT stock, id FROM t0
 CREATE TABLE IF NOT EXISTS t1(stock INTEGER NOT NULL, link INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY(stock, link));
 CREATE TABLE IF NOT EXISTS t2(stock INTEGER NOT NULL, unit TEXT NOT NULL, config INTEGER NOT NULL, link INTEGER NOT NULL,
     code INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY(stock, unit, config, link));
-CREATE INDEX IF NOT EXISTS t2_code ON t2(code);
+DROP INDEX IF EXISTS t2_code;
+CREATE INDEX IF NOT EXISTS t2_code_unit ON t2(code, unit, config);
+CREATE INDEX IF NOT EXISTS t2_claimable ON t2(stock, unit, config, link) WHERE code IN (-1, -6);
 CREATE INDEX IF NOT EXISTS t2_unit ON t2(unit);
 CREATE TABLE IF NOT EXISTS t3(id INTEGER PRIMARY KEY, run INTEGER NOT NULL, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS event(run INTEGER PRIMARY KEY, doc TEXT NOT NULL);
@@ -37,6 +43,45 @@ CREATE INDEX IF NOT EXISTS reaction_due ON reaction(state, next_try);
 CREATE TABLE IF NOT EXISTS reaction_item(destination TEXT NOT NULL, stock INTEGER NOT NULL, digest TEXT NOT NULL,
   reaction TEXT NOT NULL, PRIMARY KEY(destination, stock, digest));
 ";
+
+/// The claimable T2 documents of some units (a JSON list, ?1) due at ?2,
+/// in key order, at most ?3: walks the partial index of NEW and
+/// RERUN_REQUESTED documents, so its cost is that of what it claims.
+const CLAIM_T2: &str = "SELECT doc FROM t2 INDEXED BY t2_claimable WHERE code IN (-1, -6)
+     AND unit IN (SELECT value FROM json_each(?1))
+     AND coalesce(json_extract(doc, '$.retry_after'), ?2) <= ?2
+     ORDER BY stock, unit, config, link LIMIT ?3";
+
+/// A channel's (?1) stocks updated in [?2, ?3], read along the time index.
+const CHANNEL_STOCKS_UPDATED: &str = "SELECT s.doc FROM stock s INDEXED BY stock_updated
+     WHERE s.updated >= ?2 AND s.updated <= ?3
+     AND EXISTS (SELECT 1 FROM stock_channel c WHERE c.channel = ?1 AND c.stock = s.stock)
+     ORDER BY s.stock";
+
+/// Counts the T2 documents `q` selects (channel aside): only the
+/// conditions given are written, since `?n IS NULL OR ...` keeps SQLite
+/// from using an index.
+fn count_t2_sql(q: &T2Query) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value;
+    let mut cond = Vec::new();
+    let mut args = Vec::new();
+    let mut add = |column: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            args.push(v);
+            cond.push(format!("{column} = ?{}", args.len()));
+        }
+    };
+    add("stock", q.stock.map(Value::Integer));
+    add("unit", q.unit.clone().map(Value::Text));
+    add("code", q.code.map(Value::Integer));
+    add("config", q.config.map(Value::Integer));
+    let filter = if cond.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", cond.join(" AND "))
+    };
+    (format!("SELECT COUNT(*) FROM t2{filter}"), args)
+}
 
 /// Maps a backend error to a `StoreError` naming the archive file. A free
 /// function over the path, so it can be used while `conn` is borrowed.
@@ -127,213 +172,6 @@ impl SqliteArchive {
     }
 }
 
-fn json<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_string(v).expect("documents serialise")
-}
-
-fn get_doc<T: DeserializeOwned>(
-    tx: &Transaction,
-    sql: &str,
-    args: &[&dyn rusqlite::ToSql],
-) -> rusqlite::Result<Option<T>> {
-    let text: Option<String> = tx
-        .prepare_cached(sql)?
-        .query_row(args, |r| r.get(0))
-        .optional()?;
-    Ok(text.map(|t| serde_json::from_str(&t).expect("archive documents are written by us")))
-}
-
-fn apply(tx: &Transaction, op: WriteOp) -> rusqlite::Result<()> {
-    match op {
-        WriteOp::DataPoint(d) => {
-            let stored = get_doc(tx, "SELECT doc FROM t0 WHERE id = ?1", &[&d.id])?;
-            let d = merge::datapoint(stored, d);
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO t0(id, stock, tags, doc) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![d.id, d.stock[0], json(&d.tag), json(&d)])?;
-            // t0_member: the datapoint's stock set, one row per member, so a
-            // read by stock finds datapoints shared with other stocks.
-            let mut member =
-                tx.prepare_cached("INSERT OR IGNORE INTO t0_member(stock, id) VALUES (?1, ?2)")?;
-            for s in &d.stock {
-                member.execute(params![s, d.id])?;
-            }
-        }
-        WriteOp::Stock {
-            stock,
-            channel,
-            names,
-            tags,
-            journal,
-        } => {
-            let stored = get_doc(tx, "SELECT doc FROM stock WHERE stock = ?1", &[&stock])?;
-            let d = merge::stock(stored, stock, &channel, &names, &tags, journal);
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO stock(stock, updated, doc) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![d.stock, d.updated, json(&d)])?;
-            tx.prepare_cached(
-                "INSERT OR IGNORE INTO stock_channel(stock, channel) VALUES (?1, ?2)",
-            )?
-            .execute(params![stock, channel])?;
-            for n in &names {
-                tx.prepare_cached("INSERT OR IGNORE INTO stock_name(name, stock) VALUES (?1, ?2)")?
-                    .execute(params![n, stock])?;
-            }
-        }
-        WriteOp::Journal { stock, entry } => {
-            if let Some(mut d) =
-                get_doc::<StockDoc>(tx, "SELECT doc FROM stock WHERE stock = ?1", &[&stock])?
-            {
-                d.journal.push(entry);
-                tx.prepare_cached("UPDATE stock SET doc = ?2 WHERE stock = ?1")?
-                    .execute(params![stock, json(&d)])?;
-            }
-        }
-        WriteOp::State(d) => {
-            let stored = get_doc(
-                tx,
-                "SELECT doc FROM t1 WHERE stock = ?1 AND link = ?2",
-                &[&d.stock, &d.link],
-            )?;
-            let d = merge::state(stored, d);
-            tx.prepare_cached("INSERT OR REPLACE INTO t1(stock, link, doc) VALUES (?1, ?2, ?3)")?
-                .execute(params![d.stock, d.link, json(&d)])?;
-        }
-        WriteOp::T2Ticket(d) => {
-            let stored = get_doc(
-                tx,
-                "SELECT doc FROM t2 WHERE stock = ?1 AND unit = ?2 AND config = ?3 AND link = ?4",
-                &[&d.stock, &d.unit, &d.config, &d.link],
-            )?;
-            let d = merge::t2_ticket(stored, d);
-            put_t2(tx, &d)?;
-        }
-        WriteOp::T2Result {
-            key,
-            code,
-            body,
-            meta,
-            trials,
-            retry_after,
-        } => {
-            if let Some(d) = get_t2(tx, &key)? {
-                put_t2(
-                    tx,
-                    &merge::t2_result(d, code, body, meta, trials, retry_after),
-                )?;
-            }
-        }
-        WriteOp::T2Code { key, code } => {
-            if let Some(mut d) = get_t2(tx, &key)? {
-                d.code = code;
-                if code == code::NEW {
-                    d.trials = 0;
-                    d.retry_after = None;
-                }
-                put_t2(tx, &d)?;
-            }
-        }
-        WriteOp::T3(d) => {
-            tx.prepare_cached("INSERT INTO t3(run, doc) VALUES (?1, ?2)")?
-                .execute(params![d.run, json(&d)])?;
-        }
-        WriteOp::Log(d) => {
-            tx.prepare_cached("INSERT INTO log(run, stock, channel, doc) VALUES (?1, ?2, ?3, ?4)")?
-                .execute(params![d.run, d.stock, d.channel, json(&d)])?;
-        }
-        WriteOp::Event(d) => {
-            tx.prepare_cached("INSERT OR REPLACE INTO event(run, doc) VALUES (?1, ?2)")?
-                .execute(params![d.run, json(&d)])?;
-        }
-        WriteOp::Heartbeat { run, ts } => {
-            tx.prepare_cached(
-                "UPDATE event SET doc = json_set(doc, '$.heartbeat', ?2)
-                 WHERE run = ?1 AND json_extract(doc, '$.code') = ?3",
-            )?
-            .execute(params![run, ts, code::RUNNING])?;
-        }
-        WriteOp::Config { id, config } => {
-            tx.prepare_cached("INSERT OR IGNORE INTO conf(id, doc) VALUES (?1, ?2)")?
-                .execute(params![id, json(&config)])?;
-        }
-        WriteOp::Trouble(doc) => {
-            tx.prepare_cached("INSERT INTO trouble(doc) VALUES (?1)")?
-                .execute(params![json(&doc)])?;
-        }
-        WriteOp::Reaction(d) => {
-            let n = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO reaction(id, destination, state, next_try, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![d.id, d.destination, d.state.name(), d.next_try, json(&d)])?;
-            if n == 1 {
-                let mut st = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO reaction_item(destination, stock, digest, reaction) VALUES (?1, ?2, ?3, ?4)",
-                )?;
-                for (stock, digest) in &d.items {
-                    st.execute(params![d.destination, stock, digest, d.id])?;
-                }
-            }
-        }
-        WriteOp::ReactionState {
-            id,
-            state,
-            attempts,
-            next_try,
-            error,
-            ts,
-        } => {
-            let Some(mut d) =
-                get_doc::<ReactionDoc>(tx, "SELECT doc FROM reaction WHERE id = ?1", &[&id])?
-            else {
-                return Ok(());
-            };
-            merge::reaction_state(&mut d, state, attempts, next_try, error, ts);
-            put_reaction(tx, &d)?;
-        }
-        WriteOp::RearmReactions {
-            destination,
-            uncertain,
-            ts,
-        } => {
-            let docs: Vec<ReactionDoc> = {
-                let mut st = tx.prepare_cached(
-                    "SELECT doc FROM reaction WHERE state IN ('failed', ?1) AND (?2 IS NULL OR destination = ?2)",
-                )?;
-                let which = if uncertain { "uncertain" } else { "failed" };
-                let rows = st.query_map(params![which, destination], |r| r.get::<_, String>(0))?;
-                rows.map(|r| {
-                    r.map(|t| {
-                        serde_json::from_str(&t).expect("archive documents are written by us")
-                    })
-                })
-                .collect::<rusqlite::Result<_>>()?
-            };
-            for mut d in docs {
-                merge::rearm_reaction(&mut d, ts);
-                put_reaction(tx, &d)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn put_reaction(tx: &Transaction, d: &ReactionDoc) -> rusqlite::Result<()> {
-    tx.prepare_cached("UPDATE reaction SET state = ?2, next_try = ?3, doc = ?4 WHERE id = ?1")?
-        .execute(params![d.id, d.state.name(), d.next_try, json(d)])?;
-    Ok(())
-}
-
-fn get_t2(tx: &Transaction, k: &T2Key) -> rusqlite::Result<Option<T2Doc>> {
-    get_doc(
-        tx,
-        "SELECT doc FROM t2 WHERE stock = ?1 AND unit = ?2 AND config = ?3 AND link = ?4",
-        &[&k.stock, &k.unit, &k.config, &k.link],
-    )
-}
-
 /// A document read back (a free function, usable while a transaction
 /// borrows the connection).
 fn parse_doc<T: DeserializeOwned>(
@@ -354,12 +192,6 @@ fn parse_doc<T: DeserializeOwned>(
 fn immediate<'c>(conn: &'c mut Connection, path: &str) -> Result<Transaction<'c>, StoreError> {
     conn.transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(backend(path))
-}
-
-fn put_t2(tx: &Transaction, d: &T2Doc) -> rusqlite::Result<()> {
-    tx.prepare_cached("INSERT OR REPLACE INTO t2(stock, unit, config, link, code, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-        .execute(params![d.stock, d.unit, d.config, d.link, d.code, json(d)])?;
-    Ok(())
 }
 
 impl Archive for SqliteArchive {
@@ -434,6 +266,12 @@ impl Archive for SqliteArchive {
         let after = q.updated_after.unwrap_or(f64::MIN);
         let before = q.updated_before.unwrap_or(f64::MAX);
         let docs: Vec<StockDoc> = match &q.channel {
+            // A scheduled T3 asks for the stocks updated since its last
+            // run: walking the time index costs what was updated, where
+            // the join below would read every stock the channel ever had.
+            Some(c) if q.updated_after.is_some() => {
+                self.query_docs("stock", CHANNEL_STOCKS_UPDATED, &[c, &after, &before])?
+            }
             Some(c) => self.query_docs(
                 "stock",
                 "SELECT s.doc FROM stock s JOIN stock_channel c ON c.stock = s.stock
@@ -493,8 +331,9 @@ impl Archive for SqliteArchive {
         let docs: Vec<T2Doc> = self.query_docs(
             "t2",
             "SELECT doc FROM t2 WHERE (?1 IS NULL OR stock = ?1) AND (?2 IS NULL OR unit = ?2)
-             AND (?3 IS NULL OR code = ?3) ORDER BY stock, unit, config, link",
-            &[&q.stock, &q.unit, &q.code],
+             AND (?3 IS NULL OR code = ?3) AND (?4 IS NULL OR config = ?4)
+             ORDER BY stock, unit, config, link",
+            &[&q.stock, &q.unit, &q.code, &q.config],
         )?;
         Ok(match &q.channel {
             Some(c) => docs.into_iter().filter(|d| d.channel.contains(c)).collect(),
@@ -502,6 +341,25 @@ impl Archive for SqliteArchive {
         })
     }
 
+    /// Counted in SQL: with the (code, unit, config) index a count reads
+    /// index entries only when the query names a code.
+    fn count_t2(&self, q: &T2Query) -> Result<usize, StoreError> {
+        if q.channel.is_some() {
+            return Ok(self.t2(q)?.len());
+        }
+        let (sql, args) = count_t2_sql(q);
+        let n: i64 = self
+            .conn
+            .prepare_cached(&sql)
+            .and_then(|mut st| st.query_row(rusqlite::params_from_iter(args), |r| r.get(0)))
+            .map_err(|e| self.err(e))?;
+        Ok(n as usize)
+    }
+
+    /// Walks the partial index of claimable documents (NEW and
+    /// RERUN_REQUESTED only) in key order and stops at `max`: the cost is
+    /// that of the documents claimed (plus any still in back-off ahead of
+    /// them), not of every T2 document the archive holds.
     fn claim_t2(
         &mut self,
         now: f64,
@@ -511,13 +369,12 @@ impl Archive for SqliteArchive {
         let be = backend(&self.path);
         let tx = immediate(&mut self.conn, &self.path)?;
         let mut claimed = Vec::new();
+        let names = json(&units);
         {
-            let mut st = tx
-                .prepare_cached(
-                    "SELECT doc FROM t2 WHERE code IN (-1, -6) ORDER BY stock, unit, config, link",
-                )
+            let mut st = tx.prepare_cached(CLAIM_T2).map_err(&be)?;
+            let rows = st
+                .query_map(params![names, now, max as i64], |r| r.get::<_, String>(0))
                 .map_err(&be)?;
-            let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(&be)?;
             for r in rows {
                 let d = parse_doc(&self.path, "t2", &r.map_err(&be)?)?;
                 if merge::claimable(&d, now) && units.contains(&d.unit) {

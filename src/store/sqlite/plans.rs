@@ -1,0 +1,47 @@
+//! The archive's hot queries read by index: their query plans (SQLite's
+//! `EXPLAIN QUERY PLAN`) are checked, since a plan that scans a table costs
+//! nothing on a test archive and grows with a real one.
+
+use super::*;
+
+fn plan(a: &SqliteArchive, sql: &str, args: &[&dyn rusqlite::ToSql]) -> String {
+    let mut st = a
+        .conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .expect("plan");
+    let rows = st
+        .query_map(args, |r| r.get::<_, String>(3))
+        .expect("plan rows");
+    rows.map(|r| r.expect("row")).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn claims_walk_the_claimable_index_without_sorting() {
+    let a = SqliteArchive::open(":memory:").unwrap();
+    let p = plan(&a, CLAIM_T2, &[&"[\"T2LightCurveSummary\"]", &0.0, &10]);
+    assert!(p.contains("USING INDEX t2_claimable"), "{p}");
+    assert!(!p.contains("TEMP B-TREE"), "a claim must not sort: {p}");
+}
+
+#[test]
+fn a_channels_recent_stocks_are_read_along_the_time_index() {
+    let a = SqliteArchive::open(":memory:").unwrap();
+    let p = plan(&a, CHANNEL_STOCKS_UPDATED, &[&"CH", &0.0, &1.0]);
+    assert!(p.contains("SEARCH s USING INDEX stock_updated"), "{p}");
+    assert!(!p.contains("SCAN c"), "channel membership by key: {p}");
+}
+
+#[test]
+fn unfinished_work_is_counted_from_the_index() {
+    let a = SqliteArchive::open(":memory:").unwrap();
+    let q = T2Query {
+        unit: Some("T2X".into()),
+        code: Some(-1),
+        config: Some(7),
+        ..Default::default()
+    };
+    let (sql, args) = count_t2_sql(&q);
+    let args: Vec<&dyn rusqlite::ToSql> = args.iter().map(|v| v as &dyn rusqlite::ToSql).collect();
+    let p = plan(&a, &sql, &args);
+    assert!(p.contains("COVERING INDEX t2_code_unit"), "{p}");
+}
