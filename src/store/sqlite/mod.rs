@@ -58,29 +58,39 @@ const CHANNEL_STOCKS_UPDATED: &str = "SELECT s.doc FROM stock s INDEXED BY stock
      AND EXISTS (SELECT 1 FROM stock_channel c WHERE c.channel = ?1 AND c.stock = s.stock)
      ORDER BY s.stock";
 
-/// Counts the T2 documents `q` selects (channel aside): only the
-/// conditions given are written, since `?n IS NULL OR ...` keeps SQLite
-/// from using an index.
-fn count_t2_sql(q: &T2Query) -> (String, Vec<rusqlite::types::Value>) {
+/// The SQL condition for a [`T2Query`] (channel aside) and its arguments:
+/// only the conditions given are written, since `?n IS NULL OR ...` keeps
+/// SQLite from using an index (a read by stock then scanned every T2
+/// document of the archive).
+fn t2_where(q: &T2Query) -> (String, Vec<rusqlite::types::Value>) {
     use rusqlite::types::Value;
+    where_eq(vec![
+        ("stock", q.stock.map(Value::Integer)),
+        ("unit", q.unit.clone().map(Value::Text)),
+        ("code", q.code.map(Value::Integer)),
+        ("config", q.config.map(Value::Integer)),
+    ])
+}
+
+/// ` WHERE a = ?1 AND ...` over the columns given a value (empty if none),
+/// and the values in order.
+fn where_eq(
+    columns: Vec<(&str, Option<rusqlite::types::Value>)>,
+) -> (String, Vec<rusqlite::types::Value>) {
     let mut cond = Vec::new();
     let mut args = Vec::new();
-    let mut add = |column: &str, v: Option<Value>| {
+    for (column, v) in columns {
         if let Some(v) = v {
             args.push(v);
             cond.push(format!("{column} = ?{}", args.len()));
         }
-    };
-    add("stock", q.stock.map(Value::Integer));
-    add("unit", q.unit.clone().map(Value::Text));
-    add("code", q.code.map(Value::Integer));
-    add("config", q.config.map(Value::Integer));
+    }
     let filter = if cond.is_empty() {
         String::new()
     } else {
         format!(" WHERE {}", cond.join(" AND "))
     };
-    (format!("SELECT COUNT(*) FROM t2{filter}"), args)
+    (filter, args)
 }
 
 /// Maps a backend error to a `StoreError` naming the archive file. A free
@@ -328,13 +338,11 @@ impl Archive for SqliteArchive {
     }
 
     fn t2(&self, q: &T2Query) -> Result<Vec<T2Doc>, StoreError> {
-        let docs: Vec<T2Doc> = self.query_docs(
-            "t2",
-            "SELECT doc FROM t2 WHERE (?1 IS NULL OR stock = ?1) AND (?2 IS NULL OR unit = ?2)
-             AND (?3 IS NULL OR code = ?3) AND (?4 IS NULL OR config = ?4)
-             ORDER BY stock, unit, config, link",
-            &[&q.stock, &q.unit, &q.code, &q.config],
-        )?;
+        let (filter, args) = t2_where(q);
+        let sql = format!("SELECT doc FROM t2{filter} ORDER BY stock, unit, config, link");
+        let args: Vec<&dyn rusqlite::ToSql> =
+            args.iter().map(|v| v as &dyn rusqlite::ToSql).collect();
+        let docs: Vec<T2Doc> = self.query_docs("t2", &sql, &args)?;
         Ok(match &q.channel {
             Some(c) => docs.into_iter().filter(|d| d.channel.contains(c)).collect(),
             None => docs,
@@ -347,7 +355,8 @@ impl Archive for SqliteArchive {
         if q.channel.is_some() {
             return Ok(self.t2(q)?.len());
         }
-        let (sql, args) = count_t2_sql(q);
+        let (filter, args) = t2_where(q);
+        let sql = format!("SELECT COUNT(*) FROM t2{filter}");
         let n: i64 = self
             .conn
             .prepare_cached(&sql)
@@ -524,13 +533,20 @@ impl Archive for SqliteArchive {
     }
 
     fn logs(&self, q: &LogQuery) -> Result<Vec<LogDoc>, StoreError> {
-        let limit = q.limit.map_or(-1, |l| l as i64);
-        self.query_docs(
-            "log",
-            "SELECT doc FROM log WHERE (?1 IS NULL OR run = ?1) AND (?2 IS NULL OR stock = ?2)
-             AND (?3 IS NULL OR channel = ?3) ORDER BY id LIMIT ?4",
-            &[&q.run, &q.stock, &q.channel, &limit],
-        )
+        use rusqlite::types::Value;
+        let (filter, mut args) = where_eq(vec![
+            ("run", q.run.map(Value::Integer)),
+            ("stock", q.stock.map(Value::Integer)),
+            ("channel", q.channel.clone().map(Value::Text)),
+        ]);
+        args.push(Value::Integer(q.limit.map_or(-1, |l| l as i64)));
+        let sql = format!(
+            "SELECT doc FROM log{filter} ORDER BY id LIMIT ?{}",
+            args.len()
+        );
+        let args: Vec<&dyn rusqlite::ToSql> =
+            args.iter().map(|v| v as &dyn rusqlite::ToSql).collect();
+        self.query_docs("log", &sql, &args)
     }
 
     fn config(&self, id: i64) -> Result<Option<Json>, StoreError> {

@@ -40,8 +40,27 @@ fn unfinished_work_is_counted_from_the_index() {
         config: Some(7),
         ..Default::default()
     };
-    let (sql, args) = count_t2_sql(&q);
+    let (filter, args) = t2_where(&q);
+    let sql = format!("SELECT COUNT(*) FROM t2{filter}");
     let args: Vec<&dyn rusqlite::ToSql> = args.iter().map(|v| v as &dyn rusqlite::ToSql).collect();
     let p = plan(&a, &sql, &args);
     assert!(p.contains("COVERING INDEX t2_code_unit"), "{p}");
+}
+
+#[test]
+fn a_stocks_t2_documents_are_read_by_key() {
+    let a = SqliteArchive::open(":memory:").unwrap();
+    let q = T2Query {
+        stock: Some(42),
+        unit: Some("T2X".into()),
+        ..Default::default()
+    };
+    let (filter, args) = t2_where(&q);
+    let sql = format!("SELECT doc FROM t2{filter} ORDER BY stock, unit, config, link");
+    let args: Vec<&dyn rusqlite::ToSql> = args.iter().map(|v| v as &dyn rusqlite::ToSql).collect();
+    let p = plan(&a, &sql, &args);
+    assert!(
+        p.contains("SEARCH t2 USING INDEX sqlite_autoindex_t2_1"),
+        "{p}"
+    );
 }
