@@ -525,3 +525,57 @@ fn on_stock_match_bypass_overrule_and_silent_overrule() {
     let first = states.iter().find(|t| t.dps.len() == 12).unwrap();
     assert_eq!(first.channel.len(), 4);
 }
+
+/// AMPEL's `time_last_run` selection: a T3 with `updated_since_last_run`
+/// reads only stocks updated since it last selected (so a scheduled T3's
+/// cost follows what changed, not the channel's whole history); without
+/// it, every stock of the channel again.
+#[test]
+fn a_t3_since_its_last_run_selects_only_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.tar.gz");
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&empty).unwrap(),
+        flate2::Compression::fast(),
+    );
+    tar::Builder::new(gz)
+        .into_inner()
+        .unwrap()
+        .finish()
+        .unwrap();
+    let job = |name: &str, paths: &Path, since: bool| {
+        std::fs::write(
+            dir.path().join(name),
+            format!(
+                "name: since\nsource: {{paths: [{}]}}\nchannels:\n\
+                 - {{channel: A, access: [ZTF, ZTF_PUB], t0_filter: {{unit: DecentFilter, config: {}}},\n   \
+                 t3_supervise: [{{name: recent, filter: {{updated_since_last_run: {since}}}, run: [{{unit: T3LogSummary}}]}}]}}\n",
+                paths.display(),
+                standard()
+            ),
+        )
+        .unwrap();
+        dir.path().join(name)
+    };
+    let night = data("ztf_public_20231018_v4.02.tar.gz");
+    let mut a = archive(dir.path(), "a.sqlite");
+    run(&job("full.yml", &night, true), &mut a);
+    run(&job("quiet.yml", &empty, true), &mut a);
+    run(&job("all.yml", &empty, false), &mut a);
+    let t3 = a.t3(None).unwrap();
+    assert_eq!(t3.len(), 3);
+    assert_eq!(t3[0].stock.len(), 14, "first run: every accepted stock");
+    assert!(
+        t3[1].stock.is_empty(),
+        "nothing changed since: {:?}",
+        t3[1].stock
+    );
+    assert_eq!(t3[2].stock.len(), 14, "without the option: all again");
+    let at = |i: usize| {
+        t3[i].meta.extra.as_ref().unwrap()["selected_at"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(at(0) < at(1));
+    assert_eq!(a.t3_last_selected("A:recent").unwrap(), Some(at(2)));
+}

@@ -84,6 +84,11 @@ pub struct T3Filter {
     /// Only stocks updated within this many days before the run.
     #[serde(default)]
     pub updated_within_days: Option<f64>,
+    /// Only stocks updated since this process last selected (AMPEL's
+    /// `time_last_run` match): a scheduled T3 then reads what changed, not
+    /// every stock its channel ever had. The first run selects all.
+    #[serde(default)]
+    pub updated_since_last_run: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

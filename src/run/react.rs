@@ -38,6 +38,9 @@ pub fn describe_selection(f: &T3Filter) -> String {
     if let Some(d) = f.updated_within_days {
         parts.push(format!("updated within {d} days"));
     }
+    if f.updated_since_last_run {
+        parts.push("updated since the process last ran".into());
+    }
     if parts.is_empty() {
         "it belongs to the channel".into()
     } else {

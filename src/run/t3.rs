@@ -115,9 +115,16 @@ pub fn run_process(
     telemetry: &dyn Telemetry,
 ) -> Result<u64, StoreError> {
     let t = now();
+    let process = format!("{}:{}", p.channel, p.name);
+    let within = p.filter.updated_within_days.map(|d| t - d * 86400.0);
+    let since = if p.filter.updated_since_last_run {
+        archive.t3_last_selected(&process)?
+    } else {
+        None
+    };
     let stocks = archive.stocks(&StockQuery {
         channel: Some(p.channel.clone()),
-        updated_after: p.filter.updated_within_days.map(|d| t - d * 86400.0),
+        updated_after: [within, since].into_iter().flatten().reduce(f64::max),
         updated_before: None,
         tags: p.filter.tags.clone(),
     })?;
@@ -139,7 +146,6 @@ pub fn run_process(
         }
     }
     let ids: Vec<i64> = selected.iter().map(|v| v.stock.stock).collect();
-    let process = format!("{}:{}", p.channel, p.name);
     let why = describe_selection(&p.filter);
     let ctx = T3Context {
         channel: &p.channel,
@@ -201,7 +207,10 @@ pub fn run_process(
                 code: Some(c),
                 duration: Some(t0.elapsed().as_secs_f64()),
                 alert: None,
-                extra: None,
+                // When the selection was made: the next run's window for
+                // `updated_since_last_run` starts here (not at `ts`, which
+                // would miss stocks updated while the units ran).
+                extra: Some(json!({"selected_at": t})),
             },
             body,
         }));

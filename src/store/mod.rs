@@ -224,6 +224,16 @@ pub trait Archive: Send {
         steal_running: bool,
     ) -> Result<Vec<T2Doc>, StoreError>;
     fn t3(&self, stock: Option<i64>) -> Result<Vec<T3Doc>, StoreError>;
+    /// When a T3 process (`channel:name`) last made its selection (the
+    /// latest `meta.extra.selected_at` of its T3 documents), if ever.
+    fn t3_last_selected(&self, process: &str) -> Result<Option<f64>, StoreError> {
+        Ok(self
+            .t3(None)?
+            .iter()
+            .filter(|d| d.process == process)
+            .filter_map(|d| d.meta.extra.as_ref()?.get("selected_at")?.as_f64())
+            .reduce(f64::max))
+    }
     /// Reactions in creation order.
     fn reactions(&self, q: &ReactionQuery) -> Result<Vec<ReactionDoc>, StoreError>;
     /// Takes the destination's oldest pending reaction due at `now`, atomically

@@ -32,6 +32,7 @@ CREATE INDEX IF NOT EXISTS t2_code_unit ON t2(code, unit, config);
 CREATE INDEX IF NOT EXISTS t2_claimable ON t2(stock, unit, config, link) WHERE code IN (-1, -6);
 CREATE INDEX IF NOT EXISTS t2_unit ON t2(unit);
 CREATE TABLE IF NOT EXISTS t3(id INTEGER PRIMARY KEY, run INTEGER NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS t3_process ON t3(json_extract(doc, '$.process'));
 CREATE TABLE IF NOT EXISTS event(run INTEGER PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS log(id INTEGER PRIMARY KEY, run INTEGER NOT NULL, stock INTEGER, channel TEXT, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS log_run ON log(run);
@@ -51,6 +52,10 @@ const CLAIM_T2: &str = "SELECT doc FROM t2 INDEXED BY t2_claimable WHERE code IN
      AND unit IN (SELECT value FROM json_each(?1))
      AND coalesce(json_extract(doc, '$.retry_after'), ?2) <= ?2
      ORDER BY stock, unit, config, link LIMIT ?3";
+
+/// When the T3 process ?1 last selected, along its expression index.
+const T3_LAST_SELECTED: &str = "SELECT max(json_extract(doc, '$.meta.extra.selected_at')) FROM t3
+     WHERE json_extract(doc, '$.process') = ?1";
 
 /// A channel's (?1) stocks updated in [?2, ?3], read along the time index.
 const CHANNEL_STOCKS_UPDATED: &str = "SELECT s.doc FROM stock s INDEXED BY stock_updated
@@ -445,6 +450,13 @@ impl Archive for SqliteArchive {
             Some(s) => docs.into_iter().filter(|d| d.stock.contains(&s)).collect(),
             None => docs,
         })
+    }
+
+    fn t3_last_selected(&self, process: &str) -> Result<Option<f64>, StoreError> {
+        self.conn
+            .prepare_cached(T3_LAST_SELECTED)
+            .and_then(|mut st| st.query_row([process], |r| r.get(0)))
+            .map_err(|e| self.err(e))
     }
 
     fn reactions(&self, q: &ReactionQuery) -> Result<Vec<ReactionDoc>, StoreError> {

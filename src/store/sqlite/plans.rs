@@ -32,6 +32,13 @@ fn a_channels_recent_stocks_are_read_along_the_time_index() {
 }
 
 #[test]
+fn a_t3_process_finds_its_last_run_by_index() {
+    let a = SqliteArchive::open(":memory:").unwrap();
+    let p = plan(&a, T3_LAST_SELECTED, &[&"CH:proc"]);
+    assert!(p.contains("USING INDEX t3_process"), "{p}");
+}
+
+#[test]
 fn unfinished_work_is_counted_from_the_index() {
     let a = SqliteArchive::open(":memory:").unwrap();
     let q = T2Query {

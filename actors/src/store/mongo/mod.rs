@@ -189,6 +189,11 @@ impl Archive for MongoArchive {
     fn t3(&self, stock: Option<i64>) -> Result<Vec<T3Doc>, StoreError> {
         self.call(move |m| m.t3(stock))
     }
+    fn t3_last_selected(&self, process: &str) -> Result<Option<f64>, StoreError> {
+        let process = process.to_string();
+        self.call(move |m| m.t3_last_selected(&process))
+    }
+
     fn reactions(&self, q: &ReactionQuery) -> Result<Vec<ReactionDoc>, StoreError> {
         let q = q.clone();
         self.call(move |m| m.reactions(&q))

@@ -138,7 +138,7 @@ impl MongoSync {
                 .options(IndexOptions::builder().unique(unique).build())
                 .build()
         };
-        let specs: [(&str, Document, bool); 16] = [
+        let specs: [(&str, Document, bool); 17] = [
             ("stock", doc! {"stock": 1}, true),
             ("stock", doc! {"name": 1}, false),
             ("stock", doc! {"channel": 1, "updated": 1}, false),
@@ -153,6 +153,11 @@ impl MongoSync {
             ("t2", doc! {"code": 1, "unit": 1}, false),
             ("t2", doc! {"channel": 1}, false),
             ("t3", doc! {"stock": 1}, false),
+            (
+                "t3",
+                doc! {"process": 1, "meta.extra.selected_at": -1},
+                false,
+            ),
             ("log", doc! {"run": 1}, false),
             ("log", doc! {"stock": 1}, false),
             ("event", doc! {"run": 1}, true),
@@ -431,6 +436,18 @@ impl Archive for MongoSync {
     fn t3(&self, stock: Option<i64>) -> Result<Vec<T3Doc>, StoreError> {
         let f = stock.map_or_else(Document::new, |s| doc! {"stock": s});
         self.find("t3", f, doc! {"_id": 1}, None)
+    }
+
+    fn t3_last_selected(&self, process: &str) -> Result<Option<f64>, StoreError> {
+        let last: Vec<T3Doc> = self.find(
+            "t3",
+            doc! {"process": process, "meta.extra.selected_at": {"$exists": true}},
+            doc! {"meta.extra.selected_at": -1},
+            Some(1),
+        )?;
+        Ok(last
+            .first()
+            .and_then(|d| d.meta.extra.as_ref()?.get("selected_at")?.as_f64()))
     }
 
     fn reactions(&self, q: &ReactionQuery) -> Result<Vec<ReactionDoc>, StoreError> {
