@@ -5,9 +5,11 @@
 
 #![allow(dead_code)]
 
+mod counts;
 mod large_batch;
 
 use ampel::store::*;
+use counts::counts;
 use large_batch::large_batch;
 #[allow(unused_imports)]
 pub use large_batch::large_batch_ops;
@@ -82,7 +84,7 @@ fn key(stock: i64, unit: &str, link: i64) -> T2Key {
 /// Every check, each on a fresh archive from `make`.
 pub fn run_all(make: &mut dyn FnMut() -> Box<dyn Archive>) {
     type Check = fn(&mut dyn Archive);
-    let checks: [(&str, Check); 15] = [
+    let checks: [(&str, Check); 16] = [
         ("run ids increase", run_ids),
         ("datapoints merge channels, tags and meta", datapoints),
         (
@@ -116,6 +118,7 @@ pub fn run_all(make: &mut dyn FnMut() -> Box<dyn Archive>) {
             "a large batch applies every op, in order per document",
             large_batch,
         ),
+        ("T2 counts and a T3 process's last selection", counts),
     ];
     for (name, check) in checks {
         let mut a = make();
