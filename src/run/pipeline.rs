@@ -44,6 +44,10 @@ pub struct RunSummary {
     pub failed: u64,
     /// Alerts skipped as already processed (redeliveries, per the hot state).
     pub duplicates: u64,
+    /// Alerts that every accepting channel had already ingested, found in
+    /// the archive (a replay of the same file, or a redelivery the hot
+    /// state had forgotten): logged, nothing stored again.
+    pub reingested: u64,
     pub accepted: BTreeMap<String, u64>,
     pub rejected: BTreeMap<String, u64>,
     pub datapoints: i64,

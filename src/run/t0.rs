@@ -18,7 +18,7 @@ use crate::survey::document::{datapoint_body, stock_tags, visible};
 use crate::t2::T2Kind;
 use crate::units::{AlertFilter, FilterVerdict};
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// A channel, ready to run.
 pub struct ChannelRt {
@@ -99,6 +99,24 @@ impl Batch {
                 },
             }),
         })
+    }
+
+    /// What the archive will hold of `stock` once the queued ops are
+    /// written: the channels holding it and its datapoints with their
+    /// tags (stored, plus this batch's additions).
+    fn known(
+        &mut self,
+        archive: &dyn Archive,
+        memo: &mut dyn FnMut(i64) -> Option<StockMemo>,
+        stock: i64,
+    ) -> Result<(Vec<String>, Vec<(i64, Vec<String>)>), StoreError> {
+        let base = self.stored(archive, memo, stock)?;
+        let (mut channels, mut datapoints) = (base.channels.clone(), base.datapoints.clone());
+        if let Some(p) = self.pending.get(&stock) {
+            channels.extend(p.channels.iter().cloned());
+            datapoints.extend(p.datapoints.iter().cloned());
+        }
+        Ok((channels, datapoints))
     }
 
     /// What will be stored of each stock this batch changed once it is
@@ -185,72 +203,241 @@ impl T0 {
         summary: &mut RunSummary,
         telemetry: &dyn Telemetry,
     ) -> Result<(), StoreError> {
-        let ts = now();
-        let run = batch.run;
-        let mut accepted: Vec<(&ChannelRt, &'static str)> = Vec::new();
-        let mut known: Option<Vec<String>> = None;
+        let mut known = None;
+        let mut accepted = Vec::new();
         for (i, ch) in self.channels.iter().enumerate() {
             let holds = match ch.on_stock_match {
                 None => false,
                 Some(_) => {
                     if known.is_none() {
-                        let mut k = batch.stored(archive, memo, alert.stock)?.channels.clone();
-                        if let Some(p) = batch.pending.get(&alert.stock) {
-                            k.extend(p.channels.iter().cloned());
-                        }
-                        known = Some(k);
+                        known = Some(batch.known(archive, memo, alert.stock)?.0);
                     }
                     known.as_ref().is_some_and(|k| k.contains(&ch.name))
                 }
             };
-            let (take, action, log) = match (holds, ch.on_stock_match) {
-                (true, Some(OnStockMatch::Bypass)) => (true, "bypass", None),
-                (true, Some(m)) => match verdict(i) {
-                    Some(FilterVerdict::Reject(r)) if m == OnStockMatch::Overrule => {
-                        (true, "overrule", Some(("overruled", r)))
-                    }
-                    _ => (true, "accept", None),
-                },
-                _ => match verdict(i) {
-                    Some(FilterVerdict::Reject(r)) => (false, "reject", Some(("rejected", r))),
-                    Some(_) => (true, "accept", None),
-                    None => (false, "reject", None),
-                },
-            };
-            if let Some((msg, r)) = log {
-                batch.ops.push(WriteOp::Log(LogDoc {
-                    run,
-                    ts,
-                    level: "info".into(),
-                    tier: Some(0),
-                    stock: Some(alert.stock),
-                    channel: Some(ch.name.clone()),
-                    alert: Some(alert.id),
-                    msg: msg.into(),
-                    extra: Some(json!({"cut": r.cut, "reason": r.to_string()})),
-                }));
-            }
+            let take = self.decide(ch, holds, || verdict(i), alert, batch);
             telemetry.event(Event::Filtered {
                 channel: &ch.name,
-                accepted: take,
+                accepted: take.is_some(),
             });
-            if take {
-                *summary.accepted.entry(ch.name.clone()).or_default() += 1;
-                accepted.push((ch, action));
+            let counts = if take.is_some() {
+                &mut summary.accepted
             } else {
-                *summary.rejected.entry(ch.name.clone()).or_default() += 1;
+                &mut summary.rejected
+            };
+            *counts.entry(ch.name.clone()).or_default() += 1;
+            if let Some(action) = take {
+                accepted.push((ch, action));
             }
         }
         if accepted.is_empty() {
             return Ok(());
         }
+        let (held, stored) = batch.known(archive, memo, alert.stock)?;
+        self.ingest_accepted(alert, accepted, &held, &stored, batch, summary);
+        Ok(())
+    }
 
-        let mut stored = batch.stored(archive, memo, alert.stock)?.datapoints.clone();
-        if let Some(p) = batch.pending.get(&alert.stock) {
-            stored.extend(p.datapoints.iter().cloned());
+    /// One channel's decision on an alert, with on_stock_match applied
+    /// (`holds`: the channel already holds the stock): the journal's
+    /// action when it takes the alert, `None` when it rejects it. Logs a
+    /// rejection or an overruled one.
+    fn decide(
+        &self,
+        ch: &ChannelRt,
+        holds: bool,
+        verdict: impl FnOnce() -> Option<FilterVerdict>,
+        alert: &Alert,
+        batch: &mut Batch,
+    ) -> Option<&'static str> {
+        let (take, log) = match (holds, ch.on_stock_match) {
+            (true, Some(OnStockMatch::Bypass)) => (Some("bypass"), None),
+            (true, Some(m)) => match verdict() {
+                Some(FilterVerdict::Reject(r)) if m == OnStockMatch::Overrule => {
+                    (Some("overrule"), Some(("overruled", r)))
+                }
+                _ => (Some("accept"), None),
+            },
+            _ => match verdict() {
+                Some(FilterVerdict::Reject(r)) => (None, Some(("rejected", r))),
+                Some(_) => (Some("accept"), None),
+                None => (None, None),
+            },
+        };
+        if let Some((msg, r)) = log {
+            batch.ops.push(WriteOp::Log(LogDoc {
+                run: batch.run,
+                ts: now(),
+                level: "info".into(),
+                tier: Some(0),
+                stock: Some(alert.stock),
+                channel: Some(ch.name.clone()),
+                alert: Some(alert.id),
+                msg: msg.into(),
+                extra: Some(json!({"cut": r.cut, "reason": r.to_string()})),
+            }));
         }
-        let names: Vec<String> = accepted.iter().map(|(c, _)| c.name.clone()).collect();
-        let meta = |action: &str, channel: Vec<String>| MetaRecord {
+        take
+    }
+
+    /// Queues what the accepting channels add: the datapoints new to the
+    /// stock, then per channel the stock's journal entry, its state and
+    /// the state's T2 tickets.
+    ///
+    /// As AMPEL's ZiMongoMuxer does, only datapoints the archive does not
+    /// yet hold for this stock are written: a detection or upper limit
+    /// carried again in a later alert's history is not touched, so its
+    /// meta list holds one record per stock that brought it, not one per
+    /// alert. An alert that a channel already ingested (its own latest
+    /// datapoint is stored for the stock and the channel holds the stock:
+    /// a redelivery or a replay of the same file) adds nothing for that
+    /// channel but a log line: the hot state skips such messages while it
+    /// remembers them, the archive decides once it has forgotten, so
+    /// re-ingesting an alert N times costs N times one alert.
+    fn ingest_accepted(
+        &self,
+        alert: &Alert,
+        accepted: Vec<(&ChannelRt, &'static str)>,
+        held: &[String],
+        stored: &[(i64, Vec<String>)],
+        batch: &mut Batch,
+        summary: &mut RunSummary,
+    ) {
+        let stored_ids: HashSet<i64> = stored.iter().map(|(id, _)| *id).collect();
+        let seen_before = stored_ids.contains(&alert.latest().id);
+        let (repeats, fresh): (Vec<_>, Vec<_>) = accepted
+            .into_iter()
+            .partition(|(ch, _)| seen_before && held.contains(&ch.name));
+        if !repeats.is_empty() {
+            let names: Vec<&str> = repeats.iter().map(|(c, _)| c.name.as_str()).collect();
+            batch.ops.push(WriteOp::Log(LogDoc {
+                run: batch.run,
+                ts: now(),
+                level: "info".into(),
+                tier: Some(0),
+                stock: Some(alert.stock),
+                channel: None,
+                alert: Some(alert.id),
+                msg: "already ingested: nothing stored again".into(),
+                extra: Some(json!({"channels": names})),
+            }));
+        }
+        if fresh.is_empty() {
+            summary.reingested += 1;
+            return;
+        }
+        let ts = now();
+        let names: Vec<String> = fresh.iter().map(|(c, _)| c.name.clone()).collect();
+        let alert_points: Vec<(i64, Vec<String>)> = alert
+            .datapoints
+            .iter()
+            .map(|dp| (dp.id, dp.tags.iter().map(|t| t.to_string()).collect()))
+            .collect();
+        for (dp, (id, tags)) in alert.datapoints.iter().zip(&alert_points) {
+            if stored_ids.contains(id) {
+                continue;
+            }
+            batch.ops.push(WriteOp::DataPoint(DataPointDoc {
+                id: *id,
+                stock: vec![alert.stock],
+                channel: names.clone(),
+                tag: tags.clone(),
+                meta: vec![self.meta(batch.run, ts, alert, "ingest", names.clone())],
+                body: datapoint_body(alert, dp),
+            }));
+        }
+        let points: Vec<&(i64, Vec<String>)> = stored.iter().chain(alert_points.iter()).collect();
+        for (ch, action) in fresh {
+            self.channel_ops(alert, ch, action, &points, ts, batch);
+        }
+        let entry = batch.pending.entry(alert.stock).or_default();
+        entry.channels.extend(names);
+        entry.datapoints.extend(alert_points);
+    }
+
+    /// One channel's stock journal entry, state (everything of the stock
+    /// the channel may see) and T2 tickets for an alert it took.
+    fn channel_ops(
+        &self,
+        alert: &Alert,
+        ch: &ChannelRt,
+        action: &str,
+        points: &[&(i64, Vec<String>)],
+        ts: f64,
+        batch: &mut Batch,
+    ) {
+        let run = batch.run;
+        let chan = vec![ch.name.clone()];
+        batch.ops.push(WriteOp::Stock {
+            stock: alert.stock,
+            channel: ch.name.clone(),
+            names: vec![alert.name.clone()],
+            tags: stock_tags(alert),
+            journal: JournalEntry {
+                run,
+                ts,
+                tier: 0,
+                process: self.process.clone(),
+                action: action.into(),
+                channel: chan.clone(),
+                alert: Some(alert.id),
+                extra: None,
+            },
+        });
+        let mut ids: Vec<i64> = points
+            .iter()
+            .filter(|(_, tags)| visible(tags, &ch.access))
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return;
+        }
+        let link = i64::from(t1_link(&ids));
+        batch.ops.push(WriteOp::State(T1Doc {
+            stock: alert.stock,
+            link,
+            dps: ids,
+            channel: chan.clone(),
+            tag: stock_tags(alert),
+            code: code::OK,
+            meta: vec![self.meta(run, ts, alert, "t1", chan.clone())],
+        }));
+        for spec in &ch.t2 {
+            let (link, col) = match spec.kind {
+                T2Kind::State => (link, None),
+                T2Kind::Point => (alert.latest().id, Some("t0".to_string())),
+                T2Kind::Stock => (alert.stock, Some("stock".to_string())),
+            };
+            batch.ops.push(WriteOp::T2Ticket(T2Doc {
+                stock: alert.stock,
+                unit: spec.unit.clone(),
+                config: spec.config,
+                link,
+                col,
+                channel: chan.clone(),
+                tag: stock_tags(alert),
+                code: code::NEW,
+                meta: vec![self.meta(run, ts, alert, "ticket", chan.clone())],
+                body: Vec::new(),
+                trials: 0,
+                retry_after: None,
+                claimed_at: None,
+            }));
+        }
+    }
+
+    /// A T0 meta record of this process for `alert`.
+    fn meta(
+        &self,
+        run: i64,
+        ts: f64,
+        alert: &Alert,
+        action: &str,
+        channel: Vec<String>,
+    ) -> MetaRecord {
+        MetaRecord {
             run,
             ts,
             tier: 0,
@@ -261,86 +448,6 @@ impl T0 {
             duration: None,
             alert: Some(alert.id),
             extra: None,
-        };
-        let mut alert_points: Vec<(i64, Vec<String>)> = Vec::with_capacity(alert.datapoints.len());
-        for dp in &alert.datapoints {
-            let tags: Vec<String> = dp.tags.iter().map(|t| t.to_string()).collect();
-            alert_points.push((dp.id, tags.clone()));
-            batch.ops.push(WriteOp::DataPoint(DataPointDoc {
-                id: dp.id,
-                stock: vec![alert.stock],
-                channel: names.clone(),
-                tag: tags,
-                meta: vec![meta("ingest", names.clone())],
-                body: datapoint_body(alert, dp),
-            }));
         }
-        for (ch, action) in accepted {
-            let chan = vec![ch.name.clone()];
-            batch.ops.push(WriteOp::Stock {
-                stock: alert.stock,
-                channel: ch.name.clone(),
-                names: vec![alert.name.clone()],
-                tags: stock_tags(alert),
-                journal: JournalEntry {
-                    run,
-                    ts,
-                    tier: 0,
-                    process: self.process.clone(),
-                    action: action.into(),
-                    channel: chan.clone(),
-                    alert: Some(alert.id),
-                    extra: None,
-                },
-            });
-            // T1: everything of the stock this channel may see.
-            let mut ids: Vec<i64> = stored
-                .iter()
-                .chain(alert_points.iter())
-                .filter(|(_, tags)| visible(tags, &ch.access))
-                .map(|(id, _)| *id)
-                .collect();
-            ids.sort_unstable();
-            ids.dedup();
-            if ids.is_empty() {
-                continue;
-            }
-            let link = i64::from(t1_link(&ids));
-            batch.ops.push(WriteOp::State(T1Doc {
-                stock: alert.stock,
-                link,
-                dps: ids,
-                channel: chan.clone(),
-                tag: stock_tags(alert),
-                code: code::OK,
-                meta: vec![meta("t1", chan.clone())],
-            }));
-            for spec in &ch.t2 {
-                let (link, col) = match spec.kind {
-                    T2Kind::State => (link, None),
-                    T2Kind::Point => (alert.latest().id, Some("t0".to_string())),
-                    T2Kind::Stock => (alert.stock, Some("stock".to_string())),
-                };
-                batch.ops.push(WriteOp::T2Ticket(T2Doc {
-                    stock: alert.stock,
-                    unit: spec.unit.clone(),
-                    config: spec.config,
-                    link,
-                    col,
-                    channel: chan.clone(),
-                    tag: stock_tags(alert),
-                    code: code::NEW,
-                    meta: vec![meta("ticket", chan.clone())],
-                    body: Vec::new(),
-                    trials: 0,
-                    retry_after: None,
-                    claimed_at: None,
-                }));
-            }
-        }
-        let entry = batch.pending.entry(alert.stock).or_default();
-        entry.channels.extend(names);
-        entry.datapoints.extend(alert_points);
-        Ok(())
     }
 }
