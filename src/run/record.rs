@@ -81,8 +81,8 @@ impl RunRecord {
         summary.datapoints = counts.get("t0").copied().unwrap_or(0);
         summary.states = counts.get("t1").copied().unwrap_or(0);
         summary.t2.clear();
-        for d in archive.t2(&Default::default())? {
-            *summary.t2.entry(code::name(d.code)).or_default() += 1;
+        for (c, n) in archive.t2_codes()? {
+            *summary.t2.entry(code::name(c)).or_default() += n as i64;
         }
         let end = now();
         summary.seconds = end - self.event.start;

@@ -203,6 +203,16 @@ pub trait Archive: Send {
     fn count_t2(&self, q: &T2Query) -> Result<usize, StoreError> {
         Ok(self.t2(q)?.len())
     }
+    /// T2 documents per code, counted by the archive (a run's summary
+    /// asks at its end): the documents are never loaded, so the cost is
+    /// an index scan, not a parse of every result the archive holds.
+    fn t2_codes(&self) -> Result<std::collections::BTreeMap<i64, u64>, StoreError> {
+        let mut out = std::collections::BTreeMap::new();
+        for d in self.t2(&T2Query::default())? {
+            *out.entry(d.code).or_default() += 1;
+        }
+        Ok(out)
+    }
     /// Atomically moves up to `max` T2 documents of the given units that are
     /// NEW or RERUN_REQUESTED (and past their back-off) to RUNNING, and
     /// returns them.

@@ -1,5 +1,5 @@
 //! Questions the archive answers without handing back documents: how many
-//! T2 documents a query selects, and when a T3 process last selected.
+//! T2 documents a query selects (and per code), and when a T3 process last selected.
 
 use super::*;
 
@@ -42,6 +42,12 @@ pub fn counts(a: &mut dyn Archive) {
         assert_eq!(a.count_t2(q).unwrap(), n, "{q:?}");
         assert_eq!(a.t2(q).unwrap().len(), n, "{q:?}");
     }
+    // Per code, as a run's summary counts them (12 tickets, one RUNNING).
+    let codes = a.t2_codes().unwrap();
+    assert_eq!(
+        codes.into_iter().collect::<Vec<_>>(),
+        [(code::RUNNING, 1), (code::NEW, 11)]
+    );
 
     assert_eq!(a.t3_last_selected("A:p").unwrap(), None);
     let t3 = |run: i64, process: &str, selected_at: Option<f64>| {

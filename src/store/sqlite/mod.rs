@@ -45,6 +45,9 @@ CREATE TABLE IF NOT EXISTS reaction_item(destination TEXT NOT NULL, stock INTEGE
   reaction TEXT NOT NULL, PRIMARY KEY(destination, stock, digest));
 ";
 
+/// T2 documents per code, for a run's summary.
+const T2_CODES: &str = "SELECT code, COUNT(*) FROM t2 GROUP BY code";
+
 /// The claimable T2 documents of some units (a JSON list, ?1) due at ?2,
 /// in key order, at most ?3: walks the partial index of NEW and
 /// RERUN_REQUESTED documents, so its cost is that of what it claims.
@@ -368,6 +371,20 @@ impl Archive for SqliteArchive {
             .and_then(|mut st| st.query_row(rusqlite::params_from_iter(args), |r| r.get(0)))
             .map_err(|e| self.err(e))?;
         Ok(n as usize)
+    }
+
+    /// Over the `(code, unit, config)` index: no document is read.
+    fn t2_codes(&self) -> Result<BTreeMap<i64, u64>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached(T2_CODES)
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64))
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
     /// Walks the partial index of claimable documents (NEW and

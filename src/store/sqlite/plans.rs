@@ -55,6 +55,13 @@ fn unfinished_work_is_counted_from_the_index() {
 }
 
 #[test]
+fn a_runs_t2_counts_per_code_read_only_the_index() {
+    let a = SqliteArchive::open(":memory:").unwrap();
+    let p = plan(&a, T2_CODES, &[]);
+    assert!(p.contains("COVERING INDEX t2_code_unit"), "{p}");
+}
+
+#[test]
 fn a_stocks_t2_documents_are_read_by_key() {
     let a = SqliteArchive::open(":memory:").unwrap();
     let q = T2Query {

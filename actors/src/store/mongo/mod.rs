@@ -168,6 +168,9 @@ impl Archive for MongoArchive {
         let q = q.clone();
         self.call(move |m| m.count_t2(&q))
     }
+    fn t2_codes(&self) -> Result<BTreeMap<i64, u64>, StoreError> {
+        self.call(|m| m.t2_codes())
+    }
     fn claim_t2(
         &mut self,
         now: f64,

@@ -366,6 +366,29 @@ impl Archive for MongoSync {
             .map_err(self.fail())
     }
 
+    /// A `$group` by code on the server: no document comes back.
+    fn t2_codes(&self) -> Result<BTreeMap<i64, u64>, StoreError> {
+        let pipeline = [doc! {"$group": {"_id": "$code", "n": {"$sum": 1}}}];
+        let cursor = self
+            .coll("t2")
+            .aggregate(pipeline)
+            .run()
+            .map_err(self.fail())?;
+        let mut out = BTreeMap::new();
+        for d in cursor {
+            let d = d.map_err(self.fail())?;
+            let int = |k: &str| match d.get(k) {
+                Some(Bson::Int64(v)) => Some(*v),
+                Some(Bson::Int32(v)) => Some(i64::from(*v)),
+                _ => None,
+            };
+            if let (Some(c), Some(n)) = (int("_id"), int("n")) {
+                out.insert(c, n as u64);
+            }
+        }
+        Ok(out)
+    }
+
     fn claim_t2(
         &mut self,
         now: f64,
