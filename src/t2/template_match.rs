@@ -21,7 +21,6 @@ use crate::config::{lax, parse_unit_config, ConfigProblem, UnitConfigError, Vali
 use crate::units::UnitContext;
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
-use std::collections::BTreeMap;
 
 /// Unit-defined code: not enough photometry to fit.
 pub const TOO_FEW_POINTS: i64 = 1;
@@ -145,20 +144,37 @@ struct Point {
     band: i64,
 }
 
-/// chi2 of a template at peak time t0 with exact per-band offsets.
-fn chi2_at(points: &[Point], tpl: &[(f64, f64)], t0: f64) -> f64 {
-    let mut sums: BTreeMap<i64, (f64, f64)> = BTreeMap::new();
+/// Buffers reused by every [`chi2_at`] of one fit (a fit evaluates a few
+/// hundred peak times; each evaluation allocated a map before).
+#[derive(Default)]
+struct Scratch {
+    residuals: Vec<f64>,
+    /// (band, weighted residual sum, weight sum), bands in first-seen order.
+    bands: Vec<(i64, f64, f64)>,
+}
+
+/// chi2 of a template at peak time t0 with exact per-band offsets. The
+/// same float operations in the same order as a per-band map would do.
+fn chi2_at(points: &[Point], tpl: &[(f64, f64)], t0: f64, s: &mut Scratch) -> f64 {
+    s.residuals.clear();
+    s.bands.clear();
     for p in points {
         let r = p.mag - shape(tpl, p.t - t0);
-        let e = sums.entry(p.band).or_default();
-        e.0 += p.w * r;
-        e.1 += p.w;
+        s.residuals.push(r);
+        match s.bands.iter_mut().find(|b| b.0 == p.band) {
+            Some(b) => {
+                b.1 += p.w * r;
+                b.2 += p.w;
+            }
+            None => s.bands.push((p.band, p.w * r, p.w)),
+        }
     }
     points
         .iter()
-        .map(|p| {
-            let (s, w) = sums[&p.band];
-            let r = p.mag - shape(tpl, p.t - t0) - s / w;
+        .zip(&s.residuals)
+        .map(|(p, r0)| {
+            let (_, sum, w) = s.bands.iter().find(|b| b.0 == p.band).expect("band seen");
+            let r = r0 - sum / w;
             p.w * r * r
         })
         .sum()
@@ -172,23 +188,24 @@ fn fit(points: &[Point], tpl: &[(f64, f64)]) -> (f64, f64) {
     let step = 0.25;
     let n = ((hi - lo) / step).ceil() as usize;
     let mut best = (lo, f64::INFINITY, 0usize);
+    let s = &mut Scratch::default();
     for i in 0..=n {
         let t0 = lo + i as f64 * step;
-        let c = chi2_at(points, tpl, t0);
+        let c = chi2_at(points, tpl, t0, s);
         if c < best.1 {
             best = (t0, c, i);
         }
     }
     if best.2 > 0 && best.2 < n {
         let (a, b, c) = (
-            chi2_at(points, tpl, best.0 - step),
+            chi2_at(points, tpl, best.0 - step, s),
             best.1,
-            chi2_at(points, tpl, best.0 + step),
+            chi2_at(points, tpl, best.0 + step, s),
         );
         let denom = a - 2.0 * b + c;
         if denom > 0.0 {
             let t = best.0 + 0.5 * step * (a - c) / denom;
-            let ct = chi2_at(points, tpl, t);
+            let ct = chi2_at(points, tpl, t, s);
             if ct < best.1 {
                 return (t, ct);
             }
