@@ -25,12 +25,22 @@ fn get_doc<T: DeserializeOwned>(
 pub(super) fn apply(tx: &Transaction, op: WriteOp) -> rusqlite::Result<()> {
     match op {
         WriteOp::DataPoint(d) => {
-            let stored = get_doc(tx, "SELECT doc FROM t0 WHERE id = ?1", &[&d.id])?;
-            let d = merge::datapoint(stored, d);
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO t0(id, stock, tags, doc) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![d.id, d.stock[0], json(&d.tag), json(&d)])?;
+            // Most datapoints are new: insert first, merge only on conflict.
+            let new = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO t0(id, stock, tags, doc) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![d.id, d.stock[0], json(&d.tag), json(&d)])?
+                == 1;
+            let d = if new {
+                d
+            } else {
+                let stored = get_doc(tx, "SELECT doc FROM t0 WHERE id = ?1", &[&d.id])?;
+                let d = merge::datapoint(stored, d);
+                tx.prepare_cached("UPDATE t0 SET tags = ?2, doc = ?3 WHERE id = ?1")?
+                    .execute(params![d.id, json(&d.tag), json(&d)])?;
+                d
+            };
             // t0_member: the datapoint's stock set, one row per member, so a
             // read by stock finds datapoints shared with other stocks.
             let mut member =
@@ -47,11 +57,14 @@ pub(super) fn apply(tx: &Transaction, op: WriteOp) -> rusqlite::Result<()> {
             journal,
         } => {
             let stored = get_doc(tx, "SELECT doc FROM stock WHERE stock = ?1", &[&stock])?;
+            let sql = if stored.is_some() {
+                "UPDATE stock SET updated = ?2, doc = ?3 WHERE stock = ?1"
+            } else {
+                "INSERT INTO stock(stock, updated, doc) VALUES (?1, ?2, ?3)"
+            };
             let d = merge::stock(stored, stock, &channel, &names, &tags, journal);
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO stock(stock, updated, doc) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![d.stock, d.updated, json(&d)])?;
+            tx.prepare_cached(sql)?
+                .execute(params![d.stock, d.updated, json(&d)])?;
             tx.prepare_cached(
                 "INSERT OR IGNORE INTO stock_channel(stock, channel) VALUES (?1, ?2)",
             )?
@@ -71,23 +84,33 @@ pub(super) fn apply(tx: &Transaction, op: WriteOp) -> rusqlite::Result<()> {
             }
         }
         WriteOp::State(d) => {
-            let stored = get_doc(
-                tx,
-                "SELECT doc FROM t1 WHERE stock = ?1 AND link = ?2",
-                &[&d.stock, &d.link],
-            )?;
-            let d = merge::state(stored, d);
-            tx.prepare_cached("INSERT OR REPLACE INTO t1(stock, link, doc) VALUES (?1, ?2, ?3)")?
-                .execute(params![d.stock, d.link, json(&d)])?;
+            let new = tx
+                .prepare_cached("INSERT OR IGNORE INTO t1(stock, link, doc) VALUES (?1, ?2, ?3)")?
+                .execute(params![d.stock, d.link, json(&d)])?
+                == 1;
+            if !new {
+                let stored = get_doc(
+                    tx,
+                    "SELECT doc FROM t1 WHERE stock = ?1 AND link = ?2",
+                    &[&d.stock, &d.link],
+                )?;
+                let d = merge::state(stored, d);
+                tx.prepare_cached("UPDATE t1 SET doc = ?3 WHERE stock = ?1 AND link = ?2")?
+                    .execute(params![d.stock, d.link, json(&d)])?;
+            }
         }
         WriteOp::T2Ticket(d) => {
-            let stored = get_doc(
-                tx,
-                "SELECT doc FROM t2 WHERE stock = ?1 AND unit = ?2 AND config = ?3 AND link = ?4",
-                &[&d.stock, &d.unit, &d.config, &d.link],
-            )?;
-            let d = merge::t2_ticket(stored, d);
-            put_t2(tx, &d)?;
+            let new = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO t2(stock, unit, config, link, code, doc)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![d.stock, d.unit, d.config, d.link, d.code, json(&d)])?
+                == 1;
+            if !new {
+                let stored = get_t2(tx, &d.key())?;
+                put_t2(tx, &merge::t2_ticket(stored, d))?;
+            }
         }
         WriteOp::T2Result {
             key,
@@ -213,8 +236,20 @@ fn get_t2(tx: &Transaction, k: &T2Key) -> rusqlite::Result<Option<T2Doc>> {
     )
 }
 
+/// Stores a T2 document: an update in place when it exists (most calls:
+/// results, codes), which leaves the key index alone; else an insert.
 pub(super) fn put_t2(tx: &Transaction, d: &T2Doc) -> rusqlite::Result<()> {
-    tx.prepare_cached("INSERT OR REPLACE INTO t2(stock, unit, config, link, code, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+    let updated = tx
+        .prepare_cached(
+            "UPDATE t2 SET code = ?5, doc = ?6
+             WHERE stock = ?1 AND unit = ?2 AND config = ?3 AND link = ?4",
+        )?
         .execute(params![d.stock, d.unit, d.config, d.link, d.code, json(d)])?;
+    if updated == 0 {
+        tx.prepare_cached(
+            "INSERT INTO t2(stock, unit, config, link, code, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![d.stock, d.unit, d.config, d.link, d.code, json(d)])?;
+    }
     Ok(())
 }
