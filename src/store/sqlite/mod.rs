@@ -117,6 +117,26 @@ fn backend(path: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
 }
 
 /// The embedded archive.
+/// Page cache and checkpoint size. SQLite's defaults (2 MiB of cache, a
+/// checkpoint every 4 MiB of log) suit small files; a night's archive is
+/// gigabytes, and with 2 MiB every index lookup of a batch became a read
+/// from the OS and every checkpoint rewrote the same hot index pages.
+/// `AMPEL_SQLITE_CACHE_MIB` and `AMPEL_SQLITE_CHECKPOINT_PAGES` override
+/// them (memory per process: the cache is allocated as it fills).
+fn tuning() -> String {
+    let var = |k: &str, d: i64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(d)
+    };
+    format!(
+        "PRAGMA cache_size=-{}; PRAGMA wal_autocheckpoint={};",
+        var("AMPEL_SQLITE_CACHE_MIB", 64) * 1024,
+        var("AMPEL_SQLITE_CHECKPOINT_PAGES", 1000)
+    )
+}
+
 pub struct SqliteArchive {
     conn: Connection,
     path: String,
@@ -139,6 +159,7 @@ impl SqliteArchive {
             c.execute_batch(
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;",
             )?;
+            c.execute_batch(&tuning())?;
             c.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;"))
         };
         let mut tries = 0;
