@@ -109,14 +109,13 @@ impl Batch {
         archive: &dyn Archive,
         memo: &mut dyn FnMut(i64) -> Option<StockMemo>,
         stock: i64,
-    ) -> Result<(Vec<String>, Vec<(i64, Vec<String>)>), StoreError> {
-        let base = self.stored(archive, memo, stock)?;
-        let (mut channels, mut datapoints) = (base.channels.clone(), base.datapoints.clone());
+    ) -> Result<StockMemo, StoreError> {
+        let mut known = self.stored(archive, memo, stock)?.clone();
         if let Some(p) = self.pending.get(&stock) {
-            channels.extend(p.channels.iter().cloned());
-            datapoints.extend(p.datapoints.iter().cloned());
+            known.channels.extend(p.channels.iter().cloned());
+            known.datapoints.extend(p.datapoints.iter().cloned());
         }
-        Ok((channels, datapoints))
+        Ok(known)
     }
 
     /// What will be stored of each stock this batch changed once it is
@@ -210,7 +209,7 @@ impl T0 {
                 None => false,
                 Some(_) => {
                     if known.is_none() {
-                        known = Some(batch.known(archive, memo, alert.stock)?.0);
+                        known = Some(batch.known(archive, memo, alert.stock)?.channels);
                     }
                     known.as_ref().is_some_and(|k| k.contains(&ch.name))
                 }
@@ -233,8 +232,8 @@ impl T0 {
         if accepted.is_empty() {
             return Ok(());
         }
-        let (held, stored) = batch.known(archive, memo, alert.stock)?;
-        self.ingest_accepted(alert, accepted, &held, &stored, batch, summary);
+        let known = batch.known(archive, memo, alert.stock)?;
+        self.ingest_accepted(alert, accepted, &known, batch, summary);
         Ok(())
     }
 
@@ -298,16 +297,15 @@ impl T0 {
         &self,
         alert: &Alert,
         accepted: Vec<(&ChannelRt, &'static str)>,
-        held: &[String],
-        stored: &[(i64, Vec<String>)],
+        known: &StockMemo,
         batch: &mut Batch,
         summary: &mut RunSummary,
     ) {
-        let stored_ids: HashSet<i64> = stored.iter().map(|(id, _)| *id).collect();
+        let stored_ids: HashSet<i64> = known.datapoints.iter().map(|(id, _)| *id).collect();
         let seen_before = stored_ids.contains(&alert.latest().id);
         let (repeats, fresh): (Vec<_>, Vec<_>) = accepted
             .into_iter()
-            .partition(|(ch, _)| seen_before && held.contains(&ch.name));
+            .partition(|(ch, _)| seen_before && known.channels.contains(&ch.name));
         if !repeats.is_empty() {
             let names: Vec<&str> = repeats.iter().map(|(c, _)| c.name.as_str()).collect();
             batch.ops.push(WriteOp::Log(LogDoc {
@@ -346,7 +344,8 @@ impl T0 {
                 body: datapoint_body(alert, dp),
             }));
         }
-        let points: Vec<&(i64, Vec<String>)> = stored.iter().chain(alert_points.iter()).collect();
+        let points: Vec<&(i64, Vec<String>)> =
+            known.datapoints.iter().chain(alert_points.iter()).collect();
         for (ch, action) in fresh {
             self.channel_ops(alert, ch, action, &points, ts, batch);
         }

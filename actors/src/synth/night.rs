@@ -212,6 +212,9 @@ fn detections(object: u64) -> u8 {
     set
 }
 
+/// A slice written: its index in the night, its tar, its alerts.
+type Slice = (usize, PathBuf, u64);
+
 impl<'t> Night<'t> {
     /// About `alerts` / 2 objects (2 alerts each on average, 10% more so
     /// the night is not short), 40 per group.
@@ -352,33 +355,32 @@ impl<'t> Night<'t> {
         let next = AtomicUsize::new(0);
         let done = AtomicU64::new(0);
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let results: Vec<Result<Vec<(usize, PathBuf, u64)>, NightError>> =
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = (0..workers.min(chunks.len()))
-                    .map(|_| {
-                        scope.spawn(|| {
-                            let mut mine = Vec::new();
-                            loop {
-                                let i = next.fetch_add(1, Ordering::Relaxed);
-                                let Some(chunk) = chunks.get(i) else {
-                                    return Ok(mine);
-                                };
-                                let path = dir.join(format!("night-{i:02}.tar"));
-                                self.write_slice(&path, chunk, &done)?;
-                                mine.push((i, path, chunk.len() as u64));
-                            }
-                        })
+        let results: Vec<Result<Vec<Slice>, NightError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers.min(chunks.len()))
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(chunk) = chunks.get(i) else {
+                                return Ok(mine);
+                            };
+                            let path = dir.join(format!("night-{i:02}.tar"));
+                            self.write_slice(&path, chunk, &done)?;
+                            mine.push((i, path, chunk.len() as u64));
+                        }
                     })
-                    .collect();
-                while handles.iter().any(|h| !h.is_finished()) {
-                    std::thread::sleep(std::time::Duration::from_millis(200));
-                    progress(done.load(Ordering::Relaxed), total);
-                }
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("a night writer panicked"))
-                    .collect()
-            });
+                })
+                .collect();
+            while handles.iter().any(|h| !h.is_finished()) {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                progress(done.load(Ordering::Relaxed), total);
+            }
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a night writer panicked"))
+                .collect()
+        });
         let mut out = Vec::new();
         for r in results {
             out.extend(r?);
