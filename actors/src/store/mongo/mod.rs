@@ -11,6 +11,7 @@
 //! their archive by design, each on its own arbiter thread).
 
 mod batch;
+mod claims;
 mod errors;
 mod statements;
 mod sync;

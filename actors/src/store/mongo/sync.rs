@@ -178,7 +178,7 @@ impl MongoSync {
         Ok(())
     }
 
-    fn parse<T: DeserializeOwned>(
+    pub(super) fn parse<T: DeserializeOwned>(
         &self,
         collection: &'static str,
         d: Document,
@@ -190,7 +190,7 @@ impl MongoSync {
         })
     }
 
-    fn find<T: DeserializeOwned>(
+    pub(super) fn find<T: DeserializeOwned>(
         &self,
         collection: &'static str,
         filter: Document,
@@ -395,28 +395,7 @@ impl Archive for MongoSync {
         max: usize,
         units: &[String],
     ) -> Result<Vec<T2Doc>, StoreError> {
-        let mut out = Vec::new();
-        while out.len() < max {
-            let d = self
-                .coll("t2")
-                .find_one_and_update(
-                    doc! {
-                        "code": {"$in": [code::NEW, code::RERUN_REQUESTED]},
-                        "unit": {"$in": to_b(&units)},
-                        "$or": [{"retry_after": Bson::Null}, {"retry_after": {"$lte": now}}],
-                    },
-                    doc! {"$set": {"code": code::RUNNING, "claimed_at": now}},
-                )
-                .sort(doc! {"stock": 1, "unit": 1, "config": 1, "link": 1})
-                .return_document(ReturnDocument::After)
-                .run()
-                .map_err(self.fail())?;
-            match d {
-                Some(d) => out.push(self.parse("t2", d)?),
-                None => break,
-            }
-        }
-        Ok(out)
+        self.claim_batch(now, max, units)
     }
 
     fn claim_t2_keys(
@@ -425,35 +404,7 @@ impl Archive for MongoSync {
         now: f64,
         steal_running: bool,
     ) -> Result<Vec<T2Doc>, StoreError> {
-        let mut out = Vec::new();
-        // A key given twice is claimed once (stealing would match twice).
-        let keys: std::collections::BTreeSet<&T2Key> = keys.iter().collect();
-        for k in keys {
-            // One atomic find-and-modify per key: the condition is part of
-            // the filter, so two workers never both claim a document.
-            let mut claimable = vec![doc! {
-                "code": {"$in": [code::NEW, code::RERUN_REQUESTED]},
-                "$or": [{"retry_after": Bson::Null}, {"retry_after": {"$lte": now}}],
-            }];
-            if steal_running {
-                claimable.push(doc! {"code": code::RUNNING});
-            }
-            let mut filter = super::statements::t2_filter(k);
-            filter.insert("$or", claimable);
-            let d = self
-                .coll("t2")
-                .find_one_and_update(
-                    filter,
-                    doc! {"$set": {"code": code::RUNNING, "claimed_at": now}},
-                )
-                .return_document(ReturnDocument::After)
-                .run()
-                .map_err(self.fail())?;
-            if let Some(d) = d {
-                out.push(self.parse("t2", d)?);
-            }
-        }
-        Ok(out)
+        self.claim_keys(keys, now, steal_running)
     }
 
     fn t3(&self, stock: Option<i64>) -> Result<Vec<T3Doc>, StoreError> {
