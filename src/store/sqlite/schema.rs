@@ -1,0 +1,55 @@
+//! The embedded archive's tables and indexes, and the SQLite settings
+//! every connection opens with.
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS counter(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS conf(id INTEGER PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS stock(stock INTEGER PRIMARY KEY, updated REAL NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS stock_updated ON stock(updated);
+CREATE TABLE IF NOT EXISTS stock_name(name TEXT PRIMARY KEY, stock INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS stock_channel(stock INTEGER NOT NULL, channel TEXT NOT NULL, PRIMARY KEY(channel, stock));
+CREATE TABLE IF NOT EXISTS t0(id INTEGER PRIMARY KEY, stock INTEGER NOT NULL, tags TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS t0_stock ON t0(stock);
+CREATE TABLE IF NOT EXISTS t0_member(stock INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY(stock, id)) WITHOUT ROWID;
+INSERT OR IGNORE INTO t0_member(stock, id) SELECT stock, id FROM t0
+  WHERE NOT EXISTS (SELECT 1 FROM t0_member LIMIT 1);
+CREATE TABLE IF NOT EXISTS t1(stock INTEGER NOT NULL, link INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY(stock, link));
+CREATE TABLE IF NOT EXISTS t2(stock INTEGER NOT NULL, unit TEXT NOT NULL, config INTEGER NOT NULL, link INTEGER NOT NULL,
+    code INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY(stock, unit, config, link));
+DROP INDEX IF EXISTS t2_code;
+CREATE INDEX IF NOT EXISTS t2_code_unit ON t2(code, unit, config);
+CREATE INDEX IF NOT EXISTS t2_claimable ON t2(stock, unit, config, link) WHERE code IN (-1, -6);
+CREATE INDEX IF NOT EXISTS t2_unit ON t2(unit);
+CREATE TABLE IF NOT EXISTS t3(id INTEGER PRIMARY KEY, run INTEGER NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS t3_process ON t3(json_extract(doc, '$.process'));
+CREATE TABLE IF NOT EXISTS event(run INTEGER PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS log(id INTEGER PRIMARY KEY, run INTEGER NOT NULL, stock INTEGER, channel TEXT, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS log_run ON log(run);
+CREATE INDEX IF NOT EXISTS log_stock ON log(stock);
+CREATE TABLE IF NOT EXISTS trouble(id INTEGER PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reaction(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, destination TEXT NOT NULL,
+  state TEXT NOT NULL, next_try REAL NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS reaction_due ON reaction(state, next_try);
+CREATE TABLE IF NOT EXISTS reaction_item(destination TEXT NOT NULL, stock INTEGER NOT NULL, digest TEXT NOT NULL,
+  reaction TEXT NOT NULL, PRIMARY KEY(destination, stock, digest));
+";
+
+/// Page cache and checkpoint size. SQLite's defaults (2 MiB of cache, a
+/// checkpoint every 4 MiB of log) suit small files; a night's archive is
+/// gigabytes, and with 2 MiB every index lookup of a batch became a read
+/// from the OS and every checkpoint rewrote the same hot index pages.
+/// `AMPEL_SQLITE_CACHE_MIB` and `AMPEL_SQLITE_CHECKPOINT_PAGES` override
+/// them (memory per process: the cache is allocated as it fills).
+pub(super) fn tuning() -> String {
+    let var = |k: &str, d: i64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(d)
+    };
+    format!(
+        "PRAGMA cache_size=-{}; PRAGMA wal_autocheckpoint={};",
+        var("AMPEL_SQLITE_CACHE_MIB", 64) * 1024,
+        var("AMPEL_SQLITE_CHECKPOINT_PAGES", 1000)
+    )
+}
