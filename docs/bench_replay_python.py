@@ -33,16 +33,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 CONFIGS = json.load(open(os.path.join(ROOT, "tests", "reference", "decent_configs.json")))
-# The standard channel's settings (config/bench/replay.yml).
-STANDARD = {
-    "min_ndet": 1, "min_tspan": 0, "max_tspan": 10000, "min_rb": 0.3,
-    "max_fwhm": 5.5, "max_elong": 1.4, "max_magdiff": 1, "max_nbad": 2,
-    "min_sso_dist": 20, "min_gal_lat": 7, "ps1_sgveto_rad": 1,
-    "ps1_sgveto_th": 0.8, "ps1_confusion_rad": 3, "ps1_confusion_sg_tol": 0.1,
-    "gaia_rs": 0, "gaia_pm_signif": 3, "gaia_plx_signif": 3,
-    "gaia_veto_gmag_min": 9, "gaia_veto_gmag_max": 20,
-    "gaia_excessnoise_sig_max": 999,
-}
+sys.path.insert(0, HERE)
+# The standard channel's settings, as bench_python_ampel.py runs them.
+from bench_python_ampel import DECENT as STANDARD  # noqa: E402
 
 
 def packets(path):

@@ -17,7 +17,7 @@ use crate::store::{
 use crate::survey::document::{datapoint_body, stock_tags, visible};
 use crate::t2::T2Kind;
 use crate::units::{AlertFilter, FilterVerdict};
-use serde_json::json;
+use serde_json::{json, Value as Json};
 use std::collections::{HashMap, HashSet};
 
 /// A channel, ready to run.
@@ -77,6 +77,21 @@ impl Batch {
             alert: None,
             msg: format!("{origin}: {error}"),
             extra: None,
+        }));
+    }
+
+    /// An info line of T0 about `alert`, into the log collection.
+    fn log(&mut self, alert: &Alert, channel: Option<String>, msg: &str, extra: Json) {
+        self.ops.push(WriteOp::Log(LogDoc {
+            run: self.run,
+            ts: now(),
+            level: "info".into(),
+            tier: Some(0),
+            stock: Some(alert.stock),
+            channel,
+            alert: Some(alert.id),
+            msg: msg.into(),
+            extra: Some(extra),
         }));
     }
 
@@ -264,17 +279,8 @@ impl T0 {
             },
         };
         if let Some((msg, r)) = log {
-            batch.ops.push(WriteOp::Log(LogDoc {
-                run: batch.run,
-                ts: now(),
-                level: "info".into(),
-                tier: Some(0),
-                stock: Some(alert.stock),
-                channel: Some(ch.name.clone()),
-                alert: Some(alert.id),
-                msg: msg.into(),
-                extra: Some(json!({"cut": r.cut, "reason": r.to_string()})),
-            }));
+            let extra = json!({"cut": r.cut, "reason": r.to_string()});
+            batch.log(alert, Some(ch.name.clone()), msg, extra);
         }
         take
     }
@@ -308,17 +314,8 @@ impl T0 {
             .partition(|(ch, _)| seen_before && known.channels.contains(&ch.name));
         if !repeats.is_empty() {
             let names: Vec<&str> = repeats.iter().map(|(c, _)| c.name.as_str()).collect();
-            batch.ops.push(WriteOp::Log(LogDoc {
-                run: batch.run,
-                ts: now(),
-                level: "info".into(),
-                tier: Some(0),
-                stock: Some(alert.stock),
-                channel: None,
-                alert: Some(alert.id),
-                msg: "already ingested: nothing stored again".into(),
-                extra: Some(json!({"channels": names})),
-            }));
+            let msg = "already ingested: nothing stored again";
+            batch.log(alert, None, msg, json!({"channels": names}));
         }
         if fresh.is_empty() {
             summary.reingested += 1;
