@@ -217,16 +217,20 @@ impl T0 {
         summary: &mut RunSummary,
         telemetry: &dyn Telemetry,
     ) -> Result<(), StoreError> {
-        let mut known = None;
+        // What the archive holds of the stock: read at most once per alert
+        // (the filters' decisions below queue only log lines).
+        let mut known: Option<StockMemo> = None;
         let mut accepted = Vec::new();
         for (i, ch) in self.channels.iter().enumerate() {
             let holds = match ch.on_stock_match {
                 None => false,
                 Some(_) => {
                     if known.is_none() {
-                        known = Some(batch.known(archive, memo, alert.stock)?.channels);
+                        known = Some(batch.known(archive, memo, alert.stock)?);
                     }
-                    known.as_ref().is_some_and(|k| k.contains(&ch.name))
+                    known
+                        .as_ref()
+                        .is_some_and(|k| k.channels.contains(&ch.name))
                 }
             };
             let take = self.decide(ch, holds, || verdict(i), alert, batch);
@@ -247,7 +251,10 @@ impl T0 {
         if accepted.is_empty() {
             return Ok(());
         }
-        let known = batch.known(archive, memo, alert.stock)?;
+        let known = match known {
+            Some(k) => k,
+            None => batch.known(archive, memo, alert.stock)?,
+        };
         self.ingest_accepted(alert, accepted, &known, batch, summary);
         Ok(())
     }
