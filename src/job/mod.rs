@@ -24,6 +24,7 @@ mod schedule;
 
 pub use schedule::{Cron, Schedule};
 
+use crate::survey::document::{serves, SURVEYS};
 use serde::Deserialize;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
@@ -406,6 +407,16 @@ impl Job {
                             file: cfile.clone(),
                             path: at("access"),
                             message: "a channel needs access rights (e.g. [ZTF, ZTF_PUB])".into(),
+                        });
+                    } else if !SURVEYS.iter().any(|(_, s)| serves(&c.access, *s)) {
+                        problems.push(JobProblem {
+                            file: cfile.clone(),
+                            path: at("access"),
+                            message: format!(
+                                "{:?} names no survey: give the survey whose alerts the channel takes ({})",
+                                c.access,
+                                SURVEYS.map(|(t, _)| t).join(" or ")
+                            ),
                         });
                     }
                     if channels

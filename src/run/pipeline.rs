@@ -50,6 +50,10 @@ pub struct RunSummary {
     pub reingested: u64,
     pub accepted: BTreeMap<String, u64>,
     pub rejected: BTreeMap<String, u64>,
+    /// Per channel, alerts of a survey its access does not name (a mixed
+    /// stream): not filtered, neither accepted nor rejected.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub other_survey: BTreeMap<String, u64>,
     pub datapoints: i64,
     pub states: i64,
     pub t2: BTreeMap<String, i64>,

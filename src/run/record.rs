@@ -104,6 +104,12 @@ impl RunRecord {
             ("t2_runs".to_string(), summary.t2_runs as i64),
             ("t3_runs".to_string(), summary.t3_runs as i64),
         ]);
+        let other: u64 = summary.other_survey.values().sum();
+        if other > 0 {
+            self.event
+                .counts
+                .insert("other_survey".to_string(), other as i64);
+        }
         archive.write(vec![
             WriteOp::Event(self.event),
             WriteOp::Log(LogDoc {

@@ -14,7 +14,7 @@ use crate::store::{
     code, Archive, DataPointDoc, JournalEntry, LogDoc, MetaRecord, StoreError, T1Doc, T2Doc, T2Key,
     WriteOp,
 };
-use crate::survey::document::{datapoint_body, stock_tags, visible};
+use crate::survey::document::{datapoint_body, serves, stock_tags, visible};
 use crate::t2::T2Kind;
 use crate::units::{AlertFilter, FilterVerdict};
 use serde_json::{json, Value as Json};
@@ -27,6 +27,13 @@ pub struct ChannelRt {
     pub filter: Box<dyn AlertFilter>,
     pub on_stock_match: Option<OnStockMatch>,
     pub t2: Vec<T2Spec>,
+}
+
+impl ChannelRt {
+    /// Whether alerts of `survey` are this channel's to filter.
+    pub fn serves(&self, survey: crate::alert::Survey) -> bool {
+        serves(&self.access, survey)
+    }
 }
 
 pub struct T0 {
@@ -222,6 +229,10 @@ impl T0 {
         let mut known: Option<StockMemo> = None;
         let mut accepted = Vec::new();
         for (i, ch) in self.channels.iter().enumerate() {
+            if !ch.serves(alert.survey) {
+                *summary.other_survey.entry(ch.name.clone()).or_default() += 1;
+                continue;
+            }
             let holds = match ch.on_stock_match {
                 None => false,
                 Some(_) => {

@@ -68,6 +68,24 @@ pub fn stock_tags(alert: &Alert) -> Vec<String> {
     }]
 }
 
+/// The surveys a channel's access rights can name, by their tag.
+pub const SURVEYS: [(&str, Survey); 2] = [("ZTF", Survey::Ztf), ("LSST", Survey::Lsst)];
+
+/// Whether a channel with `access` takes alerts of `survey`: its access
+/// names the survey's tag (`ZTF`) or a right of it (`ZTF_PUB`). A channel
+/// is written for one survey's packets (its filter reads that survey's
+/// fields), so another survey's alerts are not its to filter: in a mixed
+/// stream they are counted as such, never rejected with a misleading cut.
+pub fn serves(access: &[String], survey: Survey) -> bool {
+    let tag = SURVEYS
+        .iter()
+        .find(|(_, s)| *s == survey)
+        .map_or("", |(t, _)| *t);
+    access
+        .iter()
+        .any(|a| a == tag || a.strip_prefix(tag).is_some_and(|r| r.starts_with('_')))
+}
+
 /// Data rights: whether a channel with `access` may see a datapoint with
 /// `tags`. Points tagged with an access tag (ZTF_PUB, ZTF_PRIV) are visible
 /// when the channel has one of them; untagged points are visible to all.

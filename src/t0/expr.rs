@@ -5,8 +5,8 @@
 //! candidate.rb > 0.5 && ndet >= 3 && abs(gal_lat) > 10 && candidate.isdiffpos != "f"
 //! ```
 //!
-//! * Variables: `candidate.<field>` (alias `latest.<field>`): a field of the
-//!   latest datapoint; derived quantities `ndet` (detections), `nupper`
+//! * Variables: `candidate.<field>` (aliases `latest.<field>` and, for
+//!   Rubin packets, `diaSource.<field>`): a field of the latest datapoint; derived quantities `ndet` (detections), `nupper`
 //!   (upper limits), `nforced`, `ndp` (all datapoints), `tspan` (days between
 //!   first and last detection), `jd_first`, `jd_last`, `gal_lat`, `gal_lon`
 //!   (degrees, from the latest ra/dec).
@@ -413,7 +413,7 @@ impl Parser<'_> {
                 "true" => Ok(Node::Lit(V::Bool(true))),
                 "false" => Ok(Node::Lit(V::Bool(false))),
                 "null" | "None" => Ok(Node::Lit(V::Null)),
-                "candidate" | "latest" => {
+                "candidate" | "latest" | "diaSource" => {
                     if *self.peek() != Tok::Dot {
                         return Err(self.err_here(format!("expected `.field` after `{name}`")));
                     }
@@ -433,7 +433,7 @@ impl Parser<'_> {
                         self.pos = here;
                         let known: Vec<&str> = VARS.iter().map(|(n, _)| *n).collect();
                         Err(self.err_here(format!(
-                            "unknown variable `{name}` (known: candidate.<field>, {})",
+                            "unknown variable `{name}` (known: candidate.<field> or diaSource.<field>, {})",
                             known.join(", ")
                         )))
                     }

@@ -9,6 +9,7 @@ use super::supervise::{panic_text, Restarts};
 use actix::prelude::*;
 use ampel::alert::Alert;
 use ampel::run::T0;
+use ampel::units::FilterVerdict;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
@@ -59,6 +60,17 @@ impl Handler<Filter> for ChannelFilter {
     fn handle(&mut self, msg: Filter, ctx: &mut Self::Context) {
         let _run = self.span.enter();
         let ch = &self.t0.channels()[self.channel];
+        if !ch.serves(msg.alert.survey) {
+            // Another survey's alert: T0 counts it and never asks for
+            // this verdict, so the filter need not read it.
+            self.ingest.do_send(Verdict {
+                seq: msg.seq,
+                index: msg.index,
+                channel: self.channel,
+                verdict: Ok(FilterVerdict::Accept),
+            });
+            return;
+        }
         let verdict = catch_unwind(AssertUnwindSafe(|| ch.filter.process(&msg.alert)))
             .map_err(|p| panic_text(&*p));
         let panicked = verdict.is_err();
