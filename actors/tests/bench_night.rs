@@ -1,7 +1,9 @@
 //! `ampel bench night` on a small night: it reports every slice, and the
 //! night it made has the structure it promises (objects seen more than
 //! once with their earlier detections in the history, upper limits shared
-//! by the objects of one exposure), stored without failures.
+//! by the objects of one exposure), stored without failures; a fifth of
+//! it Rubin packets, taken by the Rubin channel alone, with their own
+//! growing histories (earlier detections and forced photometry).
 
 mod services;
 
@@ -95,4 +97,45 @@ fn a_small_night_is_replayed_slice_by_slice_with_its_structure() {
     }
     let shared = holders.values().filter(|n| **n >= 2).count();
     assert!(shared > 0, "no upper limit shared by two objects");
+
+    // The ZTF channels hold ZTF stocks only.
+    assert!(
+        stocks.iter().all(|s| s.tag == ["ZTF"]),
+        "a Rubin stock in NIGHT_ALL"
+    );
+
+    // Rubin: a share of the night, the Rubin channel's alone.
+    assert_eq!(report["rubin_share"], 0.2, "{report}");
+    let rubin = a
+        .stocks(&StockQuery {
+            channel: Some("NIGHT_RUBIN".into()),
+            ..StockQuery::default()
+        })
+        .unwrap();
+    assert!(rubin.len() >= 10, "{} Rubin stocks", rubin.len());
+    assert!(rubin
+        .iter()
+        .all(|s| s.tag == ["LSST"] && s.channel == ["NIGHT_RUBIN"]));
+    let histories: Vec<(usize, usize)> = rubin
+        .iter()
+        .map(|s| {
+            let dps = a.datapoints(s.stock).unwrap();
+            let tagged = |t: &str| dps.iter().filter(|d| d.tag.iter().any(|x| x == t)).count();
+            (tagged("LSST_DP"), tagged("LSST_FP"))
+        })
+        .collect();
+    assert!(
+        histories.iter().any(|(det, fp)| *det >= 2 && *fp >= 1),
+        "no Rubin object with earlier detections and forced photometry: {histories:?}"
+    );
+    // Each Rubin detection got its catalogue match.
+    let matched = a
+        .t2(&ampel::store::T2Query {
+            unit: Some("T2CatalogMatch".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let detections: usize = histories.iter().map(|(d, _)| d).sum();
+    assert!(matched.len() >= rubin.len() && matched.len() <= detections);
+    assert!(matched.iter().all(|t| t.code == 0), "{matched:?}");
 }

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 #[path = "shared_data.rs"]
 mod shared_data;
+#[allow(unused_imports)]
 pub use shared_data::{data, ZTF_SETS};
 
 pub const LSST_SET: &str = "lsst_v9.0_20250905";

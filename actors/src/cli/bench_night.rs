@@ -30,6 +30,10 @@ pub struct BenchNightArgs {
     /// you); default: a fresh embedded archive in the work directory.
     #[arg(long)]
     store: Option<String>,
+    /// Share of the night's alerts that are Rubin (lsst.v9_0) packets,
+    /// made from the job's Rubin alerts; 0 for a ZTF-only night.
+    #[arg(long, default_value_t = 0.2)]
+    rubin_share: f64,
     /// Slices the night is replayed in.
     #[arg(long, default_value_t = 10)]
     slices: usize,
@@ -84,21 +88,34 @@ pub fn run(args: BenchNightArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&temp)?;
     let made = Instant::now();
     let mut last = Instant::now();
-    let slices =
-        Night::new(&templates, args.alerts).write(&temp, args.slices, &mut |done, total| {
-            if last.elapsed().as_secs_f64() >= 2.0 || done == total {
-                eprintln!("making the night: {done} of {total} alerts");
-                last = Instant::now();
-            }
-        })?;
+    if !(0.0..=1.0).contains(&args.rubin_share) {
+        anyhow::bail!(
+            "--rubin-share {} is not a share between 0 and 1",
+            args.rubin_share
+        );
+    }
+    let night = Night::new(&templates, args.alerts, args.rubin_share).with_context(|| {
+        format!(
+            "--rubin-share {}: the job {} has no Rubin alerts among its source paths",
+            args.rubin_share,
+            args.job.display()
+        )
+    })?;
+    let slices = night.write(&temp, args.slices, &mut |done, total| {
+        if last.elapsed().as_secs_f64() >= 2.0 || done == total {
+            eprintln!("making the night: {done} of {total} alerts");
+            last = Instant::now();
+        }
+    })?;
     let night_bytes: u64 = slices
         .iter()
         .map(|(p, _)| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
         .sum();
     let make_seconds = made.elapsed().as_secs_f64();
     eprintln!(
-        "night: {} alerts in {} slices, {:.0} MiB, made in {make_seconds:.1} s",
+        "night: {} alerts ({:.0}% Rubin) in {} slices, {:.0} MiB, made in {make_seconds:.1} s",
         args.alerts,
+        args.rubin_share * 100.0,
         slices.len(),
         mib(night_bytes)
     );
@@ -159,7 +176,7 @@ pub fn run(args: BenchNightArgs) -> anyhow::Result<ExitCode> {
         "peak_rss_bytes": peak,
         "archive": if address.starts_with("sqlite:") { "embedded" } else { "server" },
         "archive_bytes_per_alert": archive_bytes(&address).map(|b| b as f64 / alerts.max(1) as f64),
-        "night_bytes": night_bytes, "make_seconds": make_seconds,
+        "night_bytes": night_bytes, "make_seconds": make_seconds, "rubin_share": args.rubin_share,
         "at_10_percent": at(0.1), "at_50_percent": at(0.5), "at_100_percent": at(1.0),
         "slices": rows,
     });

@@ -154,7 +154,15 @@ pub fn stock_show(args: StockShowArgs) -> anyhow::Result<ExitCode> {
                     d.id.to_string(),
                     d.tag.join(","),
                     d.channel.join(","),
-                    d.body.get("jd").map(|v| v.to_string()).unwrap_or_default(),
+                    // ZTF's jd; Rubin's MJD (TAI) as a Julian date.
+                    d.body
+                        .get("jd")
+                        .map(|v| v.to_string())
+                        .or_else(|| {
+                            let mjd = d.body.get("midpointMjdTai")?.as_f64()?;
+                            Some(format!("{:.6}", mjd + 2_400_000.5))
+                        })
+                        .unwrap_or_default(),
                 ]
             })
             .collect(),

@@ -11,6 +11,10 @@ use apache_avro::types::Value;
 use apache_avro::{Codec, Reader, Writer};
 
 pub mod night;
+mod rubin;
+mod value;
+
+use value::{field, unwrap_union};
 
 const CANDID_STEP: i64 = 7_919_000_000_000;
 /// The resolution of upper-limit ids: 1e-6 days (86 ms).
@@ -34,17 +38,6 @@ pub fn copy_name(name: &str, k: u64) -> String {
         v /= 26;
     }
     format!("{}{}", &name[..5], String::from_utf8_lossy(&out))
-}
-
-pub(crate) fn field<'a>(fields: &'a mut [(String, Value)], name: &str) -> Option<&'a mut Value> {
-    fields.iter_mut().find(|(n, _)| n == name).map(|(_, v)| v)
-}
-
-pub(crate) fn unwrap_union(v: &mut Value) -> &mut Value {
-    match v {
-        Value::Union(_, inner) => unwrap_union(inner),
-        other => other,
-    }
 }
 
 fn shift_candid(v: Option<&mut Value>, k: i64) {

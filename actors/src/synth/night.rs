@@ -22,7 +22,9 @@
 //! writer schema, as in ZTF's archives, written into one tar per slice of
 //! the night so a benchmark streams them from disk.
 
-use super::{copy, field, unwrap_union};
+use super::copy;
+use super::rubin::{source_id, RubinTemplates};
+use super::value::{field, fill_from, num, set_long, set_num};
 use apache_avro::types::Value;
 use apache_avro::{Codec, Reader, Schema, Writer};
 use std::io::Write;
@@ -52,6 +54,8 @@ pub struct Templates {
     /// A prv_candidates detection and upper limit, as shapes to fill.
     prv_detection: Value,
     prv_limit: Value,
+    /// Rubin packets among them, for a night's Rubin alerts.
+    rubin: Option<RubinTemplates>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,18 +69,34 @@ pub enum NightError {
 }
 
 impl Templates {
-    /// From Avro containers (ZTF 4.x alerts), all with one writer schema.
+    /// From Avro containers: ZTF 4.x alerts, all with one writer schema,
+    /// and optionally Rubin packets (a writer schema in the `lsst`
+    /// namespace).
     pub fn from_containers(messages: &[Vec<u8>]) -> Result<Templates, NightError> {
-        let mut schema = None;
-        let mut alerts = Vec::new();
+        let (mut schema, mut rubin_schema) = (None, None);
+        let (mut alerts, mut rubin) = (Vec::new(), Vec::new());
         for m in messages {
             let reader = Reader::new(&m[..])?;
-            schema.get_or_insert_with(|| reader.writer_schema().clone());
+            let writer = reader.writer_schema().clone();
+            let is_rubin = matches!(&writer, Schema::Record(r)
+                if r.name.namespace.as_deref().is_some_and(|n| n.starts_with("lsst")));
+            let (into, slot) = match is_rubin {
+                true => (&mut rubin, &mut rubin_schema),
+                false => (&mut alerts, &mut schema),
+            };
+            slot.get_or_insert(writer);
             for v in reader {
-                alerts.push(v?);
+                into.push(v?);
             }
         }
-        let schema = schema.ok_or(NightError::Missing("alert"))?;
+        let schema = schema.ok_or(NightError::Missing("ZTF alert"))?;
+        let rubin = match rubin_schema {
+            Some(s) => Some(
+                RubinTemplates::new(s, rubin)
+                    .ok_or(NightError::Missing("Rubin packet with a diaObjectId"))?,
+            ),
+            None => None,
+        };
         let (mut det, mut lim) = (None, None);
         for a in &alerts {
             for p in prv_entries(a) {
@@ -91,6 +111,7 @@ impl Templates {
             alerts,
             prv_detection: det.ok_or(NightError::Missing("prv_candidates detection"))?,
             prv_limit: lim.ok_or(NightError::Missing("prv_candidates upper limit"))?,
+            rubin,
         })
     }
 }
@@ -123,67 +144,29 @@ fn is_detection(p: &Value) -> bool {
     })
 }
 
-/// Copies into a prv_candidates record every field the candidate has with
-/// the same Avro shape (name, type, union branch).
-fn fill_from(prv: &mut [(String, Value)], candidate: &[(String, Value)]) {
-    for (name, v) in prv.iter_mut() {
-        if let Some((_, c)) = candidate.iter().find(|(n, _)| n == name) {
-            let same = match (&*v, c) {
-                (Value::Union(i, a), Value::Union(j, b)) => {
-                    i == j && std::mem::discriminant(&**a) == std::mem::discriminant(&**b)
-                }
-                (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
-            };
-            if same {
-                *v = c.clone();
-            }
-        }
-    }
-}
-
-/// Sets a long field exactly (an f64 holds only 53 bits: candids near
-/// 4e18 would round to multiples of 512 and collide).
-fn set_long(fields: &mut [(String, Value)], name: &str, x: i64) {
-    if let Some(Value::Long(l)) = field(fields, name).map(unwrap_union) {
-        *l = x;
-    }
-}
-
-/// Sets a numeric field, keeping its Avro type (and union branch).
-fn set_num(fields: &mut [(String, Value)], name: &str, x: f64) {
-    if let Some(v) = field(fields, name).map(unwrap_union) {
-        match v {
-            Value::Double(d) => *d = x,
-            Value::Float(f) => *f = x as f32,
-            Value::Long(l) => *l = x as i64,
-            Value::Int(i) => *i = x as i32,
-            _ => {}
-        }
-    }
-}
-
-fn num(fields: &mut [(String, Value)], name: &str) -> Option<f64> {
-    match field(fields, name).map(unwrap_union)? {
-        Value::Double(d) => Some(*d),
-        Value::Float(f) => Some(f64::from(*f)),
-        Value::Long(l) => Some(*l as f64),
-        Value::Int(i) => Some(f64::from(*i)),
-        _ => None,
-    }
-}
-
-/// The night's plan: which object is seen at which visit of its group.
+/// The night's plan: which object of which survey is seen at which visit
+/// of its group.
 pub struct Night<'t> {
     t: &'t Templates,
+    ztf: Plan,
+    rubin: Option<Plan>,
+}
+
+/// One survey's part of the night: its alerts, spread over readout groups.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
     alerts: u64,
     groups: u64,
 }
 
-/// One detection: object, visit of its group, index among its alerts.
+/// One detection: object, visit of its group, and when in the night.
 #[derive(Debug, Clone, Copy)]
 struct Sighting {
     object: u64,
     visit: u32,
+    rubin: bool,
+    /// Fraction of the night elapsed.
+    at: f64,
 }
 
 fn mix(mut x: u64) -> u64 {
@@ -215,27 +198,35 @@ fn detections(object: u64) -> u8 {
 /// A slice written: its index in the night, its tar, its alerts.
 type Slice = (usize, PathBuf, u64);
 
-impl<'t> Night<'t> {
+impl Plan {
     /// About `alerts` / 2 objects (2 alerts each on average, 10% more so
     /// the night is not short), 40 per group.
-    pub fn new(t: &'t Templates, alerts: u64) -> Night<'t> {
+    fn new(alerts: u64) -> Plan {
         let objects = (alerts * 11 / 20).max(1);
-        Night {
-            t,
+        Plan {
             alerts,
             groups: objects.div_ceil(PER_GROUP),
         }
     }
 
-    /// The night's detections in time order, `alerts` of them.
-    fn schedule(&self) -> Vec<Sighting> {
+    /// This part's detections in time order, `alerts` of them.
+    fn schedule(&self, rubin: bool) -> Vec<Sighting> {
         let mut out = Vec::with_capacity(self.alerts as usize);
+        if self.alerts == 0 {
+            return out;
+        }
         'night: for visit in 0..VISITS {
             for g in 0..self.groups {
                 for m in 0..PER_GROUP {
                     let object = m * self.groups + g;
                     if detections(object) & (1 << visit) != 0 {
-                        out.push(Sighting { object, visit });
+                        let at = self.slot(g, visit);
+                        out.push(Sighting {
+                            object,
+                            visit,
+                            rubin,
+                            at,
+                        });
                         if out.len() as u64 == self.alerts {
                             break 'night;
                         }
@@ -246,28 +237,80 @@ impl<'t> Night<'t> {
         out
     }
 
-    fn jd(&self, group: u64, visit: u32) -> f64 {
+    /// When visit `visit` of `group` is exposed, as a fraction of the night.
+    fn slot(&self, group: u64, visit: u32) -> f64 {
         let exposures = (u64::from(VISITS) * self.groups) as f64;
-        let slot = (u64::from(visit) * self.groups + group) as f64;
-        NIGHT_START_JD + NIGHT_LENGTH_DAYS * slot / exposures
+        (u64::from(visit) * self.groups + group) as f64 / exposures
+    }
+
+    fn jd(&self, group: u64, visit: u32) -> f64 {
+        NIGHT_START_JD + NIGHT_LENGTH_DAYS * self.slot(group, visit)
+    }
+}
+
+impl<'t> Night<'t> {
+    /// `alerts` alerts, a `rubin_share` of them Rubin packets (which needs
+    /// Rubin templates when above zero).
+    pub fn new(t: &'t Templates, alerts: u64, rubin_share: f64) -> Result<Night<'t>, NightError> {
+        let rubin = (alerts as f64 * rubin_share.clamp(0.0, 1.0)).round() as u64;
+        if rubin > 0 && t.rubin.is_none() {
+            return Err(NightError::Missing("Rubin (lsst) packet"));
+        }
+        Ok(Night {
+            t,
+            ztf: Plan::new(alerts - rubin),
+            rubin: (rubin > 0).then(|| Plan::new(rubin)),
+        })
+    }
+
+    /// The night's detections of both surveys, in time order.
+    fn schedule(&self) -> Vec<Sighting> {
+        let mut all = self.ztf.schedule(false);
+        if let Some(r) = &self.rubin {
+            all.extend(r.schedule(true));
+            // Stable: each survey's own order is kept at equal times.
+            all.sort_by(|a, b| a.at.total_cmp(&b.at));
+        }
+        all
+    }
+
+    /// The alert of `s`, in its survey's schema.
+    fn alert(&self, s: Sighting) -> (&Schema, Value) {
+        match (s.rubin, &self.t.rubin, &self.rubin) {
+            (true, Some(t), Some(plan)) => {
+                let group = s.object % plan.groups;
+                let jd = |v: u32| plan.jd(group, v);
+                let a = t.alert(s.object, s.visit, detections(s.object), group, &jd);
+                (t.schema(), a)
+            }
+            _ => (&self.t.schema, self.ztf_alert(s)),
+        }
+    }
+
+    /// The member name of `s` in its slice's tar: its alert id.
+    fn member(s: Sighting) -> String {
+        match s.rubin {
+            true => format!("{}.avro", source_id(s.object, s.visit)),
+            false => format!("{}.avro", candid_of(s.object, s.visit)),
+        }
     }
 
     fn limiting_mag(group: u64, visit: u32) -> f64 {
         20.0 + ((group * 7 + u64::from(visit) * 13) % 100) as f64 / 100.0
     }
 
-    /// The alert of `s`.
-    fn alert(&self, s: Sighting) -> Value {
+    /// The ZTF alert of `s`.
+    fn ztf_alert(&self, s: Sighting) -> Value {
         let n = self.t.alerts.len() as u64;
         let (template, copy_k) = (s.object % n, s.object / n);
         let mut a = copy(self.t.alerts[template as usize].clone(), copy_k);
-        let group = s.object % self.groups;
+        let group = s.object % self.ztf.groups;
         let rcid = (group % 64) as f64;
         let seen = detections(s.object);
         let earlier: Vec<u32> = (0..s.visit).collect();
         let index = earlier.iter().filter(|v| seen & (1 << **v) != 0).count();
         let candid = candid_of(s.object, s.visit);
-        let jd = self.jd(group, s.visit);
+        let jd = self.ztf.jd(group, s.visit);
         let pid = (group * 8 + u64::from(s.visit)) as f64;
         let Value::Record(fields) = &mut a else {
             return a;
@@ -299,7 +342,7 @@ impl<'t> Night<'t> {
         let mut history = Vec::new();
         let mut k = 0;
         for v in earlier {
-            let vjd = self.jd(group, v);
+            let vjd = self.ztf.jd(group, v);
             let mut p = if seen & (1 << v) != 0 {
                 let mut d = detection.clone();
                 if let Value::Record(pf) = &mut d {
@@ -400,15 +443,15 @@ impl<'t> Night<'t> {
         let file = std::io::BufWriter::new(std::fs::File::create(path)?);
         let mut tar = tar::Builder::new(file);
         for s in chunk {
-            let value = self.alert(*s);
-            let mut w = Writer::with_codec(&self.t.schema, Vec::new(), Codec::Null);
+            let (schema, value) = self.alert(*s);
+            let mut w = Writer::with_codec(schema, Vec::new(), Codec::Null);
             w.append(value)?;
             let bytes = w.into_inner()?;
             let mut h = tar::Header::new_gnu();
             h.set_size(bytes.len() as u64);
             h.set_mode(0o644);
             h.set_cksum();
-            let name = format!("{}.avro", candid_of(s.object, s.visit));
+            let name = Self::member(*s);
             tar.append_data(&mut h, name, &bytes[..])?;
             done.fetch_add(1, Ordering::Relaxed);
         }
