@@ -1,10 +1,10 @@
 //! `ampel bench live`: the live runtime end to end through a real broker.
 //! Distinct copies of the job's alerts (`ampel_actors::synth`) are produced
 //! into a fresh topic, at a fixed rate or flat out, while `ampel run`'s
-//! actors consume them into a fresh embedded archive (with the given hot
-//! state: Redis for dedup and the T2 queue, or in-process). Reports
-//! throughput and the latency from each message's Kafka timestamp to its
-//! T0 ingest and to its T2 results being stored.
+//! actors consume them into a fresh embedded archive or the given one
+//! (with the given hot state: Redis for dedup and the T2 queue, or
+//! in-process). Reports throughput and the latency from each message's
+//! Kafka timestamp to its T0 ingest and to its T2 results being stored.
 
 use super::input::{load_all, Tally};
 use ampel::job::{Job, KafkaSourceConfig};
@@ -47,8 +47,17 @@ pub struct BenchLiveArgs {
     /// (10,000 alerts at once; latencies count from the burst), and a
     /// throughput that is the runtime's alone, not shared with a producer
     /// on the same cores.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "visit")]
     prefill: bool,
+    /// A Rubin visit: the consumers start first and take one warm-up alert
+    /// (so they have joined the group), then every other alert is produced
+    /// at once; latencies count from each message's Kafka timestamp.
+    #[arg(long)]
+    visit: bool,
+    /// Archive to fill (e.g. mongodb://HOST:PORT/DB; emptying it first is
+    /// up to you); default: a fresh embedded archive, removed afterwards.
+    #[arg(long)]
+    store: Option<String>,
 }
 
 /// Forwards events to the metrics and keeps what the report needs.
@@ -170,6 +179,46 @@ pub(super) fn offer(
     Ok(messages.len() as f64 / t.elapsed().as_secs_f64())
 }
 
+/// A Rubin visit: one warm-up alert, then, once the consumers have taken
+/// it (they have joined the group and are polling), all the others at
+/// once. The warm-up's latencies are not counted.
+fn offer_visit(
+    brokers: &str,
+    topic: &str,
+    messages: &[(String, Vec<u8>)],
+    recorder: &Recorder,
+) -> anyhow::Result<f64> {
+    let Some((first, rest)) = messages.split_first() else {
+        return Ok(0.0);
+    };
+    offer(brokers, topic, std::slice::from_ref(first), 0.0)?;
+    let waiting = Instant::now();
+    let consumed = || {
+        let s = recorder.samples.lock().unwrap_or_else(|p| p.into_inner());
+        s.first_consumed.is_some()
+    };
+    while !consumed() {
+        if waiting.elapsed() > Duration::from_secs(120) {
+            anyhow::bail!("the consumers took no warm-up alert in 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Its T0 and T2 done (the runtime stops after 3 s idle: stay below).
+    std::thread::sleep(Duration::from_millis(500));
+    {
+        let mut s = recorder.samples.lock().unwrap_or_else(|p| p.into_inner());
+        s.t0.clear();
+        s.t2.clear();
+        s.first_consumed = None;
+    }
+    eprintln!(
+        "consumers running ({:.1} s to the warm-up alert); the visit: {} alerts at once",
+        waiting.elapsed().as_secs_f64(),
+        rest.len()
+    );
+    offer(brokers, topic, rest, 0.0)
+}
+
 pub fn run(args: BenchLiveArgs) -> anyhow::Result<ExitCode> {
     let mut job = Job::load(&args.job)?;
     let messages = synthetic(&job, args.copies)?;
@@ -179,7 +228,10 @@ pub fn run(args: BenchLiveArgs) -> anyhow::Result<ExitCode> {
 
     let dir = std::env::temp_dir().join(format!("ampel-bench-live-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let archive = format!("sqlite:{}", dir.join("bench.sqlite").display());
+    let archive = args
+        .store
+        .clone()
+        .unwrap_or_else(|| format!("sqlite:{}", dir.join("bench.sqlite").display()));
     job.source.paths.clear();
     job.source.kafka = Some(KafkaSourceConfig {
         brokers: args.brokers.clone(),
@@ -205,17 +257,21 @@ pub fn run(args: BenchLiveArgs) -> anyhow::Result<ExitCode> {
         )?);
     }
 
-    // The producer offers the alerts while the actors consume them, or
-    // all of them before (--prefill).
+    // The producer offers the alerts while the actors consume them, all
+    // of them before (--prefill), or at once once they run (--visit).
     let rate = args.rate;
     let brokers = args.brokers.clone();
     let prefilled = match args.prefill {
         true => Some(offer(&brokers, &topic, &messages, rate)?),
         false => None,
     };
-    let offered = prefilled
-        .is_none()
-        .then(|| std::thread::spawn(move || offer(&brokers, &topic, &messages, rate)));
+    let visit = args.visit.then(|| recorder.clone());
+    let offered = prefilled.is_none().then(|| {
+        std::thread::spawn(move || match visit {
+            Some(recorder) => offer_visit(&brokers, &topic, &messages, &recorder),
+            None => offer(&brokers, &topic, &messages, rate),
+        })
+    });
 
     let outcome = ampel_actors::live::run(
         pipeline,
@@ -230,12 +286,11 @@ pub fn run(args: BenchLiveArgs) -> anyhow::Result<ExitCode> {
             t2_workers: None,
         },
     )?;
-    let offered_rate = match (prefilled, offered) {
-        (Some(r), _) => r,
-        (None, Some(h)) => h
+    let offered_rate = match offered {
+        Some(h) => h
             .join()
             .map_err(|_| anyhow::anyhow!("the producer thread panicked"))??,
-        (None, None) => unreachable!("a producer either ran before or runs beside"),
+        None => prefilled.unwrap_or_default(),
     };
     let _ = std::fs::remove_dir_all(&dir);
     let mut s = recorder.samples.lock().unwrap_or_else(|p| p.into_inner());
@@ -253,6 +308,8 @@ pub fn run(args: BenchLiveArgs) -> anyhow::Result<ExitCode> {
         "offered_per_s": if rate > 0.0 { serde_json::json!(rate) } else { serde_json::json!("flat out") },
         "produced_per_s": offered_rate,
         "prefilled": args.prefill,
+        "visit": args.visit,
+        "archive": if archive.starts_with("sqlite:") { "embedded" } else { "server" },
         "seconds": busy,
         "alerts_per_s": alerts as f64 / busy.max(1e-9),
         "latency_t0_p50_s": t0_50, "latency_t0_p99_s": t0_99,

@@ -6,7 +6,7 @@ use super::statements::t2_filter;
 use super::sync::to_b;
 use super::sync::MongoSync;
 use ampel::store::*;
-use mongodb::bson::{doc, Bson};
+use mongodb::bson::{doc, Document};
 use mongodb::options::ReturnDocument;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -24,11 +24,8 @@ impl MongoSync {
         max: usize,
         units: &[String],
     ) -> Result<Vec<T2Doc>, StoreError> {
-        let claimable = doc! {
-            "code": {"$in": [code::NEW, code::RERUN_REQUESTED]},
-            "unit": {"$in": to_b(&units)},
-            "$or": [{"retry_after": Bson::Null}, {"retry_after": {"$lte": now}}],
-        };
+        let mut claimable = claimable(&[code::NEW, code::RERUN_REQUESTED], now);
+        claimable.insert("unit", doc! {"$in": to_b(&units)});
         let order = doc! {"stock": 1, "unit": 1, "config": 1, "link": 1};
         let chosen = self
             .coll("t2")
@@ -77,15 +74,14 @@ impl MongoSync {
         for k in keys {
             // One atomic find-and-modify per key: the condition is part of
             // the filter, so two workers never both claim a document.
-            let mut claimable = vec![doc! {
-                "code": {"$in": [code::NEW, code::RERUN_REQUESTED]},
-                "$or": [{"retry_after": Bson::Null}, {"retry_after": {"$lte": now}}],
-            }];
-            if steal_running {
-                claimable.push(doc! {"code": code::RUNNING});
-            }
+            let codes: &[i64] = match steal_running {
+                // A RUNNING document's retry_after, if any, has passed: it
+                // was claimed after it.
+                true => &[code::NEW, code::RERUN_REQUESTED, code::RUNNING],
+                false => &[code::NEW, code::RERUN_REQUESTED],
+            };
             let mut filter = t2_filter(k);
-            filter.insert("$or", claimable);
+            filter.extend(claimable(codes, now));
             let d = self
                 .coll("t2")
                 .find_one_and_update(
@@ -100,6 +96,18 @@ impl MongoSync {
             }
         }
         Ok(out)
+    }
+}
+
+/// The claimable condition: one of `codes`, and no back-off pending
+/// (`retry_after` null, absent or passed). Written without `$or`: a
+/// top-level `$or` made SecantusDB scan the collection for every claim by
+/// key (97 ms per claim at 1,624 T2 documents, 1.1 ms without; its
+/// planner gives up the key's index), and MongoDB plans both alike.
+fn claimable(codes: &[i64], now: f64) -> Document {
+    doc! {
+        "code": {"$in": codes.to_vec()},
+        "retry_after": {"$not": {"$gt": now}},
     }
 }
 
