@@ -289,7 +289,7 @@ fn backpressure_pauses_the_consumer_and_loses_nothing() {
             &broker.brokers(),
             "ztf_bp_programid1",
             "bp",
-            ", stop_after_idle_seconds: 4, max_in_flight: 20",
+            ", stop_after_idle_seconds: 4, max_in_flight: 20, max_t2_backlog: 4",
         ),
     );
     let run = spawn_run(dir.path(), "run", &j, "sqlite:live.sqlite");

@@ -37,6 +37,13 @@ pub trait HotState: Send {
     fn seen(&mut self, ids: &[i64]) -> Result<Vec<bool>, HotError>;
     /// These alerts are durably stored (called after the archive write).
     fn mark_seen(&mut self, ids: &[i64]) -> Result<(), HotError>;
+    /// Another handle on the same shared state, for lookups from other
+    /// threads (the live runtime's decoders ask `seen` in parallel, off
+    /// the single ingest thread). `None` when the state lives in this
+    /// object alone.
+    fn another(&self) -> Option<Box<dyn HotState>> {
+        None
+    }
     /// Memos of these stocks (`None`: unknown, read the archive).
     fn stock_memos(&mut self, stocks: &[i64]) -> Result<Vec<Option<StockMemo>>, HotError> {
         Ok(vec![None; stocks.len()])

@@ -139,7 +139,10 @@ pub struct KafkaSourceConfig {
     #[serde(default)]
     pub stop_after_idle_seconds: Option<f64>,
     /// Messages taken but not yet stored, at most; beyond it the consumer
-    /// pauses its partitions (backpressure) until the archive catches up.
+    /// stops taking messages (backpressure) until the archive catches up,
+    /// and pauses its partitions if that lasts. 4,000 ZTF packets with
+    /// their cutouts are about 240 MB; 2,000 held a 2-core machine to
+    /// about 3,000 alerts/s flat out (the window drained between flushes).
     #[serde(default = "default_in_flight")]
     pub max_in_flight: usize,
     /// T2 documents queued, at most, before the consumer pauses too.
@@ -148,7 +151,7 @@ pub struct KafkaSourceConfig {
 }
 
 fn default_in_flight() -> usize {
-    2000
+    4000
 }
 fn default_t2_backlog() -> u64 {
     20_000

@@ -58,6 +58,21 @@ pub struct BenchLiveArgs {
     /// up to you); default: a fresh embedded archive, removed afterwards.
     #[arg(long)]
     store: Option<String>,
+    /// Messages taken from Kafka and not yet stored, at most (the
+    /// consumers pause beyond it), as a job's `max_in_flight`.
+    #[arg(long, default_value_t = 4000)]
+    max_in_flight: usize,
+    /// A librdkafka property for the consumers, KEY=VALUE (repeatable),
+    /// as a job's `source.kafka.properties`.
+    #[arg(long = "kafka-property", value_name = "KEY=VALUE", value_parser = key_value)]
+    kafka_properties: Vec<(String, String)>,
+}
+
+fn key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))
 }
 
 /// Forwards events to the metrics and keeps what the report needs.
@@ -74,6 +89,9 @@ struct Samples {
     first_consumed: Option<f64>,
     last_t0: f64,
     last_t2: f64,
+    /// Archive writes of the ingester: how many, and seconds in them.
+    batches: u64,
+    store_s: f64,
 }
 
 impl Telemetry for Recorder {
@@ -87,6 +105,11 @@ impl Telemetry for Recorder {
                 if let Some(l) = latency_s {
                     s.t0.push(*l);
                 }
+            }
+            Event::Stored { seconds, .. } => {
+                let mut s = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+                s.batches += 1;
+                s.store_s += seconds;
             }
             Event::T2Latency { seconds } => {
                 let mut s = self.samples.lock().unwrap_or_else(|p| p.into_inner());
@@ -237,9 +260,9 @@ pub fn run(args: BenchLiveArgs) -> anyhow::Result<ExitCode> {
         brokers: args.brokers.clone(),
         topics: vec![topic.clone()],
         group: format!("bench-{stamp}"),
-        properties: Default::default(),
+        properties: args.kafka_properties.iter().cloned().collect(),
         stop_after_idle_seconds: Some(3.0),
-        max_in_flight: 2000,
+        max_in_flight: args.max_in_flight,
         max_t2_backlog: 20_000,
     });
     let kafka = job.source.kafka.clone().expect("just set");
@@ -262,7 +285,14 @@ pub fn run(args: BenchLiveArgs) -> anyhow::Result<ExitCode> {
     let rate = args.rate;
     let brokers = args.brokers.clone();
     let prefilled = match args.prefill {
-        true => Some(offer(&brokers, &topic, &messages, rate)?),
+        true => {
+            let r = offer(&brokers, &topic, &messages, rate)?;
+            eprintln!(
+                "{} alerts produced ({r:.0}/s); the consumers start",
+                messages.len()
+            );
+            Some(r)
+        }
         false => None,
     };
     let visit = args.visit.then(|| recorder.clone());
@@ -311,10 +341,12 @@ pub fn run(args: BenchLiveArgs) -> anyhow::Result<ExitCode> {
         "visit": args.visit,
         "archive": if archive.starts_with("sqlite:") { "embedded" } else { "server" },
         "seconds": busy,
+        "ingest_seconds": s.last_t0 - first,
         "alerts_per_s": alerts as f64 / busy.max(1e-9),
         "latency_t0_p50_s": t0_50, "latency_t0_p99_s": t0_99,
         "latency_t2_p50_s": t2_50, "latency_t2_p99_s": t2_99,
         "t2_latency_samples": s.t2.len(),
+        "t0_batches": s.batches, "t0_store_seconds": s.store_s,
         "threads": std::thread::available_parallelism().map_or(0, |n| n.get()),
     });
     eprintln!(

@@ -95,6 +95,18 @@ impl HotState for RedisHotState {
         self.location.clone()
     }
 
+    fn another(&self) -> Option<Box<dyn HotState>> {
+        // Connects on first use, as after a failure.
+        Some(Box::new(RedisHotState {
+            client: self.client.clone(),
+            conn: None,
+            prefix: self.prefix.clone(),
+            stock_prefix: self.stock_prefix.clone(),
+            stale: Default::default(),
+            location: self.location.clone(),
+        }))
+    }
+
     fn seen(&mut self, ids: &[i64]) -> Result<Vec<bool>, HotError> {
         if ids.is_empty() {
             return Ok(Vec::new());

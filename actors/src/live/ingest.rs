@@ -32,6 +32,9 @@ pub struct Decoded {
     /// The message, kept for dead letters.
     pub bytes: Option<Bytes>,
     pub result: Result<Vec<Arc<Alert>>, String>,
+    /// Which alerts the hot state says were stored before, when the
+    /// decoder asked it; else the ingester asks.
+    pub seen: Option<Vec<bool>>,
 }
 
 /// One channel's verdict on one alert of a message (`Err`: the filter
@@ -134,8 +137,13 @@ impl IngestActor {
                 self.ingester.failed(&d.origin, &e, d.bytes.as_deref())
             }
             Ok(alerts) => {
-                let ids: Vec<i64> = alerts.iter().map(|a| a.id).collect();
-                let seen = self.ingester.seen(&ids);
+                let seen = match d.seen {
+                    Some(s) if s.len() == alerts.len() => s,
+                    _ => {
+                        let ids: Vec<i64> = alerts.iter().map(|a| a.id).collect();
+                        self.ingester.seen(&ids)
+                    }
+                };
                 for (i, (alert, dup)) in alerts.iter().zip(seen).enumerate() {
                     if dup {
                         self.ingester.duplicate();

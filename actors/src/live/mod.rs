@@ -188,6 +188,8 @@ pub fn run(
     let ingest_queue = queues().map_err(|e| anyhow::anyhow!("opening the T2 queue: {e}"))?;
     let span = tracing::info_span!("run", run = run_id, job = %job.name);
     let shared = Shared::new(opts.metrics.clone(), span);
+    // The decoders' handles on the hot state, made from one kept aside.
+    let hot_proto = std::sync::Mutex::new(parts.hot.as_ref().and_then(|h| h.another()));
     let ingester = Ingester::new(
         parts.t0.clone(),
         run_id,
@@ -237,7 +239,12 @@ pub fn run(
         let (f2, i2) = (filters.clone(), ingest.clone());
         let decoders = SyncArbiter::start(n_decoders, move || {
             decoder_restarts.built();
-            decode::Decoder::new(f2.clone(), i2.clone())
+            let hot = hot_proto
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+                .and_then(|h| h.another());
+            decode::Decoder::new(f2.clone(), i2.clone(), hot)
         });
         // Every address is held until the end: a SyncArbiter whose last
         // address is dropped stops its threads.
