@@ -289,7 +289,7 @@ fn backpressure_pauses_the_consumer_and_loses_nothing() {
             &broker.brokers(),
             "ztf_bp_programid1",
             "bp",
-            ", stop_after_idle_seconds: 4, max_in_flight: 20, max_t2_backlog: 4",
+            ", stop_after_idle_seconds: 4, max_in_flight: 20, pause_after_seconds: 0",
         ),
     );
     let run = spawn_run(dir.path(), "run", &j, "sqlite:live.sqlite");
@@ -299,6 +299,42 @@ fn backpressure_pauses_the_consumer_and_loses_nothing() {
     let logs = std::fs::read_to_string(log).unwrap();
     assert!(logs.contains("partitions paused"), "{logs}");
     assert!(logs.contains("partitions resumed"), "{logs}");
+    let peak = summary["in_flight_peak"].as_u64().unwrap();
+    assert!(
+        peak <= 20,
+        "at most max_in_flight taken and not stored: {peak}"
+    );
+    assert_eq!(summary["alerts"], 172);
+    assert_eq!(
+        contents(&archive(dir.path(), "live.sqlite")),
+        services::replay_contents(&ALL[..1])
+    );
+}
+
+/// With the default `pause_after_seconds`, a window that fills and drains
+/// between archive writes holds the consumer back without pausing (a
+/// pause drops librdkafka's prefetch): the bound holds all the same.
+#[test]
+fn a_full_window_holds_the_consumer_back_without_pausing() {
+    let broker = Broker::start();
+    broker.create_topic("ztf_hold_programid1", 2);
+    produce(&broker, "ztf_hold_programid1", &ALL[..1]);
+    let dir = tempfile::tempdir().unwrap();
+    let j = job(
+        dir.path(),
+        &kafka_source(
+            &broker.brokers(),
+            "ztf_hold_programid1",
+            "hold",
+            ", stop_after_idle_seconds: 4, max_in_flight: 20",
+        ),
+    );
+    let run = spawn_run(dir.path(), "run", &j, "sqlite:live.sqlite");
+    let log = run.log.clone();
+    let (st, summary) = run.finish(120);
+    assert!(st.success());
+    let logs = std::fs::read_to_string(log).unwrap();
+    assert!(!logs.contains("partitions paused"), "{logs}");
     let peak = summary["in_flight_peak"].as_u64().unwrap();
     assert!(
         peak <= 20,

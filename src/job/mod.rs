@@ -148,10 +148,19 @@ pub struct KafkaSourceConfig {
     /// T2 documents queued, at most, before the consumer pauses too.
     #[serde(default = "default_t2_backlog")]
     pub max_t2_backlog: u64,
+    /// How long a full in-flight window holds the consumer back before it
+    /// pauses its partitions. A pause drops librdkafka's prefetched
+    /// messages (they are fetched again on resume), so a window that fills
+    /// and drains between two archive writes should not pause.
+    #[serde(default = "default_hold")]
+    pub pause_after_seconds: f64,
 }
 
 fn default_in_flight() -> usize {
     4000
+}
+fn default_hold() -> f64 {
+    2.0
 }
 fn default_t2_backlog() -> u64 {
     20_000
@@ -471,6 +480,9 @@ impl Job {
                 }
                 if k.max_in_flight == 0 {
                     bad("max_in_flight", "must be at least 1");
+                }
+                if !(k.pause_after_seconds >= 0.0 && k.pause_after_seconds.is_finite()) {
+                    bad("pause_after_seconds", "must be zero or more seconds");
                 }
             }
             (None, false) => {}

@@ -264,6 +264,7 @@ pub fn run(args: BenchLiveArgs) -> anyhow::Result<ExitCode> {
         stop_after_idle_seconds: Some(3.0),
         max_in_flight: args.max_in_flight,
         max_t2_backlog: 20_000,
+        pause_after_seconds: 2.0,
     });
     let kafka = job.source.kafka.clone().expect("just set");
     let metrics = Metrics::new();

@@ -143,13 +143,6 @@ pub struct AlertConsumer {
     held_since: Option<Instant>,
 }
 
-/// How long a full in-flight window holds polling back before the
-/// partitions are paused. Pausing drops librdkafka's prefetched messages
-/// and refetches them on resume: paused at every 2,000 in flight, a
-/// flat-out run took 2,900 alerts/s, held back 4,600-5,300. A window that
-/// stays full this long means a slow archive, and then the pause is cheap.
-const HOLD_BEFORE_PAUSE: Duration = Duration::from_secs(2);
-
 impl AlertConsumer {
     pub fn new(cfg: KafkaSourceConfig, shared: Arc<Shared>, decoders: Addr<Decoder>) -> Self {
         AlertConsumer {
@@ -215,10 +208,14 @@ impl AlertConsumer {
         let backlog = s.t2_backlog.load(Ordering::Relaxed);
         s.metrics.in_flight.set(in_flight as i64);
         let max = self.cfg.max_in_flight as u64;
-        // A full window pauses once it has held polling back long enough.
-        let held_long = self
-            .held_since
-            .is_some_and(|t| t.elapsed() >= HOLD_BEFORE_PAUSE);
+        // A full window pauses once it has held polling back long enough
+        // (`pause_after_seconds`). Pausing drops librdkafka's prefetched
+        // messages and refetches them on resume: paused at every 2,000 in
+        // flight, a flat-out run took 2,900 alerts/s, held back 4,000+. A
+        // window that stays full that long means a slow archive, and then
+        // the pause costs nothing that matters.
+        let hold = Duration::from_secs_f64(self.cfg.pause_after_seconds);
+        let held_long = self.held_since.is_some_and(|t| t.elapsed() >= hold);
         let full = (in_flight >= max && held_long) || backlog >= self.cfg.max_t2_backlog;
         let relieved = in_flight <= max / 2 && backlog <= self.cfg.max_t2_backlog / 2;
         let Some(c) = self.consumer.as_ref() else {
