@@ -24,7 +24,7 @@
 
 use super::copy;
 use super::rubin::{source_id, RubinTemplates};
-use super::value::{field, fill_from, num, set_long, set_num};
+use super::value::{drop_cutouts, field, fill_from, items, num, set_items, set_long, set_num};
 use apache_avro::types::Value;
 use apache_avro::{Codec, Reader, Schema, Writer};
 use std::io::Write;
@@ -302,20 +302,11 @@ impl<'t> Night<'t> {
     /// The ZTF alert of `s`.
     fn ztf_alert(&self, s: Sighting) -> Value {
         let n = self.t.alerts.len() as u64;
-        let (template, copy_k) = (s.object % n, s.object / n);
-        let mut a = copy(self.t.alerts[template as usize].clone(), copy_k);
-        let group = s.object % self.ztf.groups;
-        let rcid = (group % 64) as f64;
-        let seen = detections(s.object);
-        let earlier: Vec<u32> = (0..s.visit).collect();
-        let index = earlier.iter().filter(|v| seen & (1 << **v) != 0).count();
-        let candid = candid_of(s.object, s.visit);
-        let jd = self.ztf.jd(group, s.visit);
-        let pid = (group * 8 + u64::from(s.visit)) as f64;
+        let mut a = copy(self.t.alerts[(s.object % n) as usize].clone(), s.object / n);
         let Value::Record(fields) = &mut a else {
             return a;
         };
-        set_long(fields, "candid", candid);
+        set_long(fields, "candid", candid_of(s.object, s.visit));
         let mut template_mag = 19.0;
         let mut detection = self.t.prv_detection.clone();
         if let Some(Value::Record(c)) = field(fields, "candidate") {
@@ -324,29 +315,47 @@ impl<'t> Night<'t> {
             if let Value::Record(d) = &mut detection {
                 fill_from(d, c);
             }
-            set_long(c, "candid", candid);
-            set_num(c, "jd", jd);
-            set_num(c, "rcid", rcid);
-            set_num(c, "pid", pid);
-            set_num(c, "diffmaglim", Self::limiting_mag(group, s.visit));
-            set_num(c, "magpsf", template_mag - 0.05 * index as f64);
-            let ndet = num(c, "ndethist").unwrap_or(0.0);
-            set_num(c, "ndethist", ndet + index as f64);
+            self.detect(c, s);
         }
-        for cut in ["cutoutScience", "cutoutTemplate", "cutoutDifference"] {
-            if let Some(v @ Value::Union(1, _)) = field(fields, cut) {
-                *v = Value::Union(0, Box::new(Value::Null));
-            }
+        drop_cutouts(fields);
+        let history = self.ztf_history(s, template_mag, &detection);
+        match items(fields, "prv_candidates") {
+            Some(list) => list.extend(history),
+            None if !history.is_empty() => set_items(fields, "prv_candidates", history),
+            None => {}
         }
-        // This night's earlier visits: detections and shared upper limits.
+        a
+    }
+
+    /// The candidate of `s`: its own candid, time, readout channel,
+    /// limiting magnitude, and a magnitude brightening with each detection.
+    fn detect(&self, c: &mut [(String, Value)], s: Sighting) {
+        let group = s.object % self.ztf.groups;
+        let seen = detections(s.object);
+        let index = (0..s.visit).filter(|v| seen & (1 << v) != 0).count() as f64;
+        let template_mag = num(c, "magpsf").unwrap_or(19.0);
+        set_long(c, "candid", candid_of(s.object, s.visit));
+        set_num(c, "jd", self.ztf.jd(group, s.visit));
+        set_num(c, "rcid", (group % 64) as f64);
+        set_num(c, "pid", (group * 8 + u64::from(s.visit)) as f64);
+        set_num(c, "diffmaglim", Self::limiting_mag(group, s.visit));
+        set_num(c, "magpsf", template_mag - 0.05 * index);
+        let ndet = num(c, "ndethist").unwrap_or(0.0);
+        set_num(c, "ndethist", ndet + index);
+    }
+
+    /// This night's earlier visits of `s`'s object: its detections (from
+    /// `detection`, with their own candid and magnitude) and the upper
+    /// limits its readout group shares.
+    fn ztf_history(&self, s: Sighting, template_mag: f64, detection: &Value) -> Vec<Value> {
+        let group = s.object % self.ztf.groups;
+        let seen = detections(s.object);
         let mut history = Vec::new();
         let mut k = 0;
-        for v in earlier {
-            let vjd = self.ztf.jd(group, v);
+        for v in 0..s.visit {
             let mut p = if seen & (1 << v) != 0 {
                 let mut d = detection.clone();
                 if let Value::Record(pf) = &mut d {
-                    // The earlier alert's own candid and magnitude.
                     set_long(pf, "candid", candid_of(s.object, v));
                     set_num(pf, "magpsf", template_mag - 0.05 * k as f64);
                 }
@@ -356,28 +365,14 @@ impl<'t> Night<'t> {
                 self.t.prv_limit.clone()
             };
             if let Value::Record(pf) = &mut p {
-                set_num(pf, "jd", vjd);
-                set_num(pf, "rcid", rcid);
+                set_num(pf, "jd", self.ztf.jd(group, v));
+                set_num(pf, "rcid", (group % 64) as f64);
                 set_num(pf, "pid", (group * 8 + u64::from(v)) as f64);
                 set_num(pf, "diffmaglim", Self::limiting_mag(group, v));
             }
             history.push(p);
         }
-        if let Some(prv) = field(fields, "prv_candidates") {
-            match prv {
-                Value::Union(i, inner) => match &mut **inner {
-                    Value::Array(items) => items.extend(history),
-                    Value::Null if !history.is_empty() => {
-                        *i = 1;
-                        **inner = Value::Array(history);
-                    }
-                    _ => {}
-                },
-                Value::Array(items) => items.extend(history),
-                _ => {}
-            }
-        }
-        a
+        history
     }
 
     /// Writes the night into `slices` tars in `dir` (`night-00.tar`, ...),

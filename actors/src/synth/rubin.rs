@@ -12,7 +12,8 @@
 //! dropped, as in the ZTF night.
 
 use super::value::{
-    empty_of, field, fill_from, item_schema, items, num, set_items, set_long, set_num, unwrap_union,
+    drop_cutouts, empty_of, field, fill_from, item_schema, items, num, set_items, set_long,
+    set_num, unwrap_union,
 };
 use apache_avro::types::Value;
 use apache_avro::Schema;
@@ -164,11 +165,7 @@ impl RubinTemplates {
         }
         set_items(fields, "prvDiaSources", detections);
         set_items(fields, "prvDiaForcedSources", forced);
-        for cut in ["cutoutScience", "cutoutTemplate", "cutoutDifference"] {
-            if let Some(v @ Value::Union(1, _)) = field(fields, cut) {
-                *v = Value::Union(0, Box::new(Value::Null));
-            }
-        }
+        drop_cutouts(fields);
         a
     }
 }

@@ -43,6 +43,16 @@ pub(crate) fn set_items(fields: &mut [(String, Value)], name: &str, values: Vec<
     }
 }
 
+/// Drops a packet's cutouts (`["null", "bytes"]` fields set to null): 94%
+/// of a ZTF packet's bytes, and no tier reads them.
+pub(crate) fn drop_cutouts(fields: &mut [(String, Value)]) {
+    for cut in ["cutoutScience", "cutoutTemplate", "cutoutDifference"] {
+        if let Some(v @ Value::Union(1, _)) = field(fields, cut) {
+            *v = Value::Union(0, Box::new(Value::Null));
+        }
+    }
+}
+
 /// A value of `schema` with nothing in it: null where the schema allows it,
 /// else zero, false, empty. `None` for shapes it cannot make (named
 /// references).
