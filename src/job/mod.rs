@@ -142,7 +142,7 @@ pub struct KafkaSourceConfig {
     /// stops taking messages (backpressure) until the archive catches up,
     /// and pauses its partitions if that lasts. 4,000 ZTF packets with
     /// their cutouts are about 240 MB; 2,000 held a 2-core machine to
-    /// about 3,000 alerts/s flat out (the window drained between flushes).
+    /// about 3,000 alerts/s flat out.
     #[serde(default = "default_in_flight")]
     pub max_in_flight: usize,
     /// T2 documents queued, at most, before the consumer pauses too.
@@ -156,11 +156,16 @@ pub struct KafkaSourceConfig {
     pub pause_after_seconds: f64,
 }
 
+/// Defaults of [`KafkaSourceConfig`] that runtimes building one in code
+/// (benchmarks) share with job files.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 4000;
+pub const DEFAULT_PAUSE_AFTER_SECONDS: f64 = 2.0;
+
 fn default_in_flight() -> usize {
-    4000
+    DEFAULT_MAX_IN_FLIGHT
 }
 fn default_hold() -> f64 {
-    2.0
+    DEFAULT_PAUSE_AFTER_SECONDS
 }
 fn default_t2_backlog() -> u64 {
     20_000

@@ -58,9 +58,9 @@ pub struct BenchLiveArgs {
     /// up to you); default: a fresh embedded archive, removed afterwards.
     #[arg(long)]
     store: Option<String>,
-    /// Messages taken from Kafka and not yet stored, at most (the
-    /// consumers pause beyond it), as a job's `max_in_flight`.
-    #[arg(long, default_value_t = 4000)]
+    /// Messages taken from Kafka and not yet stored, at most (a full
+    /// window holds the consumers back), as a job's `max_in_flight`.
+    #[arg(long, default_value_t = ampel::job::DEFAULT_MAX_IN_FLIGHT)]
     max_in_flight: usize,
     /// A librdkafka property for the consumers, KEY=VALUE (repeatable),
     /// as a job's `source.kafka.properties`.
@@ -264,7 +264,7 @@ pub fn run(args: BenchLiveArgs) -> anyhow::Result<ExitCode> {
         stop_after_idle_seconds: Some(3.0),
         max_in_flight: args.max_in_flight,
         max_t2_backlog: 20_000,
-        pause_after_seconds: 2.0,
+        pause_after_seconds: ampel::job::DEFAULT_PAUSE_AFTER_SECONDS,
     });
     let kafka = job.source.kafka.clone().expect("just set");
     let metrics = Metrics::new();

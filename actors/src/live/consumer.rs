@@ -323,9 +323,8 @@ impl Handler<PollRound> for AlertConsumer {
         let mut taken = 0;
         let max = self.cfg.max_in_flight as u64;
         while started.elapsed() < Duration::from_millis(100) && taken < 1000 {
-            // The bound holds per message, not per round: a round could
-            // take up to 1,000 past it (2,370 in flight with 2,000 allowed).
-            // The bound holds per message: a full window holds polling
+            // The bound holds per message, not per round (a round could take
+            // up to 1,000 past it): a full window holds polling
             // back (messages wait in librdkafka's bounded prefetch queue),
             // and pauses the partitions only if it stays full.
             if !self.is_paused() && shared.ledger.in_flight() >= max {

@@ -71,17 +71,18 @@ impl MongoSync {
         let mut out = Vec::new();
         // A key given twice is claimed once (stealing would match twice).
         let keys: std::collections::BTreeSet<&T2Key> = keys.iter().collect();
+        let codes: &[i64] = match steal_running {
+            // A RUNNING document's retry_after, if any, has passed: it was
+            // claimed after it.
+            true => &[code::NEW, code::RERUN_REQUESTED, code::RUNNING],
+            false => &[code::NEW, code::RERUN_REQUESTED],
+        };
+        let condition = claimable(codes, now);
         for k in keys {
             // One atomic find-and-modify per key: the condition is part of
             // the filter, so two workers never both claim a document.
-            let codes: &[i64] = match steal_running {
-                // A RUNNING document's retry_after, if any, has passed: it
-                // was claimed after it.
-                true => &[code::NEW, code::RERUN_REQUESTED, code::RUNNING],
-                false => &[code::NEW, code::RERUN_REQUESTED],
-            };
             let mut filter = t2_filter(k);
-            filter.extend(claimable(codes, now));
+            filter.extend(condition.clone());
             let d = self
                 .coll("t2")
                 .find_one_and_update(
