@@ -7,8 +7,8 @@ run, on the same alerts.
 The venv needs `ampel-ztf==0.10.3a9 ampel-core==0.10.6a28 fastavro` (the
 same venv as docs/bench_python_ampel.py). Without --alerts, a night of
 --night alerts is made with `ampel bench night` (real v4.02 measurements,
-recurring objects, shared upper limits, no cutouts) into a temporary
-directory.
+recurring objects, shared upper limits, no cutouts, ZTF only: Python
+AMPEL's ZTF loop cannot read Rubin packets) into a temporary directory.
 
 Python AMPEL's T0 loop: every packet read into memory first, then per
 alert fastavro's reader, `ZiAlertSupplier.shape_alert_dict` and
@@ -95,6 +95,7 @@ def main():
         path = a.alerts
         if path is None:
             subprocess.run([a.ampel, "bench", "night", "--alerts", str(a.night), "--slices", "1",
+                            "--rubin-share", "0",
                             "--dir", tmp, "--job", os.path.join(ROOT, "config", "bench", "night.yml")],
                            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             path = os.path.join(tmp, "night-00.tar")
