@@ -99,6 +99,14 @@ impl SqliteArchive {
         let conn = Connection::open(path).map_err(&be)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(&be)?;
+        // The bundled SQLite has STAT4, under which a bound value compared
+        // with a partial index's condition (t2_claimable) or an indexed
+        // column marks the statement expired on every re-bind: each claim
+        // and each tag read was compiled again (7% of a replay, perf). Our
+        // plans are fixed by the query text (and tested in `plans.rs`), so
+        // the planner may ignore bound values.
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+            .map_err(&be)?;
         // Processes opening a new file at once race to switch it to WAL and
         // to create the tables; SQLite answers the loser "locked" at once
         // (no busy wait for a journal-mode change or a lock upgrade), so
