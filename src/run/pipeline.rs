@@ -16,13 +16,15 @@ use crate::store::{Archive, StoreError};
 use crate::t2::{build_t2, T2Unit};
 use crate::t3::{build_t3, query};
 use crate::units::{build_filter, CatalogSpec, UnitContext};
+use crate::alert::Alert;
 use crate::AlertDecoder;
+use bytes::Bytes;
 use serde::Serialize;
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 
 /// Progress of a replay, for a progress bar.
@@ -80,7 +82,6 @@ pub(crate) struct T0Loop<'a> {
     pub archive: &'a mut dyn Archive,
     pub ingester: Ingester,
     pub progress: &'a mut dyn FnMut(Progress),
-    pub decoder: &'a AlertDecoder,
     pub batch_size: usize,
 }
 
@@ -89,27 +90,14 @@ impl T0Loop<'_> {
         self.ingester.flush(self.archive).map(|_| ())
     }
 
-    /// T0 over every message from the reader; writes every `batch_size`
-    /// messages.
-    fn feed(&mut self, rx: Receiver<Result<RawAlert, SourceError>>) -> Result<(), StoreError> {
-        while let Ok(item) = rx.recv() {
-            let msg = match item {
-                Ok(raw) => {
-                    let latency_s = raw.timestamp_ms.map(|ms| now() - ms as f64 / 1000.0);
-                    self.ingester.consumed(latency_s);
-                    let origin = raw.origin;
-                    let bytes = raw.bytes;
-                    self.decoder
-                        .decode(bytes.clone())
-                        .map_err(|e| (origin.to_string(), e.to_string(), Some(bytes)))
-                }
-                Err(e) => Err((
-                    e.origin().map(ToString::to_string).unwrap_or_default(),
-                    e.to_string(),
-                    None,
-                )),
-            };
-            match msg {
+    /// T0 over every message from the decode stage; writes every
+    /// `batch_size` messages.
+    fn feed(&mut self, rx: Receiver<DecodedMessage>) -> Result<(), StoreError> {
+        while let Ok(m) = rx.recv() {
+            if let Some(latency_s) = m.latency_s {
+                self.ingester.consumed(latency_s);
+            }
+            match m.alerts {
                 Ok(alerts) => {
                     let ids: Vec<i64> = alerts.iter().map(|a| a.id).collect();
                     let seen = self.ingester.seen(&ids);
@@ -141,6 +129,46 @@ impl T0Loop<'_> {
         }
         // Whatever happened before, what was accepted is kept.
         self.flush()
+    }
+}
+
+/// One message as the decode stage hands it to T0: its alerts, or why it
+/// could not be read (origin, error, the bytes for the dead letter).
+struct DecodedMessage {
+    /// `Some` for a message that was read (its Kafka-to-now latency, if it
+    /// carried a timestamp); `None` for a read error.
+    latency_s: Option<Option<f64>>,
+    alerts: Result<Vec<Alert>, (String, String, Option<Bytes>)>,
+}
+
+/// The decode stage: Avro decoding runs on its own thread, beside T0's
+/// filtering and writing (a fifth of a standard replay was decoding on
+/// T0's thread). Stops when T0 stops receiving.
+fn decode_stage(
+    decoder: &AlertDecoder,
+    rx: Receiver<Result<RawAlert, SourceError>>,
+    tx: SyncSender<DecodedMessage>,
+) {
+    while let Ok(item) = rx.recv() {
+        let m = match item {
+            Ok(raw) => DecodedMessage {
+                latency_s: Some(raw.timestamp_ms.map(|ms| now() - ms as f64 / 1000.0)),
+                alerts: decoder
+                    .decode(raw.bytes.clone())
+                    .map_err(|e| (raw.origin.to_string(), e.to_string(), Some(raw.bytes))),
+            },
+            Err(e) => DecodedMessage {
+                latency_s: None,
+                alerts: Err((
+                    e.origin().map(ToString::to_string).unwrap_or_default(),
+                    e.to_string(),
+                    None,
+                )),
+            },
+        };
+        if tx.send(m).is_err() {
+            return;
+        }
     }
 }
 
@@ -382,7 +410,6 @@ impl Pipeline {
             archive: &mut *archive,
             ingester,
             progress: &mut *progress,
-            decoder: &decoder,
             batch_size: self.job.batch_size,
         };
         // Reading and gunzip run on their own thread (inflating an archive
@@ -390,7 +417,10 @@ impl Pipeline {
         // channel: at most QUEUE messages in flight.
         const QUEUE: usize = 256;
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<RawAlert, SourceError>>(QUEUE);
+        let (decoded_tx, decoded_rx) = std::sync::mpsc::sync_channel::<DecodedMessage>(QUEUE);
+        let decoder = &decoder;
         let result = std::thread::scope(|scope| {
+            scope.spawn(move || decode_stage(decoder, rx, decoded_tx));
             scope.spawn(move || match input {
                 Input::Paths(paths) => for_each_alert(&paths, |item| match tx.send(item) {
                     Ok(()) => ControlFlow::Continue(()),
@@ -405,7 +435,7 @@ impl Pipeline {
                     }
                 }
             });
-            t0.feed(rx)
+            t0.feed(decoded_rx)
         });
         // Whatever happened, keep what was already accepted.
         let flushed = t0.ingester.flush(t0.archive).map(|_| ());
