@@ -24,6 +24,7 @@ pub mod astro;
 pub mod avro;
 pub mod catalog;
 pub mod config;
+pub mod cutout;
 pub mod decode;
 pub mod hot;
 pub mod id;
