@@ -195,6 +195,24 @@ pub struct StoreConfig {
     /// none by default.
     #[serde(default)]
     pub hot: Option<String>,
+    /// Which alerts' stamps the `cutout` collection keeps.
+    #[serde(default)]
+    pub cutouts: CutoutPolicy,
+}
+
+/// Which alerts' cutouts are stored (`store: {cutouts: ...}`): the stamps
+/// are ~94% of a ZTF packet, so keeping every alert's multiplies the
+/// archive; people look at the stamps of what a channel accepted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CutoutPolicy {
+    /// None.
+    None,
+    /// Those of alerts at least one channel accepted (the default).
+    #[default]
+    Accepted,
+    /// Every alert's, accepted or not.
+    All,
 }
 
 fn default_max_try() -> u32 {
@@ -283,6 +301,8 @@ pub struct Job {
     pub channels: Vec<(PathBuf, ChannelConfig)>,
     pub t2: T2Settings,
     pub batch_size: usize,
+    /// Whose stamps the archive keeps.
+    pub cutouts: CutoutPolicy,
 }
 
 /// One problem in a job or channel file.
@@ -517,6 +537,7 @@ impl Job {
             return Err(JobError(problems));
         }
         let hot = jf.store.hot.clone();
+        let cutouts = jf.store.cutouts;
         let archive = match jf.store.archive {
             None => DEFAULT_ARCHIVE.to_string(),
             Some(a) => match a.strip_prefix("sqlite:") {
@@ -537,6 +558,7 @@ impl Job {
             channels,
             t2: jf.t2,
             batch_size: jf.batch_size.max(1),
+            cutouts,
         })
     }
 }

@@ -7,6 +7,7 @@ use super::t2::{T2Spec, T2Units, T2Worker};
 use super::t3::T3Process;
 use super::telemetry::{NoTelemetry, Telemetry};
 use super::{now, Version};
+use crate::alert::Alert;
 use crate::avro::SchemaRegistry;
 use crate::hot::HotState;
 use crate::id::config_id;
@@ -16,7 +17,6 @@ use crate::store::{Archive, StoreError};
 use crate::t2::{build_t2, T2Unit};
 use crate::t3::{build_t3, query};
 use crate::units::{build_filter, CatalogSpec, UnitContext};
-use crate::alert::Alert;
 use crate::AlertDecoder;
 use bytes::Bytes;
 use serde::Serialize;
@@ -334,7 +334,7 @@ impl Pipeline {
         Ok(Pipeline {
             telemetry: Arc::new(NoTelemetry),
             hot: None,
-            t0: Arc::new(T0::new(channels, job.name.clone())),
+            t0: Arc::new(T0::new(channels, job.name.clone()).with_cutouts(job.cutouts)),
             worker,
             t3,
             configs,
@@ -398,7 +398,9 @@ impl Pipeline {
         )?;
         let run = record.run();
         let summary = record.summary(&self.job.name, archive);
-        let decoder = AlertDecoder::new().with_registry(SchemaRegistry::builtin());
+        let decoder = AlertDecoder::new()
+            .with_registry(SchemaRegistry::builtin())
+            .keep_raw(self.t0.needs_raw());
         let ingester = Ingester::new(
             self.t0.clone(),
             run,

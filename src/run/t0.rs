@@ -9,12 +9,12 @@ use super::telemetry::{Event, Telemetry};
 use crate::alert::Alert;
 use crate::hot::StockMemo;
 use crate::id::t1_link;
-use crate::job::OnStockMatch;
+use crate::job::{CutoutPolicy, OnStockMatch};
 use crate::store::{
-    code, Archive, DataPointDoc, JournalEntry, LogDoc, MetaRecord, StoreError, T1Doc, T2Doc, T2Key,
-    WriteOp,
+    code, Archive, CutoutDoc, DataPointDoc, JournalEntry, LogDoc, MetaRecord, StoreError, T1Doc,
+    T2Doc, T2Key, WriteOp,
 };
-use crate::survey::document::{datapoint_body, serves, stock_tags, visible};
+use crate::survey::document::{alert_jd, datapoint_body, serves, stock_tags, visible};
 use crate::t2::T2Kind;
 use crate::units::{AlertFilter, FilterVerdict};
 use serde_json::{json, Value as Json};
@@ -39,6 +39,7 @@ impl ChannelRt {
 pub struct T0 {
     channels: Vec<ChannelRt>,
     process: String,
+    cutouts: CutoutPolicy,
 }
 
 /// Writes queued for one transaction, and what they add per stock, so that
@@ -85,6 +86,34 @@ impl Batch {
             msg: format!("{origin}: {error}"),
             extra: None,
         }));
+    }
+
+    /// Queues the alert's stamps for the `cutout` collection. An alert
+    /// decoded without its raw datum has none to give; stamps that cannot
+    /// be decoded are logged as a warning (the alert itself is fine).
+    fn cutout(&mut self, alert: &Alert) {
+        match alert.cutouts() {
+            Ok(Some(c))
+                if c.science.is_some() || c.template.is_some() || c.difference.is_some() =>
+            {
+                self.ops.push(WriteOp::Cutout(CutoutDoc {
+                    id: alert.id,
+                    stock: alert.stock,
+                    jd: alert_jd(alert).unwrap_or(0.0),
+                    science: c.science,
+                    template: c.template,
+                    difference: c.difference,
+                }));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let extra = json!({"error": e.to_string()});
+                self.log(alert, None, "cutouts unreadable", extra);
+                if let Some(WriteOp::Log(l)) = self.ops.last_mut() {
+                    l.level = "warning".into();
+                }
+            }
+        }
     }
 
     /// An info line of T0 about `alert`, into the log collection.
@@ -188,7 +217,24 @@ impl Batch {
 
 impl T0 {
     pub fn new(channels: Vec<ChannelRt>, process: String) -> Self {
-        T0 { channels, process }
+        T0 {
+            channels,
+            process,
+            cutouts: CutoutPolicy::None,
+        }
+    }
+
+    /// Keeps the stamps of the alerts `policy` names. They are read from
+    /// the alert's raw datum, so the decoder must keep it
+    /// ([`T0::needs_raw`]).
+    pub fn with_cutouts(mut self, policy: CutoutPolicy) -> Self {
+        self.cutouts = policy;
+        self
+    }
+
+    /// Whether alerts must come with their raw datum (for the stamps).
+    pub fn needs_raw(&self) -> bool {
+        self.cutouts != CutoutPolicy::None
     }
 
     pub fn batch(&self, run: i64) -> Batch {
@@ -258,6 +304,14 @@ impl T0 {
             if let Some(action) = take {
                 accepted.push((ch, action));
             }
+        }
+        let keep_stamps = match self.cutouts {
+            CutoutPolicy::None => false,
+            CutoutPolicy::Accepted => !accepted.is_empty(),
+            CutoutPolicy::All => true,
+        };
+        if keep_stamps {
+            batch.cutout(alert);
         }
         if accepted.is_empty() {
             return Ok(());

@@ -120,6 +120,22 @@ pub struct DataPointDoc {
     pub body: Json,
 }
 
+/// `cutout` collection: the science, template and difference stamps of
+/// one stored alert, as the survey shipped them (ZTF: gzipped FITS; Rubin:
+/// FITS), keyed by the alert's id (ZTF candid, Rubin diaSourceId). Kept
+/// apart from the datapoints: the stamps are ~94% of a ZTF packet, and
+/// only viewers read them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CutoutDoc {
+    pub id: i64,
+    pub stock: i64,
+    /// The alert's time (JD): the newest is the stock's latest cutout.
+    pub jd: f64,
+    pub science: Option<Vec<u8>>,
+    pub template: Option<Vec<u8>>,
+    pub difference: Option<Vec<u8>>,
+}
+
 /// `t1` collection: a state (compound).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct T1Doc {

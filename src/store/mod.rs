@@ -95,6 +95,9 @@ pub enum WriteOp {
         code: i64,
     },
     T3(T3Doc),
+    /// Store an alert's stamps once (a later op for the same id is
+    /// ignored: a redelivered alert carries the same stamps).
+    Cutout(CutoutDoc),
     Log(LogDoc),
     /// Insert or replace the event of a run.
     Event(EventDoc),
@@ -196,6 +199,10 @@ pub trait Archive: Send {
     /// Ids and tags of a stock's datapoints (what T1 needs), ordered by id.
     fn datapoint_tags(&self, stock: i64) -> Result<Vec<(i64, Vec<String>)>, StoreError>;
     fn states(&self, stock: i64) -> Result<Vec<T1Doc>, StoreError>;
+    /// The stamps of one alert.
+    fn cutout(&self, id: i64) -> Result<Option<CutoutDoc>, StoreError>;
+    /// The stamps of a stock's newest stored alert (by time).
+    fn latest_cutout(&self, stock: i64) -> Result<Option<CutoutDoc>, StoreError>;
     fn t2(&self, q: &T2Query) -> Result<Vec<T2Doc>, StoreError>;
     /// How many T2 documents `q` selects, counted by the archive (by
     /// index), not by reading them: waits on unfinished work ask this
@@ -213,6 +220,12 @@ pub trait Archive: Send {
         }
         Ok(out)
     }
+    /// The channels holding stocks, with how many each holds (counted by
+    /// the archive).
+    fn channel_counts(&self) -> Result<std::collections::BTreeMap<String, u64>, StoreError>;
+    /// T2 documents per (unit, code), counted by the archive (a viewer's
+    /// overview).
+    fn t2_outcomes(&self) -> Result<std::collections::BTreeMap<(String, i64), u64>, StoreError>;
     /// Atomically moves up to `max` T2 documents of the given units that are
     /// NEW or RERUN_REQUESTED (and past their back-off) to RUNNING, and
     /// returns them.

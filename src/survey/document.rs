@@ -16,6 +16,16 @@ pub fn to_json(v: &Value) -> Json {
     }
 }
 
+/// The time (JD) of an alert's own detection: ZTF's `jd`, Rubin's
+/// `midpointMjdTai` as JD.
+pub fn alert_jd(alert: &Alert) -> Option<f64> {
+    let body = &alert.latest().body;
+    match alert.survey {
+        Survey::Ztf => body.get("jd")?.as_f64(),
+        Survey::Lsst => Some(body.get("midpointMjdTai")?.as_f64()? + 2_400_000.5),
+    }
+}
+
 /// The archived body of a datapoint.
 pub fn datapoint_body(alert: &Alert, dp: &DataPoint) -> Json {
     match (alert.survey, dp.kind) {

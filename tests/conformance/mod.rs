@@ -7,6 +7,7 @@
 
 mod counts;
 mod large_batch;
+mod viewer;
 
 use ampel::store::*;
 use counts::counts;
@@ -84,7 +85,7 @@ fn key(stock: i64, unit: &str, link: i64) -> T2Key {
 /// Every check, each on a fresh archive from `make`.
 pub fn run_all(make: &mut dyn FnMut() -> Box<dyn Archive>) {
     type Check = fn(&mut dyn Archive);
-    let checks: [(&str, Check); 16] = [
+    let checks: [(&str, Check); 18] = [
         ("run ids increase", run_ids),
         ("datapoints merge channels, tags and meta", datapoints),
         (
@@ -119,6 +120,11 @@ pub fn run_all(make: &mut dyn FnMut() -> Box<dyn Archive>) {
             large_batch,
         ),
         ("T2 counts and a T3 process's last selection", counts),
+        ("cutouts stored once, newest by time", viewer::cutouts),
+        (
+            "stocks per channel, T2 per unit and code",
+            viewer::viewer_counts,
+        ),
     ];
     for (name, check) in checks {
         let mut a = make();

@@ -44,6 +44,11 @@ pub struct BenchNightArgs {
     /// Keep the night's files and the archive.
     #[arg(long)]
     keep: bool,
+    /// Leave the cutouts in the packets (~16x larger files), so the job's
+    /// `store: {cutouts: ...}` setting has stamps to store: what keeping
+    /// them costs.
+    #[arg(long)]
+    with_cutouts: bool,
 }
 
 /// This process's resident set now and at its peak, bytes.
@@ -94,13 +99,15 @@ pub fn run(args: BenchNightArgs) -> anyhow::Result<ExitCode> {
             args.rubin_share
         );
     }
-    let night = Night::new(&templates, args.alerts, args.rubin_share).with_context(|| {
-        format!(
-            "--rubin-share {}: the job {} has no Rubin alerts among its source paths",
-            args.rubin_share,
-            args.job.display()
-        )
-    })?;
+    let night = Night::new(&templates, args.alerts, args.rubin_share)
+        .with_context(|| {
+            format!(
+                "--rubin-share {}: the job {} has no Rubin alerts among its source paths",
+                args.rubin_share,
+                args.job.display()
+            )
+        })?
+        .with_cutouts(args.with_cutouts);
     let slices = night.write(&temp, args.slices, &mut |done, total| {
         if last.elapsed().as_secs_f64() >= 2.0 || done == total {
             eprintln!("making the night: {done} of {total} alerts");
@@ -176,7 +183,7 @@ pub fn run(args: BenchNightArgs) -> anyhow::Result<ExitCode> {
         "peak_rss_bytes": peak,
         "archive": if address.starts_with("sqlite:") { "embedded" } else { "server" },
         "archive_bytes_per_alert": archive_bytes(&address).map(|b| b as f64 / alerts.max(1) as f64),
-        "night_bytes": night_bytes, "make_seconds": make_seconds, "rubin_share": args.rubin_share,
+        "night_bytes": night_bytes, "make_seconds": make_seconds, "rubin_share": args.rubin_share, "with_cutouts": args.with_cutouts,
         "at_10_percent": at(0.1), "at_50_percent": at(0.5), "at_100_percent": at(1.0),
         "slices": rows,
     });

@@ -38,9 +38,14 @@ impl Decoder {
         filters: Arc<Vec<Addr<ChannelFilter>>>,
         ingest: Addr<IngestActor>,
         hot: Option<Box<dyn HotState>>,
+        keep_raw: bool,
     ) -> Self {
         Decoder {
-            decoder: AlertDecoder::new().with_registry(SchemaRegistry::builtin()),
+            // The raw datum is kept when T0 stores stamps (it is a view of
+            // the message's bytes, not a copy).
+            decoder: AlertDecoder::new()
+                .with_registry(SchemaRegistry::builtin())
+                .keep_raw(keep_raw),
             hot,
             filters,
             ingest,

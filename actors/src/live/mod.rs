@@ -237,6 +237,7 @@ pub fn run(
         let n_decoders = cores();
         let decoder_restarts = supervise::Restarts::new("decoder", n_decoders, telemetry.clone());
         let (f2, i2) = (filters.clone(), ingest.clone());
+        let keep_raw = t0.needs_raw();
         let decoders = SyncArbiter::start(n_decoders, move || {
             decoder_restarts.built();
             let hot = hot_proto
@@ -244,7 +245,7 @@ pub fn run(
                 .unwrap_or_else(|p| p.into_inner())
                 .as_ref()
                 .and_then(|h| h.another());
-            decode::Decoder::new(f2.clone(), i2.clone(), hot)
+            decode::Decoder::new(f2.clone(), i2.clone(), hot, keep_raw)
         });
         // Every address is held until the end: a SyncArbiter whose last
         // address is dropped stops its threads.

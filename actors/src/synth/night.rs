@@ -150,6 +150,7 @@ pub struct Night<'t> {
     t: &'t Templates,
     ztf: Plan,
     rubin: Option<Plan>,
+    cutouts: bool,
 }
 
 /// One survey's part of the night: its alerts, spread over readout groups.
@@ -260,6 +261,7 @@ impl<'t> Night<'t> {
             t,
             ztf: Plan::new(alerts - rubin),
             rubin: (rubin > 0).then(|| Plan::new(rubin)),
+            cutouts: false,
         })
     }
 
@@ -274,9 +276,10 @@ impl<'t> Night<'t> {
         all
     }
 
-    /// The alert of `s`, in its survey's schema.
+    /// The alert of `s`, in its survey's schema; without its cutouts
+    /// unless the night keeps them.
     fn alert(&self, s: Sighting) -> (&Schema, Value) {
-        match (s.rubin, &self.t.rubin, &self.rubin) {
+        let (schema, mut a) = match (s.rubin, &self.t.rubin, &self.rubin) {
             (true, Some(t), Some(plan)) => {
                 let group = s.object % plan.groups;
                 let jd = |v: u32| plan.jd(group, v);
@@ -284,7 +287,19 @@ impl<'t> Night<'t> {
                 (t.schema(), a)
             }
             _ => (&self.t.schema, self.ztf_alert(s)),
+        };
+        if let (false, Value::Record(fields)) = (self.cutouts, &mut a) {
+            drop_cutouts(fields);
         }
+        (schema, a)
+    }
+
+    /// Keeps the template packets' cutouts in every alert (they are ~94%
+    /// of a ZTF packet: a night with them is ~16 times larger), to measure
+    /// what storing stamps costs.
+    pub fn with_cutouts(mut self, keep: bool) -> Self {
+        self.cutouts = keep;
+        self
     }
 
     /// The member name of `s` in its slice's tar: its alert id.
@@ -317,7 +332,6 @@ impl<'t> Night<'t> {
             }
             self.detect(c, s);
         }
-        drop_cutouts(fields);
         let history = self.ztf_history(s, template_mag, &detection);
         match items(fields, "prv_candidates") {
             Some(list) => list.extend(history),

@@ -12,8 +12,7 @@
 //! dropped, as in the ZTF night.
 
 use super::value::{
-    drop_cutouts, empty_of, field, fill_from, item_schema, items, num, set_items, set_long,
-    set_num, unwrap_union,
+    empty_of, field, fill_from, item_schema, items, num, set_items, set_long, set_num, unwrap_union,
 };
 use apache_avro::types::Value;
 use apache_avro::Schema;
@@ -165,7 +164,6 @@ impl RubinTemplates {
         }
         set_items(fields, "prvDiaSources", detections);
         set_items(fields, "prvDiaForcedSources", forced);
-        drop_cutouts(fields);
         a
     }
 }

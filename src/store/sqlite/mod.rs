@@ -89,9 +89,35 @@ fn backend(path: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
 pub struct SqliteArchive {
     conn: Connection,
     path: String,
+    /// Whether the file has the `cutout` table: an archive written before
+    /// it existed and opened read-only has none (and no stamps).
+    cutouts: bool,
 }
 
 impl SqliteArchive {
+    /// One cutout row by `sql` with the key `?1`.
+    fn one_cutout(&self, sql: &str, key: i64) -> Result<Option<CutoutDoc>, StoreError> {
+        if !self.cutouts {
+            return Ok(None);
+        }
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut st| {
+                st.query_row([key], |r| {
+                    Ok(CutoutDoc {
+                        id: r.get(0)?,
+                        stock: r.get(1)?,
+                        jd: r.get(2)?,
+                        science: r.get(3)?,
+                        template: r.get(4)?,
+                        difference: r.get(5)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(|e| self.err(e))
+    }
+
     /// Opens (creating if needed) the archive file at `path`; `:memory:`
     /// gives a throw-away archive.
     pub fn open(path: &str) -> Result<Self, StoreError> {
@@ -105,8 +131,11 @@ impl SqliteArchive {
         // and each tag read was compiled again (7% of a replay, perf). Our
         // plans are fixed by the query text (and tested in `plans.rs`), so
         // the planner may ignore bound values.
-        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
-            .map_err(&be)?;
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )
+        .map_err(&be)?;
         // Processes opening a new file at once race to switch it to WAL and
         // to create the tables; SQLite answers the loser "locked" at once
         // (no busy wait for a journal-mode change or a lock upgrade), so
@@ -135,6 +164,37 @@ impl SqliteArchive {
         Ok(SqliteArchive {
             conn,
             path: path.to_string(),
+            cutouts: true,
+        })
+    }
+
+    /// Opens an existing archive file for reading only (viewers and
+    /// inspection): nothing is created or changed, and a missing file is
+    /// an error rather than a new archive.
+    pub fn open_read_only(path: &str) -> Result<Self, StoreError> {
+        use rusqlite::OpenFlags;
+        let be = backend(path);
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(&be)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(&be)?;
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )
+        .map_err(&be)?;
+        let cutouts = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'cutout'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(&be)?
+            == 1;
+        Ok(SqliteArchive {
+            conn,
+            path: path.to_string(),
+            cutouts,
         })
     }
 
@@ -323,6 +383,21 @@ impl Archive for SqliteArchive {
         )
     }
 
+    fn cutout(&self, id: i64) -> Result<Option<CutoutDoc>, StoreError> {
+        self.one_cutout(
+            "SELECT id, stock, jd, science, template, difference FROM cutout WHERE id = ?1",
+            id,
+        )
+    }
+
+    fn latest_cutout(&self, stock: i64) -> Result<Option<CutoutDoc>, StoreError> {
+        self.one_cutout(
+            "SELECT id, stock, jd, science, template, difference FROM cutout
+             WHERE stock = ?1 ORDER BY jd DESC, id DESC LIMIT 1",
+            stock,
+        )
+    }
+
     fn t2(&self, q: &T2Query) -> Result<Vec<T2Doc>, StoreError> {
         let (filter, args) = t2_where(q);
         let sql = format!("SELECT doc FROM t2{filter} ORDER BY stock, unit, config, link");
@@ -360,6 +435,35 @@ impl Archive for SqliteArchive {
         let rows = st
             .query_map([], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64))
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    fn channel_counts(&self) -> Result<BTreeMap<String, u64>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT channel, COUNT(*) FROM stock_channel GROUP BY channel")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    fn t2_outcomes(&self) -> Result<BTreeMap<(String, i64), u64>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT unit, code, COUNT(*) FROM t2 GROUP BY unit, code")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((
+                    (r.get::<_, String>(0)?, r.get::<_, i64>(1)?),
+                    r.get::<_, i64>(2)? as u64,
+                ))
             })
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))

@@ -20,6 +20,9 @@ DROP INDEX IF EXISTS t2_code;
 CREATE INDEX IF NOT EXISTS t2_code_unit ON t2(code, unit, config);
 CREATE INDEX IF NOT EXISTS t2_claimable ON t2(stock, unit, config, link) WHERE code IN (-1, -6);
 CREATE INDEX IF NOT EXISTS t2_unit ON t2(unit);
+CREATE TABLE IF NOT EXISTS cutout(id INTEGER PRIMARY KEY, stock INTEGER NOT NULL, jd REAL NOT NULL,
+    science BLOB, template BLOB, difference BLOB);
+CREATE INDEX IF NOT EXISTS cutout_stock ON cutout(stock, jd);
 CREATE TABLE IF NOT EXISTS t3(id INTEGER PRIMARY KEY, run INTEGER NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS t3_process ON t3(json_extract(doc, '$.process'));
 CREATE TABLE IF NOT EXISTS event(run INTEGER PRIMARY KEY, doc TEXT NOT NULL);

@@ -160,6 +160,20 @@ pub(super) fn apply(tx: &Transaction, op: WriteOp) -> rusqlite::Result<()> {
             tx.prepare_cached("INSERT OR IGNORE INTO conf(id, doc) VALUES (?1, ?2)")?
                 .execute(params![id, json(&config)])?;
         }
+        WriteOp::Cutout(c) => {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO cutout(id, stock, jd, science, template, difference)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                c.id,
+                c.stock,
+                c.jd,
+                c.science,
+                c.template,
+                c.difference
+            ])?;
+        }
         WriteOp::Trouble(doc) => {
             tx.prepare_cached("INSERT INTO trouble(doc) VALUES (?1)")?
                 .execute(params![json(&doc)])?;

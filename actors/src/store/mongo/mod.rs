@@ -12,6 +12,8 @@
 
 mod batch;
 mod claims;
+mod counts;
+mod cutouts;
 mod errors;
 mod statements;
 mod sync;
@@ -160,6 +162,12 @@ impl Archive for MongoArchive {
     fn states(&self, stock: i64) -> Result<Vec<T1Doc>, StoreError> {
         self.call(move |m| m.states(stock))
     }
+    fn cutout(&self, id: i64) -> Result<Option<CutoutDoc>, StoreError> {
+        self.call(move |m| m.cutout(id))
+    }
+    fn latest_cutout(&self, stock: i64) -> Result<Option<CutoutDoc>, StoreError> {
+        self.call(move |m| m.latest_cutout(stock))
+    }
     fn t2(&self, q: &T2Query) -> Result<Vec<T2Doc>, StoreError> {
         let q = q.clone();
         self.call(move |m| m.t2(&q))
@@ -171,6 +179,12 @@ impl Archive for MongoArchive {
     }
     fn t2_codes(&self) -> Result<BTreeMap<i64, u64>, StoreError> {
         self.call(|m| m.t2_codes())
+    }
+    fn t2_outcomes(&self) -> Result<BTreeMap<(String, i64), u64>, StoreError> {
+        self.call(|m| m.t2_outcomes())
+    }
+    fn channel_counts(&self) -> Result<BTreeMap<String, u64>, StoreError> {
+        self.call(|m| m.channel_counts())
     }
     fn claim_t2(
         &mut self,

@@ -204,6 +204,13 @@ impl Statements {
                     doc! {"$setOnInsert": {"config": to_b(config)}},
                 ),
             ),
+            WriteOp::Cutout(c) => self.push(
+                "cutout",
+                Stmt::upsert(
+                    doc! {"_id": c.id},
+                    doc! {"$setOnInsert": super::cutouts::to_bson(c)},
+                ),
+            ),
             WriteOp::Trouble(d) => self.push("trouble", Stmt::Insert(doc! {"doc": to_b(d)})),
             WriteOp::Reaction(d) => {
                 self.push(

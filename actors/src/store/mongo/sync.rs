@@ -30,7 +30,7 @@ use std::sync::Arc;
 pub(super) struct MongoSync {
     pub(super) client: Client,
     pub(super) db: Database,
-    location: String,
+    pub(super) location: String,
     transactions: bool,
     /// Commands sent to the server (round trips), counted by the driver's
     /// command monitoring.
@@ -138,13 +138,14 @@ impl MongoSync {
                 .options(IndexOptions::builder().unique(unique).build())
                 .build()
         };
-        let specs: [(&str, Document, bool); 17] = [
+        let specs: [(&str, Document, bool); 18] = [
             ("stock", doc! {"stock": 1}, true),
             ("stock", doc! {"name": 1}, false),
             ("stock", doc! {"channel": 1, "updated": 1}, false),
             ("t0", doc! {"id": 1}, true),
             ("t0", doc! {"stock": 1}, false),
             ("t1", doc! {"stock": 1, "link": 1}, true),
+            ("cutout", doc! {"stock": 1, "jd": -1}, false),
             (
                 "t2",
                 doc! {"stock": 1, "unit": 1, "config": 1, "link": 1},
@@ -349,6 +350,14 @@ impl Archive for MongoSync {
         self.find("t1", doc! {"stock": stock}, doc! {"link": 1}, None)
     }
 
+    fn cutout(&self, id: i64) -> Result<Option<CutoutDoc>, StoreError> {
+        self.one_cutout(doc! {"_id": id}, doc! {})
+    }
+
+    fn latest_cutout(&self, stock: i64) -> Result<Option<CutoutDoc>, StoreError> {
+        self.one_cutout(doc! {"stock": stock}, doc! {"jd": -1, "_id": -1})
+    }
+
     fn t2(&self, q: &T2Query) -> Result<Vec<T2Doc>, StoreError> {
         self.find(
             "t2",
@@ -368,25 +377,19 @@ impl Archive for MongoSync {
 
     /// A `$group` by code on the server: no document comes back.
     fn t2_codes(&self) -> Result<BTreeMap<i64, u64>, StoreError> {
-        let pipeline = [doc! {"$group": {"_id": "$code", "n": {"$sum": 1}}}];
-        let cursor = self
-            .coll("t2")
-            .aggregate(pipeline)
-            .run()
-            .map_err(self.fail())?;
         let mut out = BTreeMap::new();
-        for d in cursor {
-            let d = d.map_err(self.fail())?;
-            let int = |k: &str| match d.get(k) {
-                Some(Bson::Int64(v)) => Some(*v),
-                Some(Bson::Int32(v)) => Some(i64::from(*v)),
-                _ => None,
-            };
-            if let (Some(c), Some(n)) = (int("_id"), int("n")) {
-                out.insert(c, n as u64);
-            }
+        for ((_, c), n) in self.t2_outcomes()? {
+            *out.entry(c).or_default() += n;
         }
         Ok(out)
+    }
+
+    fn channel_counts(&self) -> Result<BTreeMap<String, u64>, StoreError> {
+        self.count_channels()
+    }
+
+    fn t2_outcomes(&self) -> Result<BTreeMap<(String, i64), u64>, StoreError> {
+        self.count_t2_outcomes()
     }
 
     fn claim_t2(
