@@ -22,5 +22,6 @@ pub mod kafka;
 pub mod live;
 pub mod metrics;
 pub mod react;
+pub mod serve;
 pub mod store;
 pub mod synth;

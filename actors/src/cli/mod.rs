@@ -13,6 +13,7 @@ mod inspect;
 mod produce;
 mod reactions;
 mod run;
+mod serve;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -46,6 +47,8 @@ enum Command {
     },
     /// Run a job (channels over an alert archive) through all tiers.
     Run(run::RunArgs),
+    /// Web view of an archive: light curves, cutouts, T2 results (read-only).
+    Serve(serve::ServeArgs),
     /// Push archive alerts into a Kafka topic in the survey's wire format.
     Produce(produce::ProduceArgs),
     /// Worker processes that share a live job's work.
@@ -207,6 +210,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: BenchCommand::Night(a),
         } => bench_night::run(a),
         Command::Run(a) => run::run(a),
+        Command::Serve(a) => serve::run_serve(a),
         Command::Produce(a) => produce::run(a),
         Command::Worker {
             command: WorkerCommand::T2(a),

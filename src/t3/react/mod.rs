@@ -52,7 +52,7 @@ mod slack;
 mod webhook;
 
 pub use delivery::{Attempt, DeliverySettings, RateLimit};
-pub use gcn::{GcnNoticePublisher, GcnNoticePublisherConfig};
+pub use gcn::{iso8601, GcnNoticePublisher, GcnNoticePublisherConfig};
 pub use kafka::{KafkaPublisher, KafkaPublisherConfig, OUTPUT_SCHEMA};
 pub use secret::{Secret, SecretValue, UrlSource};
 pub use sign::{signature_header, SIGNATURE_HEADER};
