@@ -19,6 +19,32 @@ pub mod code {
     pub const T2_MISSING_DEPENDENCY: i64 = -2006;
     pub const T2_FAILED_DEPENDENCY: i64 = -2010;
 
+    /// A code by its name (the inverse of [`name`]): `OK`, `NEW`,
+    /// `UNIT_3`, `CODE_-9`...
+    pub fn from_name(s: &str) -> Option<i64> {
+        let known = [
+            OK,
+            NEW,
+            ERROR,
+            INTERNAL_ERROR,
+            EXCEPTION,
+            RUNNING,
+            RERUN_REQUESTED,
+            TOO_MANY_TRIALS,
+            T2_PENDING_DEPENDENCY,
+            T2_MISSING_DEPENDENCY,
+            T2_FAILED_DEPENDENCY,
+        ];
+        let upper = s.to_ascii_uppercase();
+        if let Some(c) = known.into_iter().find(|c| name(*c) == upper) {
+            return Some(c);
+        }
+        upper
+            .strip_prefix("UNIT_")
+            .or_else(|| upper.strip_prefix("CODE_"))
+            .and_then(|n| n.parse().ok())
+    }
+
     /// Name of a code, for tables and logs.
     pub fn name(c: i64) -> String {
         match c {

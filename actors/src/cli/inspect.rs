@@ -2,7 +2,7 @@
 //! `log show`. JSON with `--json`, readable tables otherwise.
 
 use ampel::store::{code, Archive, LogQuery, StockDoc, T2Query, WriteOp};
-use ampel_actors::store::open_archive;
+use ampel_actors::store::{embedded_path, open_archive, open_archive_read_only};
 use anyhow::{bail, Context};
 use clap::Args;
 use serde_json::{json, Value as Json};
@@ -14,21 +14,62 @@ pub struct StoreArg {
     /// Archive address (sqlite:PATH or mongodb://...).
     #[arg(long, env = "AMPEL_STORE", default_value = ampel::job::DEFAULT_ARCHIVE)]
     pub(crate) store: String,
+    /// Use the archive of this job file (its `store.archive`) instead of
+    /// --store.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) job: Option<std::path::PathBuf>,
     /// JSON output (one document per line) instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
 }
 
 impl StoreArg {
-    pub(crate) fn open(&self) -> anyhow::Result<Box<dyn Archive>> {
-        if !self.store.contains("://") {
-            let path = self.store.strip_prefix("sqlite:").unwrap_or(&self.store);
-            if path != ":memory:" && !std::path::Path::new(path).exists() {
-                bail!("no archive at {path} (run a job first, or pass --store sqlite:PATH)");
-            }
+    /// The archive's address: the job's, or --store.
+    fn address(&self) -> anyhow::Result<String> {
+        match &self.job {
+            Some(file) => Ok(ampel::job::Job::load(file)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(|| format!("reading the job {}", file.display()))?
+                .archive),
+            None => Ok(self.store.clone()),
         }
-        open_archive(&self.store).with_context(|| format!("opening {}", self.store))
     }
+
+    /// Opens the archive for reading only: inspection changes nothing
+    /// (and works on a file it may not write).
+    pub(crate) fn open(&self) -> anyhow::Result<Box<dyn Archive>> {
+        let address = self.address()?;
+        Self::exists(&address)?;
+        open_archive_read_only(&address).with_context(|| format!("opening {address}"))
+    }
+
+    /// Opens the archive for writing (`t2 reset`).
+    pub(crate) fn open_writable(&self) -> anyhow::Result<Box<dyn Archive>> {
+        let address = self.address()?;
+        Self::exists(&address)?;
+        open_archive(&address).with_context(|| format!("opening {address}"))
+    }
+
+    /// An embedded archive must exist: inspection never creates one.
+    fn exists(address: &str) -> anyhow::Result<()> {
+        if address.starts_with("mongodb") {
+            return Ok(());
+        }
+        let path = embedded_path(address)?;
+        if path != ":memory:" && !std::path::Path::new(path).exists() {
+            bail!(
+                "no archive at {path} (run a job first, or pass --store sqlite:PATH or --job FILE)"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A T2 code by name (`OK`, `ERROR`, `UNIT_3`...) or number.
+fn parse_code(s: &str) -> Result<i64, String> {
+    s.parse::<i64>().ok().or_else(|| code::from_name(s)).ok_or_else(|| {
+        format!("{s:?} is not a T2 code: a number or a name such as OK, NEW, ERROR, EXCEPTION, RUNNING, UNIT_1")
+    })
 }
 
 fn code_text(c: i64) -> String {
@@ -210,9 +251,12 @@ pub fn stock_show(args: StockShowArgs) -> anyhow::Result<ExitCode> {
 pub struct T2ShowArgs {
     #[command(flatten)]
     store: StoreArg,
+    /// Only documents of this unit.
     #[arg(long)]
     unit: Option<String>,
-    #[arg(long, allow_hyphen_values = true)]
+    /// Only documents with this code: a name (OK, ERROR, NEW, UNIT_1...)
+    /// or a number.
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_code)]
     code: Option<i64>,
     /// Only this stock (id or name).
     #[arg(long)]
@@ -226,6 +270,22 @@ pub fn t2_show(args: T2ShowArgs) -> anyhow::Result<ExitCode> {
         Some(s) => Some(find_stock(a.as_ref(), s)?.stock),
         None => None,
     };
+    if let Some(unit) = &args.unit {
+        let units: std::collections::BTreeSet<String> =
+            a.t2_outcomes()?.into_keys().map(|(u, _)| u).collect();
+        if !units.contains(unit) {
+            let known: Vec<&str> = units.iter().map(String::as_str).collect();
+            bail!(
+                "no T2 documents of unit {unit} in {} (units there: {})",
+                a.location(),
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            );
+        }
+    }
     let docs = a.t2(&T2Query {
         stock,
         unit: args.unit.clone(),
@@ -257,11 +317,14 @@ pub fn t2_show(args: T2ShowArgs) -> anyhow::Result<ExitCode> {
 pub struct T2ResetArgs {
     #[command(flatten)]
     store: StoreArg,
+    /// Only documents of this unit.
     #[arg(long)]
     unit: Option<String>,
-    /// Only documents with this code (e.g. -4 for EXCEPTION).
-    #[arg(long, allow_hyphen_values = true)]
+    /// Only documents with this code: a name (EXCEPTION, ERROR...) or a
+    /// number (-4).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_code)]
     code: Option<i64>,
+    /// Only this stock (id or name).
     #[arg(long)]
     stock: Option<String>,
 }
@@ -270,7 +333,7 @@ pub struct T2ResetArgs {
 /// computes them again; results already stored are kept in the body history.
 pub fn t2_reset(args: T2ResetArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
-    let mut a = args.store.open()?;
+    let mut a = args.store.open_writable()?;
     let stock = match &args.stock {
         Some(s) => Some(find_stock(a.as_ref(), s)?.stock),
         None => None,
@@ -339,12 +402,16 @@ pub fn event_show(args: StoreArg) -> anyhow::Result<ExitCode> {
 pub struct LogShowArgs {
     #[command(flatten)]
     store: StoreArg,
+    /// Only lines of this run.
     #[arg(long)]
     run: Option<i64>,
+    /// Only lines about this stock (id or name, e.g. ZTF23abfcbgc).
     #[arg(long)]
-    stock: Option<i64>,
+    stock: Option<String>,
+    /// Only lines of this channel.
     #[arg(long)]
     channel: Option<String>,
+    /// At most this many lines.
     #[arg(long, default_value_t = 1000)]
     limit: usize,
 }
@@ -352,9 +419,13 @@ pub struct LogShowArgs {
 pub fn log_show(args: LogShowArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let a = args.store.open()?;
+    let stock = match &args.stock {
+        Some(s) => Some(find_stock(a.as_ref(), s)?.stock),
+        None => None,
+    };
     let logs = a.logs(&LogQuery {
         run: args.run,
-        stock: args.stock,
+        stock,
         channel: args.channel.clone(),
         limit: Some(args.limit),
     })?;

@@ -19,8 +19,17 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// `ampel --version`: the package version and the commit it was built
+/// from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("AMPEL_VERSION_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
-#[command(name = "ampel", version, about = "AMPEL alert broker (Rust)")]
+#[command(name = "ampel", version = VERSION, about = "AMPEL alert broker (Rust)")]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -97,7 +97,7 @@ pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn retry(args: RetryArgs) -> anyhow::Result<ExitCode> {
-    let mut a = args.store.open()?;
+    let mut a = args.store.open_writable()?;
     let mut states = vec![ReactionState::Failed];
     if args.uncertain {
         states.push(ReactionState::Uncertain);

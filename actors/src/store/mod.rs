@@ -7,26 +7,48 @@ pub use mongo::MongoArchive;
 
 use ampel::store::{open_embedded, Archive, StoreError};
 
-/// Opens the archive at `address`.
+/// Opens the archive at `address`: `mongodb://...`, `sqlite:PATH`, a bare
+/// path or `:memory:`; any other `scheme:` is an error, not a file of that
+/// name.
 pub fn open_archive(address: &str) -> Result<Box<dyn Archive>, StoreError> {
-    if address.starts_with("mongodb://") || address.starts_with("mongodb+srv://") {
+    if is_mongo(address) {
         Ok(Box::new(MongoArchive::connect(address, None)?))
     } else {
-        Ok(Box::new(open_embedded(address)?))
+        Ok(Box::new(open_embedded(embedded_path(address)?)?))
     }
 }
 
-/// Opens the archive at `address` for reading (viewers): an embedded file
-/// must exist and is opened read-only; `bogus:thing` is an error, not a
-/// file of that name.
+/// Opens the archive at `address` for reading (viewers, inspection): an
+/// embedded file must exist and is opened read-only.
 pub fn open_archive_read_only(address: &str) -> Result<Box<dyn Archive>, StoreError> {
-    if address.starts_with("mongodb://") || address.starts_with("mongodb+srv://") {
+    if is_mongo(address) {
         return Ok(Box::new(MongoArchive::connect(address, None)?));
     }
-    let path = match address.split_once(':') {
-        None => address,
-        Some(("sqlite", p)) => p,
-        Some(_) => return Err(StoreError::BadAddress(address.to_string())),
-    };
-    Ok(Box::new(ampel::store::SqliteArchive::open_read_only(path)?))
+    Ok(Box::new(ampel::store::SqliteArchive::open_read_only(
+        embedded_path(address)?,
+    )?))
+}
+
+fn is_mongo(address: &str) -> bool {
+    address.starts_with("mongodb://") || address.starts_with("mongodb+srv://")
+}
+
+/// The file of an embedded archive address; an address with another URL
+/// scheme (`bogus:thing`, `redis://...`) is refused.
+pub fn embedded_path(address: &str) -> Result<&str, StoreError> {
+    if address == ":memory:" {
+        return Ok(address);
+    }
+    match address.split_once(':') {
+        Some(("sqlite", path)) => Ok(path),
+        Some((scheme, _))
+            if !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+        {
+            Err(StoreError::BadAddress(address.to_string()))
+        }
+        _ => Ok(address),
+    }
 }

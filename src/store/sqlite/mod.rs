@@ -74,6 +74,16 @@ fn where_eq(
 /// function over the path, so it can be used while `conn` is borrowed.
 /// BUSY and LOCKED (another process holds the write lock past the busy
 /// timeout) are transient; everything else fails the same way again.
+/// A path as a `file:` URI path (percent-encoding what URIs reserve).
+fn uri_path(path: &str) -> String {
+    path.chars()
+        .map(|c| match c {
+            '%' | '?' | '#' => format!("%{:02X}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
 fn backend(path: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
     move |e| StoreError::Backend {
         location: path.to_string(),
@@ -171,11 +181,34 @@ impl SqliteArchive {
     /// Opens an existing archive file for reading only (viewers and
     /// inspection): nothing is created or changed, and a missing file is
     /// an error rather than a new archive.
+    ///
+    /// The connection may write nothing (`query_only`), but opens the file
+    /// read-write when the system allows, so that closing it can fold and
+    /// remove the WAL files as any reader would. A file or directory it may
+    /// not write is opened `immutable` (no WAL files needed; the archive
+    /// must then not be written meanwhile, which such permissions imply).
     pub fn open_read_only(path: &str) -> Result<Self, StoreError> {
         use rusqlite::OpenFlags;
         let be = backend(path);
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(&be)?;
+        let plain = || -> rusqlite::Result<Connection> {
+            let c = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            c.execute_batch("PRAGMA query_only = ON; SELECT count(*) FROM sqlite_master;")?;
+            Ok(c)
+        };
+        let conn = match plain() {
+            Ok(c) => c,
+            Err(_) if std::path::Path::new(path).exists() => {
+                let uri = format!("file:{}?immutable=1", uri_path(path));
+                let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_URI
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                Connection::open_with_flags(uri, flags).map_err(&be)?
+            }
+            Err(e) => return Err(be(e)),
+        };
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(&be)?;
         conn.set_db_config(
