@@ -324,7 +324,7 @@ fn a_corrupt_alert_is_reported_and_the_rest_stored() {
         .unwrap();
     assert!(logs.iter().any(|l| l.level == "error"
         && l.msg.contains(&format!(
-            "[member {}]",
+            "[member {} at tar offset ",
             msgs[3].origin.member.as_ref().unwrap()
         ))));
     assert!(a.counts().unwrap()["t2"] > 10, "the others went through T2");

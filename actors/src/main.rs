@@ -6,7 +6,9 @@
 //! a catch-up Kafka run received nothing because its brokers were
 //! unreachable, 5 when the archive failed during a live run (nothing
 //! unstored was committed), 6 when reactions of a replay or catch-up run
-//! were not delivered (they are recorded and tried again at the next run).
+//! were not delivered (they are recorded and tried again at the next run),
+//! 8 when a T3 unit failed (its output is missing; the run's event is not
+//! OK).
 
 mod cli;
 

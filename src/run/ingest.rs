@@ -144,6 +144,7 @@ impl Ingester {
 
     /// A message that could not be read or processed: a dead letter.
     pub fn failed(&mut self, origin: &str, error: &str, payload: Option<&[u8]>) {
+        tracing::error!("{origin}: {error} (set aside as a dead letter; the run goes on)");
         self.summary.failed += 1;
         self.telemetry.event(Event::Failed);
         self.telemetry.event(Event::DeadLetter {

@@ -61,12 +61,19 @@ pub struct RunSummary {
     pub t2: BTreeMap<String, i64>,
     pub t2_runs: u64,
     pub t3_runs: u64,
+    /// T3 unit runs that failed (error or panic): their output is missing.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub t3_failed: u64,
     /// Live runs: the most messages taken from Kafka and not yet stored at
     /// any one time (the consumer keeps it within `max_in_flight`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub in_flight_peak: Option<u64>,
     pub seconds: f64,
     pub alerts_per_s: f64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Where a replay's alerts come from.
@@ -460,7 +467,9 @@ impl Pipeline {
             stage: "T3",
         });
         for p in &self.t3 {
-            summary.t3_runs += super::t3::run_process(p, archive, run, self.telemetry.as_ref())?;
+            let done = super::t3::run_process(p, archive, run, self.telemetry.as_ref())?;
+            summary.t3_runs += done.runs;
+            summary.t3_failed += done.failed;
         }
         record.finish(archive, &mut summary)?;
         Ok(summary)

@@ -89,7 +89,7 @@ impl RunRecord {
         summary.alerts_per_s = summary.alerts as f64 / summary.seconds.max(1e-9);
         let run = self.event.run;
         self.event.end = Some(end);
-        self.event.code = if summary.failed > 0 {
+        self.event.code = if summary.failed > 0 || summary.t3_failed > 0 {
             code::ERROR
         } else {
             code::OK
@@ -104,6 +104,11 @@ impl RunRecord {
             ("t2_runs".to_string(), summary.t2_runs as i64),
             ("t3_runs".to_string(), summary.t3_runs as i64),
         ]);
+        if summary.t3_failed > 0 {
+            self.event
+                .counts
+                .insert("t3_failed".to_string(), summary.t3_failed as i64);
+        }
         let other: u64 = summary.other_survey.values().sum();
         if other > 0 {
             self.event

@@ -107,13 +107,21 @@ fn project(
     })
 }
 
-/// Runs one T3 process; returns the number of unit runs.
+/// What a T3 process did: unit runs, and how many of them failed (their
+/// output is missing; the run is then not OK).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct T3Runs {
+    pub runs: u64,
+    pub failed: u64,
+}
+
+/// Runs one T3 process.
 pub fn run_process(
     p: &T3Process,
     archive: &mut dyn Archive,
     run: i64,
     telemetry: &dyn Telemetry,
-) -> Result<u64, StoreError> {
+) -> Result<T3Runs, StoreError> {
     let t = now();
     let process = format!("{}:{}", p.channel, p.name);
     let within = p.filter.updated_within_days.map(|d| t - d * 86400.0);
@@ -155,6 +163,7 @@ pub fn run_process(
         now: t,
     };
     let mut ops = Vec::new();
+    let mut failed = 0;
     for (unit_name, confid, unit) in &p.run {
         let t0 = std::time::Instant::now();
         let outcome = catch_unwind(AssertUnwindSafe(|| match unit.reactor() {
@@ -188,6 +197,12 @@ pub fn run_process(
             unit: unit_name,
             code: c,
         });
+        if c != code::OK {
+            failed += 1;
+            tracing::error!(process = %process, unit = %unit_name, code = %code::name(c),
+                error = %body.get("error").map(ToString::to_string).unwrap_or_default(),
+                "T3 unit failed: its output is missing");
+        }
         let ts = now();
         ops.push(WriteOp::T3(T3Doc {
             run,
@@ -230,7 +245,9 @@ pub fn run_process(
             });
         }
     }
-    let n = p.run.len() as u64;
     archive.write(ops)?;
-    Ok(n)
+    Ok(T3Runs {
+        runs: p.run.len() as u64,
+        failed,
+    })
 }

@@ -23,13 +23,19 @@ pub const MAX_ALERT_BYTES: u64 = 64 * 1024 * 1024;
 pub struct Origin {
     pub path: PathBuf,
     pub member: Option<String>,
+    /// Where the member's bytes start in the (uncompressed) tar, so that
+    /// a bad record can be cut out and looked at (`dd skip=...`).
+    pub offset: Option<u64>,
 }
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.member {
-            Some(m) => write!(f, "{} [member {m}]", self.path.display()),
-            None => write!(f, "{}", self.path.display()),
+        match (&self.member, self.offset) {
+            (Some(m), Some(o)) => {
+                write!(f, "{} [member {m} at tar offset {o}]", self.path.display())
+            }
+            (Some(m), None) => write!(f, "{} [member {m}]", self.path.display()),
+            _ => write!(f, "{}", self.path.display()),
         }
     }
 }
@@ -95,6 +101,7 @@ fn visit(
     let origin = || Origin {
         path: path.to_path_buf(),
         member: None,
+        offset: None,
     };
     let io_err = |source| SourceError::Io {
         origin: origin(),
@@ -174,6 +181,7 @@ fn read_tar<R: Read>(
         origin: Origin {
             path: path.to_path_buf(),
             member: None,
+            offset: None,
         },
         source,
     };
@@ -205,6 +213,7 @@ fn read_tar<R: Read>(
         let origin = Origin {
             path: path.to_path_buf(),
             member: Some(member),
+            offset: Some(entry.raw_file_position()),
         };
         let size = entry.size();
         if size > MAX_ALERT_BYTES {

@@ -132,6 +132,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string(&outcome.summary)?);
         return Ok(match outcome.exit {
             0 if outcome.summary.failed > 0 => ExitCode::from(3),
+            0 if outcome.summary.t3_failed > 0 => t3_failed(outcome.summary.t3_failed),
             0 => ExitCode::SUCCESS,
             4 => {
                 eprintln!(
@@ -187,12 +188,20 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     println!("{}", serde_json::to_string(&summary)?);
     Ok(if summary.failed > 0 {
         ExitCode::from(3)
+    } else if summary.t3_failed > 0 {
+        t3_failed(summary.t3_failed)
     } else if undelivered {
         eprintln!("error: some reactions were not delivered; they are recorded (`ampel reactions list`) and tried again at the next run");
         ExitCode::from(6)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Exit 8: T3 units failed, so their output (files, reactions) is missing.
+fn t3_failed(n: u64) -> ExitCode {
+    eprintln!("error: {n} T3 unit run(s) failed; their output is missing (`ampel event show`, the t3 documents say why)");
+    ExitCode::from(8)
 }
 
 #[derive(Debug, Args)]

@@ -68,6 +68,7 @@ pub fn produce(
                     &e.origin().cloned().unwrap_or(Origin {
                         path: PathBuf::new(),
                         member: None,
+                        offset: None,
                     }),
                     &e.to_string(),
                 );

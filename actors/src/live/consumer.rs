@@ -350,6 +350,7 @@ impl Handler<PollRound> for AlertConsumer {
                     let origin = Origin {
                         path: PathBuf::from(format!("kafka:{topic}")),
                         member: Some(format!("partition {} offset {}", m.partition(), m.offset())),
+                        offset: None,
                     };
                     let item = match m.payload() {
                         Some(p) if !p.is_empty() => Ok(RawAlert {

@@ -50,6 +50,8 @@ pub struct Shared {
     pub t2_busy: AtomicU64,
     pub t2_runs: AtomicU64,
     pub t3_runs: AtomicU64,
+    /// T3 unit runs that failed (their output is missing).
+    pub t3_failed: AtomicU64,
     pub fatal: Mutex<Option<String>>,
     pub metrics: Arc<Metrics>,
     pub health: Arc<SourceHealth>,
@@ -68,6 +70,7 @@ impl Shared {
             t2_busy: AtomicU64::new(0),
             t2_runs: AtomicU64::new(0),
             t3_runs: AtomicU64::new(0),
+            t3_failed: AtomicU64::new(0),
             fatal: Mutex::new(None),
             metrics,
             health: Arc::default(),
@@ -388,6 +391,7 @@ pub fn run(
         let mut summary = ingest.send(ingest::GetSummary).await.unwrap_or_default();
         summary.t2_runs = shared.t2_runs.load(Ordering::SeqCst);
         summary.t3_runs = shared.t3_runs.load(Ordering::SeqCst);
+        summary.t3_failed = shared.t3_failed.load(Ordering::SeqCst);
         summary.in_flight_peak = Some(shared.ledger.peak_in_flight());
         shared.metrics.set_ready(false);
         if exit == 0 && idle_stop.is_some() {
@@ -550,10 +554,16 @@ pub fn run_t3_worker(pipeline: Pipeline, opts: LiveOptions) -> anyhow::Result<(u
         couriers.shutdown().await;
         arbiter.stop();
         System::current().stop();
-        (shared.t3_runs.load(Ordering::SeqCst), tally)
+        let t3 = (
+            shared.t3_runs.load(Ordering::SeqCst),
+            shared.t3_failed.load(Ordering::SeqCst),
+        );
+        (t3, tally)
     });
+    let ((runs, failed), tally) = (runs, tally);
     let mut summary = record.summary(&job.name, archive.as_ref());
     summary.t3_runs = runs;
+    summary.t3_failed = failed;
     record.finish(archive.as_mut(), &mut summary)?;
     Ok((runs, tally))
 }

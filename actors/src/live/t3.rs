@@ -142,7 +142,12 @@ impl T3Reactor {
                 run_process(p, archive.as_mut(), self.run, self.telemetry.as_ref())
             }));
             match r {
-                Ok(Ok(n)) => runs += n,
+                Ok(Ok(done)) => {
+                    runs += done.runs;
+                    self.shared
+                        .t3_failed
+                        .fetch_add(done.failed, Ordering::SeqCst);
+                }
                 Ok(Err(e)) => {
                     self.archive = None;
                     return Err(format!("T3 {}: {e}", p.name));
