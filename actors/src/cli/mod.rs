@@ -5,6 +5,7 @@ mod bench;
 mod bench_live;
 mod bench_night;
 mod bench_scale;
+mod bench_serve;
 mod config_check;
 mod config_hash;
 mod filter;
@@ -168,6 +169,8 @@ enum BenchCommand {
     T0(bench::BenchT0Args),
     /// The whole pipeline of a job on a fresh embedded archive.
     Replay(bench::BenchReplayArgs),
+    /// How long the web view renders a stock page of N datapoints.
+    Serve(bench_serve::BenchServeArgs),
     /// The live runtime through a Kafka broker: throughput and latency.
     Live(bench_live::BenchLiveArgs),
     /// One process against N consumers + M T2 worker processes on one
@@ -209,6 +212,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench {
             command: BenchCommand::Replay(a),
         } => bench::replay(a),
+        Command::Bench {
+            command: BenchCommand::Serve(a),
+        } => bench_serve::run(a),
         Command::Bench {
             command: BenchCommand::Live(a),
         } => bench_live::run(a),

@@ -65,6 +65,17 @@ impl Store {
 #[derive(Clone)]
 struct Token(Option<String>);
 
+/// The stock page of `key` (id or name) as the server renders it: its view
+/// read from `archive`, the SVG light curve and the HTML (`bench serve`
+/// times this).
+pub fn render_stock_page(archive: &dyn Archive, key: &str) -> anyhow::Result<Option<String>> {
+    let Some(v) = view::stock_view(archive, key)? else {
+        return Ok(None);
+    };
+    let svg = plot::light_curve_svg(&v.points, v.latest_jd).map_err(|e| anyhow::anyhow!(e))?;
+    Ok(Some(pages::stock_page(&v, &svg).into_string()))
+}
+
 /// Runs the server until interrupted.
 pub fn run(cfg: ServeConfig) -> anyhow::Result<()> {
     if !cfg.listen.ip().is_loopback() && cfg.token.is_none() {
