@@ -74,6 +74,21 @@ fn where_eq(
 /// function over the path, so it can be used while `conn` is borrowed.
 /// BUSY and LOCKED (another process holds the write lock past the busy
 /// timeout) are transient; everything else fails the same way again.
+/// What every connection gets: a busy wait of 30 s, and a planner that
+/// ignores bound values. The bundled SQLite has STAT4, under which a bound
+/// value compared with a partial index's condition (t2_claimable) or an
+/// indexed column marks the statement expired on every re-bind: each claim
+/// and each tag read was compiled again (7% of a replay, perf). Our plans
+/// are fixed by the query text (and tested in `plans.rs`).
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
+    Ok(())
+}
+
 /// A path as a `file:` URI path (percent-encoding what URIs reserve).
 fn uri_path(path: &str) -> String {
     path.chars()
@@ -133,19 +148,7 @@ impl SqliteArchive {
     pub fn open(path: &str) -> Result<Self, StoreError> {
         let be = backend(path);
         let conn = Connection::open(path).map_err(&be)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))
-            .map_err(&be)?;
-        // The bundled SQLite has STAT4, under which a bound value compared
-        // with a partial index's condition (t2_claimable) or an indexed
-        // column marks the statement expired on every re-bind: each claim
-        // and each tag read was compiled again (7% of a replay, perf). Our
-        // plans are fixed by the query text (and tested in `plans.rs`), so
-        // the planner may ignore bound values.
-        conn.set_db_config(
-            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
-            true,
-        )
-        .map_err(&be)?;
+        configure(&conn).map_err(&be)?;
         // Processes opening a new file at once race to switch it to WAL and
         // to create the tables; SQLite answers the loser "locked" at once
         // (no busy wait for a journal-mode change or a lock upgrade), so
@@ -209,13 +212,7 @@ impl SqliteArchive {
             }
             Err(e) => return Err(be(e)),
         };
-        conn.busy_timeout(std::time::Duration::from_secs(30))
-            .map_err(&be)?;
-        conn.set_db_config(
-            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
-            true,
-        )
-        .map_err(&be)?;
+        configure(&conn).map_err(&be)?;
         let cutouts = conn
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'cutout'",
