@@ -4,9 +4,9 @@
 //! of a batch or none of it.
 
 use super::*;
+mod open;
 mod schema;
 mod write;
-use schema::{tuning, SCHEMA};
 use write::{apply, json, put_reaction, put_t2};
 #[cfg(test)]
 mod plans;
@@ -74,31 +74,6 @@ fn where_eq(
 /// function over the path, so it can be used while `conn` is borrowed.
 /// BUSY and LOCKED (another process holds the write lock past the busy
 /// timeout) are transient; everything else fails the same way again.
-/// What every connection gets: a busy wait of 30 s, and a planner that
-/// ignores bound values. The bundled SQLite has STAT4, under which a bound
-/// value compared with a partial index's condition (t2_claimable) or an
-/// indexed column marks the statement expired on every re-bind: each claim
-/// and each tag read was compiled again (7% of a replay, perf). Our plans
-/// are fixed by the query text (and tested in `plans.rs`).
-fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(std::time::Duration::from_secs(30))?;
-    conn.set_db_config(
-        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
-        true,
-    )?;
-    Ok(())
-}
-
-/// A path as a `file:` URI path (percent-encoding what URIs reserve).
-fn uri_path(path: &str) -> String {
-    path.chars()
-        .map(|c| match c {
-            '%' | '?' | '#' => format!("%{:02X}", c as u32),
-            c => c.to_string(),
-        })
-        .collect()
-}
-
 fn backend(path: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
     move |e| StoreError::Backend {
         location: path.to_string(),
@@ -141,91 +116,6 @@ impl SqliteArchive {
                 .optional()
             })
             .map_err(|e| self.err(e))
-    }
-
-    /// Opens (creating if needed) the archive file at `path`; `:memory:`
-    /// gives a throw-away archive.
-    pub fn open(path: &str) -> Result<Self, StoreError> {
-        let be = backend(path);
-        let conn = Connection::open(path).map_err(&be)?;
-        configure(&conn).map_err(&be)?;
-        // Processes opening a new file at once race to switch it to WAL and
-        // to create the tables; SQLite answers the loser "locked" at once
-        // (no busy wait for a journal-mode change or a lock upgrade), so
-        // the set-up is retried, the tables created in an IMMEDIATE
-        // transaction.
-        let setup = |c: &Connection| {
-            c.execute_batch(
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;",
-            )?;
-            c.execute_batch(&tuning())?;
-            c.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;"))
-        };
-        let mut tries = 0;
-        while let Err(e) = setup(&conn) {
-            let _ = conn.execute_batch("ROLLBACK");
-            let busy = matches!(
-                e.sqlite_error_code(),
-                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-            );
-            if !busy || tries == 200 {
-                return Err(be(e));
-            }
-            tries += 1;
-            std::thread::sleep(std::time::Duration::from_millis(25));
-        }
-        Ok(SqliteArchive {
-            conn,
-            path: path.to_string(),
-            cutouts: true,
-        })
-    }
-
-    /// Opens an existing archive file for reading only (viewers and
-    /// inspection): nothing is created or changed, and a missing file is
-    /// an error rather than a new archive.
-    ///
-    /// The connection may write nothing (`query_only`), but opens the file
-    /// read-write when the system allows, so that closing it can fold and
-    /// remove the WAL files as any reader would. A file or directory it may
-    /// not write is opened `immutable` (no WAL files needed; the archive
-    /// must then not be written meanwhile, which such permissions imply).
-    pub fn open_read_only(path: &str) -> Result<Self, StoreError> {
-        use rusqlite::OpenFlags;
-        let be = backend(path);
-        let plain = || -> rusqlite::Result<Connection> {
-            let c = Connection::open_with_flags(
-                path,
-                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
-            c.execute_batch("PRAGMA query_only = ON; SELECT count(*) FROM sqlite_master;")?;
-            Ok(c)
-        };
-        let conn = match plain() {
-            Ok(c) => c,
-            Err(_) if std::path::Path::new(path).exists() => {
-                let uri = format!("file:{}?immutable=1", uri_path(path));
-                let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
-                    | OpenFlags::SQLITE_OPEN_URI
-                    | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-                Connection::open_with_flags(uri, flags).map_err(&be)?
-            }
-            Err(e) => return Err(be(e)),
-        };
-        configure(&conn).map_err(&be)?;
-        let cutouts = conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'cutout'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(&be)?
-            == 1;
-        Ok(SqliteArchive {
-            conn,
-            path: path.to_string(),
-            cutouts,
-        })
     }
 
     fn err(&self, e: rusqlite::Error) -> StoreError {
