@@ -108,20 +108,29 @@ impl Batch {
             Ok(_) => {}
             Err(e) => {
                 let extra = json!({"error": e.to_string()});
-                self.log(alert, None, "cutouts unreadable", extra);
-                if let Some(WriteOp::Log(l)) = self.ops.last_mut() {
-                    l.level = "warning".into();
-                }
+                self.log_at("warning", alert, None, "cutouts unreadable", extra);
             }
         }
     }
 
     /// An info line of T0 about `alert`, into the log collection.
     fn log(&mut self, alert: &Alert, channel: Option<String>, msg: &str, extra: Json) {
+        self.log_at("info", alert, channel, msg, extra);
+    }
+
+    /// A line of T0 about `alert` at `level`, into the log collection.
+    fn log_at(
+        &mut self,
+        level: &str,
+        alert: &Alert,
+        channel: Option<String>,
+        msg: &str,
+        extra: Json,
+    ) {
         self.ops.push(WriteOp::Log(LogDoc {
             run: self.run,
             ts: now(),
-            level: "info".into(),
+            level: level.into(),
             tier: Some(0),
             stock: Some(alert.stock),
             channel,

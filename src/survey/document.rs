@@ -22,7 +22,7 @@ pub fn alert_jd(alert: &Alert) -> Option<f64> {
     let body = &alert.latest().body;
     match alert.survey {
         Survey::Ztf => body.get("jd")?.as_f64(),
-        Survey::Lsst => Some(body.get("midpointMjdTai")?.as_f64()? + 2_400_000.5),
+        Survey::Lsst => Some(body.get("midpointMjdTai")?.as_f64()? + super::lightcurve::MJD_OFFSET),
     }
 }
 

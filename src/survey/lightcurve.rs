@@ -15,10 +15,12 @@ use serde_json::Value as Json;
 
 /// The AB zero point of a flux in nanojansky.
 const NJY_ZERO_POINT: f64 = 31.4;
+/// 2.5 / ln 10: a relative flux error as a magnitude error.
+pub(crate) const MAG_PER_RELATIVE_FLUX: f64 = 2.5 / std::f64::consts::LN_10;
 /// Below this signal-to-noise a forced measurement is an upper limit.
 const FORCED_SNR: f64 = 5.0;
 /// JD of MJD 0.
-const MJD_OFFSET: f64 = 2_400_000.5;
+pub const MJD_OFFSET: f64 = 2_400_000.5;
 
 /// One point of a light curve.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -93,7 +95,7 @@ fn lsst_point(d: &DataPointDoc) -> Option<LightPoint> {
     let (mag, mag_err, upper_limit) = match (flux, err) {
         (Some(f), Some(e)) if f > 0.0 && (!forced || f >= FORCED_SNR * e) => (
             ab_mag(f),
-            (e > 0.0).then(|| 2.5 / std::f64::consts::LN_10 * e / f),
+            (e > 0.0).then(|| MAG_PER_RELATIVE_FLUX * e / f),
             false,
         ),
         (_, Some(e)) => (limit(e)?, None, true),
@@ -109,7 +111,8 @@ fn lsst_point(d: &DataPointDoc) -> Option<LightPoint> {
     })
 }
 
-fn ab_mag(flux_njy: f64) -> f64 {
+/// The AB magnitude of a flux in nanojansky.
+pub(crate) fn ab_mag(flux_njy: f64) -> f64 {
     NJY_ZERO_POINT - 2.5 * flux_njy.log10()
 }
 

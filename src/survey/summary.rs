@@ -31,7 +31,7 @@ pub struct Photometry {
     pub mag_error: Option<f64>,
 }
 
-const MJD_TO_JD: f64 = 2_400_000.5;
+use super::lightcurve::{ab_mag, MAG_PER_RELATIVE_FLUX, MJD_OFFSET as MJD_TO_JD};
 
 fn num(b: &Json, k: &str) -> Option<f64> {
     b.get(k).and_then(Json::as_f64).filter(|x| x.is_finite())
@@ -62,8 +62,8 @@ fn photometry(survey: &str, b: &Json) -> Option<Photometry> {
                     .and_then(Json::as_str)
                     .unwrap_or("lsst")
                     .into(),
-                mag: -2.5 * flux.log10() + 31.4,
-                mag_error: num(b, "psfFluxErr").map(|e| 1.0857 * e / flux),
+                mag: ab_mag(flux),
+                mag_error: num(b, "psfFluxErr").map(|e| MAG_PER_RELATIVE_FLUX * e / flux),
             })
         }
     }

@@ -2,7 +2,7 @@
 //! `log show`. JSON with `--json`, readable tables otherwise.
 
 use ampel::store::{code, Archive, LogQuery, StockDoc, T2Query, WriteOp};
-use ampel_actors::store::{embedded_path, open_archive, open_archive_read_only};
+use ampel_actors::store::{embedded_path, is_mongo, open_archive, open_archive_read_only};
 use anyhow::{bail, Context};
 use clap::Args;
 use serde_json::{json, Value as Json};
@@ -52,7 +52,7 @@ impl StoreArg {
 
     /// An embedded archive must exist: inspection never creates one.
     fn exists(address: &str) -> anyhow::Result<()> {
-        if address.starts_with("mongodb") {
+        if is_mongo(address) {
             return Ok(());
         }
         let path = embedded_path(address)?;

@@ -6,10 +6,9 @@
 //! Each detection is exactly one `<circle>` and each upper limit one
 //! `<polygon>` (the legend is text only), so a test can count them.
 
-use ampel::survey::lightcurve::LightPoint;
+use ampel::survey::lightcurve::{LightPoint, MJD_OFFSET};
 use plotters::prelude::*;
 
-const MJD_OFFSET: f64 = 2_400_000.5;
 pub const WIDTH: u32 = 820;
 pub const HEIGHT: u32 = 420;
 

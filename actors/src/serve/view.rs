@@ -126,14 +126,17 @@ impl ChannelParams {
         {
             return Some(format!("order {o:?} is neither asc nor desc"));
         }
-        let matches =
-            |pattern: &str, v: &str| regex::Regex::new(pattern).is_ok_and(|r| r.is_match(v));
-        if let Some(s) = self.sort.as_deref().filter(|s| !matches(SORT_PATTERN, s)) {
+        use std::sync::LazyLock;
+        static SORT: LazyLock<regex::Regex> =
+            LazyLock::new(|| regex::Regex::new(SORT_PATTERN).expect("valid pattern"));
+        static COLS: LazyLock<regex::Regex> =
+            LazyLock::new(|| regex::Regex::new(COLS_PATTERN).expect("valid pattern"));
+        if let Some(s) = self.sort.as_deref().filter(|s| !SORT.is_match(s)) {
             return Some(format!(
                 "sort {s:?} is not updated, name or a column UNIT.field"
             ));
         }
-        if let Some(c) = self.cols.as_deref().filter(|c| !matches(COLS_PATTERN, c)) {
+        if let Some(c) = self.cols.as_deref().filter(|c| !COLS.is_match(c)) {
             return Some(format!(
                 "cols {c:?} is not a comma-separated list of UNIT.field"
             ));

@@ -29,7 +29,8 @@ pub fn open_archive_read_only(address: &str) -> Result<Box<dyn Archive>, StoreEr
     )?))
 }
 
-fn is_mongo(address: &str) -> bool {
+/// Whether `address` names a MongoDB server.
+pub fn is_mongo(address: &str) -> bool {
     address.starts_with("mongodb://") || address.starts_with("mongodb+srv://")
 }
 
