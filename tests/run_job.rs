@@ -167,7 +167,8 @@ fn tutorial_copy(dir: &Path) -> PathBuf {
             "../../../shared/data/ztf/",
             &format!("{}/", data("").display()),
         );
-    job_file(dir, &job)
+    // T3 files beside the job, not in the test's working directory.
+    job_file(dir, &format!("{job}output_dir: .\n"))
 }
 
 #[test]

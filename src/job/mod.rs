@@ -19,6 +19,9 @@
 //! A job names `name`, `source: {paths: [...]}`, `store: {archive:
 //! "sqlite:PATH"}`, optional `catalogs: {NAME: PATH}` and `channels` (file
 //! paths or inline channels). Relative paths are relative to the job file.
+//! Files that T3 units write (T3ChannelSummary's `path`) are relative to
+//! `output_dir` (itself relative to the job file), by default the working
+//! directory.
 
 mod schedule;
 
@@ -284,6 +287,10 @@ struct JobFile {
     /// Alerts per archive transaction.
     #[serde(default = "default_batch")]
     batch_size: usize,
+    /// Where T3 units write their files (T3ChannelSummary's `path`),
+    /// relative to the job file; default: the working directory.
+    #[serde(default)]
+    output_dir: Option<PathBuf>,
 }
 
 /// A loaded job: paths resolved against the job file's directory.
@@ -303,6 +310,11 @@ pub struct Job {
     pub batch_size: usize,
     /// Whose stamps the archive keeps.
     pub cutouts: CutoutPolicy,
+    /// The base of relative output paths in unit configs (T3 files): the
+    /// job's `output_dir`, else the working directory, like the default
+    /// archive. Not the job file's directory: configs are often read-only
+    /// (a Kubernetes ConfigMap), and output does not belong beside them.
+    pub output_dir: PathBuf,
 }
 
 /// One problem in a job or channel file.
@@ -547,7 +559,11 @@ impl Job {
                 _ => a,
             },
         };
+        let output_dir = jf
+            .output_dir
+            .map_or_else(PathBuf::new, |p| resolve(&dir, &p));
         Ok(Job {
+            output_dir,
             name: jf.name,
             file: file.to_path_buf(),
             dir,

@@ -237,6 +237,7 @@ impl Pipeline {
             .collect();
         let ctx = match UnitContext::new()
             .with_base_dir(&job.dir)
+            .with_output_dir(&job.output_dir)
             .with_catalogs(&specs)
         {
             Ok(c) => c,
@@ -319,6 +320,7 @@ impl Pipeline {
                     run,
                     // Validated with the job.
                     schedule: p.schedule.as_deref().and_then(|s| s.parse().ok()),
+                    echo: true,
                 });
             }
             if let Ok(id) = config_id(&ch.t0_filter.config) {
@@ -366,6 +368,15 @@ impl Pipeline {
     /// De-duplicates alerts with this hot state (see [`crate::hot`]).
     pub fn with_hot_state(mut self, hot: Box<dyn HotState>) -> Self {
         self.hot = Some(hot);
+        self
+    }
+
+    /// Quiet: T3 units keep their lines in their documents and print
+    /// nothing (`ampel run --quiet`).
+    pub fn quiet(mut self, quiet: bool) -> Self {
+        for p in &mut self.t3 {
+            p.echo = !quiet;
+        }
         self
     }
 

@@ -24,6 +24,9 @@ pub struct T3Process {
     pub run: Vec<(String, i64, Box<dyn T3Unit>)>,
     /// When a live runtime runs it (none: after new T2 results).
     pub schedule: Option<crate::job::Schedule>,
+    /// Whether its units print their lines on stderr (see
+    /// [`T3Context::echo`]).
+    pub echo: bool,
 }
 
 impl T3Process {
@@ -161,6 +164,7 @@ pub fn run_process(
         run,
         why: &why,
         now: t,
+        echo: p.echo,
     };
     let mut ops = Vec::new();
     let mut failed = 0;

@@ -48,6 +48,9 @@ pub struct T3Context<'a> {
     pub why: &'a str,
     /// When the run started (unix seconds).
     pub now: f64,
+    /// Whether units print their human-readable lines on stderr (off with
+    /// `ampel run --quiet`; the t3 documents keep them either way).
+    pub echo: bool,
 }
 
 /// A T3 unit. Its body (or error) is recorded in the t3 collection.

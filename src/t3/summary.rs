@@ -7,6 +7,7 @@ use crate::config::{parse_unit_config, UnitConfigError, Validate};
 use crate::units::UnitContext;
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -37,7 +38,9 @@ impl T3Unit for T3LogSummary {
                     line.push_str(&format!(" {unit}={body}"));
                 }
             }
-            eprintln!("[T3 {} {}] {line}", ctx.channel, ctx.process);
+            if ctx.echo {
+                eprintln!("[T3 {} {}] {line}", ctx.channel, ctx.process);
+            }
             lines.push(line);
         }
         Ok(json!({"selected": stocks.len(), "lines": lines}))
@@ -54,46 +57,93 @@ inventory::submit! { T3UnitRegistration { name: "T3LogSummary", build: build_log
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct T3ChannelSummaryConfig {
-    /// JSON-lines file, appended to (relative to the job file).
+    /// JSON-lines file, appended to; a relative path is relative to the
+    /// job's `output_dir` (default: the working directory).
     pub path: PathBuf,
 }
 
 impl Validate for T3ChannelSummaryConfig {}
 
+/// One JSON line per selected stock, appended to a file. A line the file
+/// already holds (same channel, process, stock, datapoints and results; the
+/// run aside) is not written again, so a re-run of the same night adds
+/// nothing and a stock whose results changed adds a line.
 #[derive(Debug)]
 pub struct T3ChannelSummary {
     path: PathBuf,
 }
 
+/// What makes two summary lines the same: everything but the run.
+fn line_key(line: &Json) -> String {
+    let mut l = line.clone();
+    if let Some(o) = l.as_object_mut() {
+        o.remove("run");
+    }
+    l.to_string()
+}
+
+impl T3ChannelSummary {
+    /// Keys of the lines already in the file (none if it does not exist).
+    fn written(&self) -> Result<HashSet<String>, String> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashSet::new()),
+            Err(e) => return Err(format!("{}: {e}", self.path.display())),
+        };
+        Ok(text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Json>(l).ok())
+            .map(|l| line_key(&l))
+            .collect())
+    }
+}
+
 impl T3Unit for T3ChannelSummary {
     fn process(&self, ctx: &T3Context, stocks: &[StockView]) -> Result<Json, String> {
+        let fail = |e: std::io::Error| format!("{}: {e}", self.path.display());
+        let mut seen = self.written()?;
         let mut out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.path)
-            .map_err(|e| format!("{}: {e}", self.path.display()))?;
+            .map_err(fail)?;
         let mut names = Vec::new();
+        let mut already = 0;
         for v in stocks {
             let line = json!({
                 "channel": ctx.channel, "process": ctx.process, "run": ctx.run,
                 "stock": v.stock.stock, "name": v.name(),
                 "ndp": v.datapoints.len(), "results": v.results,
             });
-            writeln!(out, "{line}").map_err(|e| format!("{}: {e}", self.path.display()))?;
+            if !seen.insert(line_key(&line)) {
+                already += 1;
+                continue;
+            }
+            writeln!(out, "{line}").map_err(fail)?;
             names.push(v.name());
         }
-        out.flush()
-            .map_err(|e| format!("{}: {e}", self.path.display()))?;
-        Ok(
-            json!({"path": self.path.display().to_string(), "written": stocks.len(), "names": names}),
-        )
+        out.flush().map_err(fail)?;
+        let path = std::path::absolute(&self.path).unwrap_or_else(|_| self.path.clone());
+        if ctx.echo {
+            eprintln!(
+                "[T3 {} {}] T3ChannelSummary: {} new line(s) in {} ({already} already there)",
+                ctx.channel,
+                ctx.process,
+                names.len(),
+                path.display()
+            );
+        }
+        Ok(json!({
+            "path": path.display().to_string(), "written": names.len(),
+            "already_written": already, "names": names,
+        }))
     }
 }
 
 fn build_summary(config: &Json, ctx: &UnitContext) -> Result<Box<dyn T3Unit>, UnitConfigError> {
     let cfg: T3ChannelSummaryConfig = parse_unit_config("T3ChannelSummary", config)?;
     Ok(Box::new(T3ChannelSummary {
-        path: ctx.resolve(&cfg.path),
+        path: ctx.resolve_output(&cfg.path),
     }))
 }
 

@@ -33,6 +33,9 @@ pub struct UnitContext {
     /// Relative file paths in unit configs are relative to this directory
     /// (the job file's), so configs, and their ids, stay as written.
     base_dir: PathBuf,
+    /// Relative output paths (files a T3 unit writes) are relative to this
+    /// directory; empty is the working directory.
+    output_dir: PathBuf,
 }
 
 impl UnitContext {
@@ -59,7 +62,22 @@ impl UnitContext {
         self
     }
 
-    /// A path from a unit config, resolved against the base directory.
+    pub fn with_output_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.output_dir = dir.into();
+        self
+    }
+
+    /// An output path from a unit config (a file a unit writes), resolved
+    /// against the output directory.
+    pub fn resolve_output(&self, p: &std::path::Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.output_dir.join(p)
+        }
+    }
+
+    /// An input path from a unit config, resolved against the base directory.
     pub fn resolve(&self, p: &std::path::Path) -> PathBuf {
         if p.is_absolute() {
             p.to_path_buf()

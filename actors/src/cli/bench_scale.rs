@@ -316,6 +316,8 @@ impl Layout<'_> {
         let log = std::fs::File::create(self.log(who))?;
         Command::new(std::env::current_exe()?)
             .args(args)
+            // T3 files land in the work directory, not the caller's.
+            .current_dir(&self.dir)
             // Plain log lines: wait_stable reads them.
             .env_remove("AMPEL_LOG_FORMAT")
             .stdout(Stdio::piped())

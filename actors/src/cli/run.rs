@@ -97,6 +97,10 @@ pub struct RunArgs {
     /// leaves T2 to `ampel worker t2` processes).
     #[arg(long, env = "AMPEL_T2_WORKERS")]
     t2_workers: Option<usize>,
+    /// No T3 lines on stderr (T3LogSummary's, T3ChannelSummary's); the t3
+    /// documents keep them. Errors, progress and the summary remain.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 pub fn version() -> Version {
@@ -115,6 +119,7 @@ pub fn pipeline(job: &std::path::Path) -> anyhow::Result<Pipeline> {
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut s = args.service.start()?;
+    s.pipeline = s.pipeline.quiet(args.quiet);
     let _alive = ampel_actors::heartbeat::Heartbeat::start(&s.archive);
     if let Some(hot) = &s.hot {
         let archive_id = open_archive(&s.archive)
