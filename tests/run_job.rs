@@ -580,3 +580,47 @@ fn a_t3_since_its_last_run_selects_only_what_changed() {
     assert!(at(0) < at(1));
     assert_eq!(a.t3_last_selected("A:recent").unwrap(), Some(at(2)));
 }
+
+/// A replay stopped when T2 starts (Ctrl-C in `ampel run`): T0's work is
+/// stored, no T2 document is left RUNNING, T3 does not run, the event says
+/// INTERRUPTED; the next run takes up the T2 work and finishes.
+#[test]
+fn a_stopped_replay_leaves_its_t2_work_to_the_next_run() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let job = tutorial_copy(dir.path());
+    let mut a = archive(dir.path(), "t.sqlite");
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let mut p = Pipeline::build(Job::load(&job).unwrap())
+        .unwrap()
+        .with_stop(stop.clone());
+    let s = p
+        .replay(&mut a, &version(), &mut |at| {
+            if at.stage == "T2" {
+                stop.store(true, Ordering::Relaxed);
+            }
+        })
+        .unwrap();
+    assert!(s.interrupted);
+    assert_eq!(s.alerts, 172);
+    assert_eq!((s.t2_runs, s.t3_runs), (0, 0), "{s:?}");
+    let count = |a: &SqliteArchive, c: i64| {
+        a.t2(&T2Query {
+            code: Some(c),
+            ..Default::default()
+        })
+        .unwrap()
+        .len()
+    };
+    assert_eq!(count(&a, code::RUNNING), 0);
+    assert!(count(&a, code::NEW) > 0);
+    let ev = a.events().unwrap();
+    assert_eq!(ev[0].code, code::INTERRUPTED);
+    assert!(ev[0].end.is_some());
+
+    let s = run(&job, &mut a);
+    assert!(!s.interrupted);
+    assert_eq!(s.t2_runs, 50, "{s:?}");
+    assert_eq!(s.t3_runs, 2);
+    assert_eq!(s.t2.get("OK"), Some(&40), "{s:?}");
+}

@@ -3,7 +3,7 @@
 //! counts and the hot state, so the replay loop and the live runtime's
 //! ingest actor share one implementation of "store, then mark seen".
 
-use super::pipeline::RunSummary;
+use super::summary::RunSummary;
 use super::t0::{Batch, T0};
 use super::telemetry::{Event, Telemetry};
 use crate::alert::Alert;

@@ -6,16 +6,20 @@
 
 mod ingest;
 mod pipeline;
+mod progress;
 pub mod react;
 mod record;
+mod summary;
 mod t0;
 mod t2;
 mod t3;
 mod telemetry;
 
 pub use ingest::{Flushed, Ingester};
-pub use pipeline::{Input, Pipeline, PipelineParts, Progress, RunSummary};
+pub use pipeline::{Input, Pipeline, PipelineParts};
+pub use progress::Progress;
 pub use record::{heartbeat_op, host_name, RunRecord, DEAD_AFTER_SECONDS, HEARTBEAT_SECONDS};
+pub use summary::RunSummary;
 pub use t0::{Batch, ChannelRt, T0};
 pub use t2::T2Worker;
 pub use t3::{run_process, T3Process};

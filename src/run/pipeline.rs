@@ -1,7 +1,9 @@
 //! A job turned into runnable units, and the replay loop.
 
 use super::ingest::Ingester;
+use super::progress::Progress;
 use super::record::RunRecord;
+use super::summary::RunSummary;
 use super::t0::{ChannelRt, T0};
 use super::t2::{T2Spec, T2Units, T2Worker};
 use super::t3::T3Process;
@@ -12,69 +14,20 @@ use crate::avro::SchemaRegistry;
 use crate::hot::HotState;
 use crate::id::config_id;
 use crate::job::{Job, JobError, JobProblem};
-use crate::source::{for_each_alert, RawAlert, SourceError};
+use crate::source::{for_each_alert_counted, measure, InputSize, RawAlert, SourceError};
 use crate::store::{Archive, StoreError};
 use crate::t2::{build_t2, T2Unit};
 use crate::t3::{build_t3, query};
 use crate::units::{build_filter, CatalogSpec, UnitContext};
 use crate::AlertDecoder;
 use bytes::Bytes;
-use serde::Serialize;
 use serde_json::Value as Json;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
-
-/// Progress of a replay, for a progress bar.
-#[derive(Debug, Clone, Copy)]
-pub struct Progress {
-    pub alerts: u64,
-    pub failed: u64,
-    pub accepted: u64,
-    pub stage: &'static str,
-}
-
-/// What a run did, printed last by `ampel run`.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct RunSummary {
-    pub job: String,
-    pub run: i64,
-    pub archive: String,
-    pub alerts: u64,
-    pub failed: u64,
-    /// Alerts skipped as already processed (redeliveries, per the hot state).
-    pub duplicates: u64,
-    /// Alerts that every accepting channel had already ingested, found in
-    /// the archive (a replay of the same file, or a redelivery the hot
-    /// state had forgotten): logged, nothing stored again.
-    pub reingested: u64,
-    pub accepted: BTreeMap<String, u64>,
-    pub rejected: BTreeMap<String, u64>,
-    /// Per channel, alerts of a survey its access does not name (a mixed
-    /// stream): not filtered, neither accepted nor rejected.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub other_survey: BTreeMap<String, u64>,
-    pub datapoints: i64,
-    pub states: i64,
-    pub t2: BTreeMap<String, i64>,
-    pub t2_runs: u64,
-    pub t3_runs: u64,
-    /// T3 unit runs that failed (error or panic): their output is missing.
-    #[serde(skip_serializing_if = "is_zero")]
-    pub t3_failed: u64,
-    /// Live runs: the most messages taken from Kafka and not yet stored at
-    /// any one time (the consumer keeps it within `max_in_flight`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub in_flight_peak: Option<u64>,
-    pub seconds: f64,
-    pub alerts_per_s: f64,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
-}
 
 /// Where a replay's alerts come from.
 pub enum Input {
@@ -90,9 +43,28 @@ pub(crate) struct T0Loop<'a> {
     pub ingester: Ingester,
     pub progress: &'a mut dyn FnMut(Progress),
     pub batch_size: usize,
+    /// The input's size, and the bytes the reader has taken from it.
+    pub size: InputSize,
+    pub read: &'a AtomicU64,
 }
 
 impl T0Loop<'_> {
+    /// Where the replay stands, at `stage`.
+    fn at(&self, stage: &'static str) -> Progress {
+        let s = &self.ingester.summary;
+        Progress {
+            alerts: s.alerts,
+            failed: s.failed,
+            accepted: s.accepted.values().sum(),
+            stage,
+            bytes_read: self.read.load(Ordering::Relaxed),
+            bytes_total: self.size.bytes,
+            alerts_total: self.size.alerts,
+            t2_done: 0,
+            t2_total: 0,
+        }
+    }
+
     fn flush(&mut self) -> Result<(), StoreError> {
         self.ingester.flush(self.archive).map(|_| ())
     }
@@ -124,14 +96,9 @@ impl T0Loop<'_> {
             if self.ingester.in_batch() >= self.batch_size {
                 self.flush()?;
             }
-            let s = &self.ingester.summary;
-            if s.alerts % 64 == 0 {
-                (self.progress)(Progress {
-                    alerts: s.alerts,
-                    failed: s.failed,
-                    accepted: s.accepted.values().sum(),
-                    stage: "T0",
-                });
+            if self.ingester.summary.alerts % 64 == 0 {
+                let at = self.at("T0");
+                (self.progress)(at);
             }
         }
         // Whatever happened before, what was accepted is kept.
@@ -200,6 +167,9 @@ pub struct Pipeline {
     worker: T2Worker,
     t3: Vec<T3Process>,
     configs: Vec<(i64, Json)>,
+    /// Set (by a signal handler) to stop a replay early; see
+    /// [`Pipeline::with_stop`].
+    stop: Arc<AtomicBool>,
 }
 
 fn unit_problem(file: &Path, at: String, e: crate::config::UnitConfigError) -> Vec<JobProblem> {
@@ -348,6 +318,7 @@ impl Pipeline {
             t3,
             configs,
             job,
+            stop: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -399,6 +370,18 @@ impl Pipeline {
         self.replay_from(input, archive, version, progress)
     }
 
+    /// A replay stops early once `stop` is set: reading stops, what was
+    /// read is stored, T2 stops after the batch it runs and gives back what
+    /// it had claimed, T3 does not start; the run is recorded INTERRUPTED.
+    pub fn with_stop(mut self, stop: Arc<AtomicBool>) -> Self {
+        self.stop = stop;
+        self
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
     /// [`replay`](Self::replay) from a given input.
     pub fn replay_from(
         &mut self,
@@ -416,9 +399,62 @@ impl Pipeline {
         )?;
         let run = record.run();
         let summary = record.summary(&self.job.name, archive);
+        let mut summary = self.t0_stage(input, archive, run, summary, progress)?;
+        let mut at = Progress {
+            alerts: summary.alerts,
+            failed: summary.failed,
+            accepted: summary.accepted.values().sum(),
+            stage: "T2",
+            ..Default::default()
+        };
+        if !self.stopped() {
+            let stop = || self.stop.load(Ordering::Relaxed);
+            summary.t2_runs =
+                self.worker
+                    .drain_until(archive, run, &stop, &mut |done, total| {
+                        at.t2_done = done;
+                        at.t2_total = total;
+                        progress(at);
+                    })?;
+        }
+        if self.stopped() {
+            // What this run claimed and did not finish goes back to NEW.
+            self.worker.reset_running(archive)?;
+            summary.interrupted = true;
+        } else {
+            progress(Progress { stage: "T3", ..at });
+            for p in &self.t3 {
+                let done = super::t3::run_process(p, archive, run, self.telemetry.as_ref())?;
+                summary.t3_runs += done.runs;
+                summary.t3_failed += done.failed;
+            }
+        }
+        record.finish(archive, &mut summary)?;
+        Ok(summary)
+    }
+
+    /// T0 (and T1) over the input, read and decoded on their own threads;
+    /// what was accepted is stored whatever happens. Returns the summary
+    /// so far.
+    fn t0_stage(
+        &mut self,
+        input: Input,
+        archive: &mut dyn Archive,
+        run: i64,
+        summary: RunSummary,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<RunSummary, StoreError> {
         let decoder = AlertDecoder::new()
             .with_registry(SchemaRegistry::builtin())
             .keep_raw(self.t0.needs_raw());
+        let size = match &input {
+            Input::Paths(paths) => measure(paths),
+            Input::Memory(m) => InputSize {
+                bytes: 0,
+                alerts: Some(m.len() as u64),
+            },
+        };
+        let read = AtomicU64::new(0);
         let ingester = Ingester::new(
             self.t0.clone(),
             run,
@@ -431,6 +467,8 @@ impl Pipeline {
             ingester,
             progress: &mut *progress,
             batch_size: self.job.batch_size,
+            size,
+            read: &read,
         };
         // Reading and gunzip run on their own thread (inflating an archive
         // is most of a replay's cost), feeding the tiers through a bounded
@@ -439,18 +477,23 @@ impl Pipeline {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<RawAlert, SourceError>>(QUEUE);
         let (decoded_tx, decoded_rx) = std::sync::mpsc::sync_channel::<DecodedMessage>(QUEUE);
         let decoder = &decoder;
+        let (stop, read) = (&*self.stop, &read);
         let result = std::thread::scope(|scope| {
             scope.spawn(move || decode_stage(decoder, rx, decoded_tx));
-            scope.spawn(move || match input {
-                Input::Paths(paths) => for_each_alert(&paths, |item| match tx.send(item) {
-                    Ok(()) => ControlFlow::Continue(()),
-                    // The receiver stopped (a store error): stop reading.
-                    Err(_) => ControlFlow::Break(()),
-                }),
-                Input::Memory(messages) => {
-                    for m in messages {
-                        if tx.send(Ok(m)).is_err() {
-                            break;
+            scope.spawn(move || {
+                // Stopped (a signal) or the receiver gone (a store error):
+                // stop reading; what is queued is still stored.
+                let send = |item| match stop.load(Ordering::Relaxed) || tx.send(item).is_err() {
+                    true => ControlFlow::Break(()),
+                    false => ControlFlow::Continue(()),
+                };
+                match input {
+                    Input::Paths(paths) => for_each_alert_counted(&paths, read, send),
+                    Input::Memory(messages) => {
+                        for m in messages {
+                            if send(Ok(m)).is_break() {
+                                break;
+                            }
                         }
                     }
                 }
@@ -459,30 +502,12 @@ impl Pipeline {
         });
         // Whatever happened, keep what was already accepted.
         let flushed = t0.ingester.flush(t0.archive).map(|_| ());
+        let last = t0.at("T0");
+        (t0.progress)(last);
         let ingester = t0.ingester;
-        let mut summary = ingester.summary.clone();
+        let summary = ingester.summary.clone();
         self.hot = ingester.into_hot();
         result.and(flushed)?;
-
-        progress(Progress {
-            alerts: summary.alerts,
-            failed: summary.failed,
-            accepted: summary.accepted.values().sum(),
-            stage: "T2",
-        });
-        summary.t2_runs = self.worker.drain(archive, run)?;
-        progress(Progress {
-            alerts: summary.alerts,
-            failed: summary.failed,
-            accepted: summary.accepted.values().sum(),
-            stage: "T3",
-        });
-        for p in &self.t3 {
-            let done = super::t3::run_process(p, archive, run, self.telemetry.as_ref())?;
-            summary.t3_runs += done.runs;
-            summary.t3_failed += done.failed;
-        }
-        record.finish(archive, &mut summary)?;
         Ok(summary)
     }
 }

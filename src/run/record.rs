@@ -89,11 +89,20 @@ impl RunRecord {
         summary.alerts_per_s = summary.alerts as f64 / summary.seconds.max(1e-9);
         let run = self.event.run;
         self.event.end = Some(end);
-        self.event.code = if summary.failed > 0 || summary.t3_failed > 0 {
+        self.event.code = if summary.interrupted {
+            code::INTERRUPTED
+        } else if summary.failed > 0 || summary.t3_failed > 0 {
             code::ERROR
         } else {
             code::OK
         };
+        if summary.interrupted {
+            self.event.note = Some(format!(
+                "interrupted after {} alert(s) and {} T2 run(s): what was read is stored, \
+                 T2 documents it had claimed are NEW again, T3 did not run",
+                summary.alerts, summary.t2_runs
+            ));
+        }
         self.event.counts = BTreeMap::from([
             ("alerts".to_string(), summary.alerts as i64),
             ("failed".to_string(), summary.failed as i64),
@@ -125,7 +134,11 @@ impl RunRecord {
                 stock: None,
                 channel: None,
                 alert: None,
-                msg: "run finished".into(),
+                msg: if summary.interrupted {
+                    "run interrupted".into()
+                } else {
+                    "run finished".into()
+                },
                 extra: Some(json!({"alerts": summary.alerts, "failed": summary.failed})),
             }),
         ])

@@ -3,7 +3,7 @@
 //! and its T2 tickets, all queued in a [`Batch`] written in one transaction.
 
 use super::now;
-use super::pipeline::RunSummary;
+use super::summary::RunSummary;
 use super::t2::T2Spec;
 use super::telemetry::{Event, Telemetry};
 use crate::alert::Alert;

@@ -79,11 +79,25 @@ impl T2Worker {
     /// Runs until no document of this worker's units is left to do.
     /// Returns the number of unit runs.
     pub fn drain(&self, archive: &mut dyn Archive, run: i64) -> Result<u64, StoreError> {
+        self.drain_until(archive, run, &|| false, &mut |_, _| {})
+    }
+
+    /// [`drain`](Self::drain), telling `progress` the runs done and to do
+    /// after each batch, and returning early (between batches, or from a
+    /// back-off wait) once `stop` says so.
+    pub fn drain_until(
+        &self,
+        archive: &mut dyn Archive,
+        run: i64,
+        stop: &dyn Fn() -> bool,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<u64, StoreError> {
         // A single-process run owns its RUNNING documents.
         self.reset_running(archive)?;
-
+        let mut total = self.unfinished(archive)? as u64;
         let mut runs = 0;
-        loop {
+        progress(0, total);
+        while !stop() {
             let docs = archive.claim_t2(now(), BATCH, &self.names)?;
             if docs.is_empty() {
                 if self.move_pending_on(archive, None)?.0 {
@@ -91,16 +105,17 @@ impl T2Worker {
                 }
                 match self.next_retry(archive)? {
                     Some(wait) => {
-                        std::thread::sleep(std::time::Duration::from_secs_f64(
-                            wait.clamp(0.0, 60.0),
-                        ));
+                        sleep_unless(stop, wait.clamp(0.0, 60.0));
                         continue;
                     }
                     None => break,
                 }
             }
             runs += docs.len() as u64;
+            // Retries and tied units can add to what was counted.
+            total = total.max(runs);
             self.run_claimed(archive, docs, run)?;
+            progress(runs, total);
         }
         Ok(runs)
     }
@@ -550,4 +565,16 @@ struct LoadedInput {
     dps: Vec<DataPointDoc>,
     state: Option<crate::store::T1Doc>,
     stock: Option<crate::store::StockDoc>,
+}
+
+/// Sleeps `seconds`, waking early once `stop` says so.
+fn sleep_unless(stop: &dyn Fn() -> bool, seconds: f64) {
+    let until = Instant::now() + std::time::Duration::from_secs_f64(seconds);
+    while !stop() {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(std::time::Duration::from_millis(100)));
+    }
 }

@@ -6,12 +6,17 @@
 //! Sources only deliver bytes; decoding is [`crate::decode`]'s job, so a
 //! corrupt alert is reported by the decoder with the [`Origin`] given here.
 
+mod size;
+
+pub use size::{measure, InputSize};
+
 use bytes::Bytes;
 use std::fmt;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use thiserror::Error;
 
 /// Largest single alert accepted from an archive member or file (ZTF
@@ -84,18 +89,44 @@ impl SourceError {
 /// `*.tgz` files; a path given explicitly is read whatever its name.
 pub fn for_each_alert<P: AsRef<Path>>(
     paths: &[P],
+    f: impl FnMut(Result<RawAlert, SourceError>) -> ControlFlow<()>,
+) {
+    for_each_alert_counted(paths, &AtomicU64::new(0), f)
+}
+
+/// [`for_each_alert`], adding to `read` the bytes taken from the files
+/// (compressed bytes for a .tar.gz), so that progress can be told against
+/// [`measure`]'s total.
+pub fn for_each_alert_counted<P: AsRef<Path>>(
+    paths: &[P],
+    read: &AtomicU64,
     mut f: impl FnMut(Result<RawAlert, SourceError>) -> ControlFlow<()>,
 ) {
     for p in paths {
-        if visit(p.as_ref(), true, &mut f).is_break() {
+        if visit(p.as_ref(), true, read, &mut f).is_break() {
             return;
         }
+    }
+}
+
+/// A reader that adds what it reads to a counter.
+struct Counted<'a, R> {
+    inner: R,
+    read: &'a AtomicU64,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
     }
 }
 
 fn visit(
     path: &Path,
     explicit: bool,
+    read: &AtomicU64,
     f: &mut impl FnMut(Result<RawAlert, SourceError>) -> ControlFlow<()>,
 ) -> ControlFlow<()> {
     let origin = || Origin {
@@ -121,7 +152,7 @@ fn visit(
         };
         entries.sort();
         for e in entries {
-            visit(&e, false, f)?;
+            visit(&e, false, read, f)?;
         }
         return ControlFlow::Continue(());
     }
@@ -137,6 +168,7 @@ fn visit(
         Ok(file) => file,
         Err(source) => return f(Err(io_err(source))),
     };
+    let file = Counted { inner: file, read };
     let mut reader = BufReader::with_capacity(256 * 1024, file);
     // Sniff: gzip magic, or a tar header ("ustar" at 257), else one message.
     let head = match peek(&mut reader, 262) {
@@ -166,7 +198,7 @@ fn visit(
     }
 }
 
-fn peek(reader: &mut BufReader<File>, n: usize) -> std::io::Result<Vec<u8>> {
+fn peek<R: Read>(reader: &mut BufReader<R>, n: usize) -> std::io::Result<Vec<u8>> {
     use std::io::BufRead;
     let buf = reader.fill_buf()?;
     Ok(buf[..buf.len().min(n)].to_vec())

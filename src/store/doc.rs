@@ -15,6 +15,9 @@ pub mod code {
     pub const RUNNING: i64 = -5;
     pub const RERUN_REQUESTED: i64 = -6;
     pub const TOO_MANY_TRIALS: i64 = -7;
+    /// A run stopped by a signal (Ctrl-C) before its end. Ours: AMPEL's
+    /// event documents use a separate enum (EventCode.ABORTED).
+    pub const INTERRUPTED: i64 = -9;
     pub const T2_PENDING_DEPENDENCY: i64 = -2001;
     pub const T2_MISSING_DEPENDENCY: i64 = -2006;
     pub const T2_FAILED_DEPENDENCY: i64 = -2010;
@@ -31,6 +34,7 @@ pub mod code {
             RUNNING,
             RERUN_REQUESTED,
             TOO_MANY_TRIALS,
+            INTERRUPTED,
             T2_PENDING_DEPENDENCY,
             T2_MISSING_DEPENDENCY,
             T2_FAILED_DEPENDENCY,
@@ -56,6 +60,7 @@ pub mod code {
             RUNNING => "RUNNING".into(),
             RERUN_REQUESTED => "RERUN_REQUESTED".into(),
             TOO_MANY_TRIALS => "TOO_MANY_TRIALS".into(),
+            INTERRUPTED => "INTERRUPTED".into(),
             T2_PENDING_DEPENDENCY => "T2_PENDING_DEPENDENCY".into(),
             T2_MISSING_DEPENDENCY => "T2_MISSING_DEPENDENCY".into(),
             T2_FAILED_DEPENDENCY => "T2_FAILED_DEPENDENCY".into(),

@@ -12,6 +12,7 @@ mod filter;
 mod input;
 mod inspect;
 mod produce;
+mod progress;
 mod reactions;
 mod run;
 mod serve;

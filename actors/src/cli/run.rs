@@ -3,16 +3,15 @@
 //! `ampel_actors::live`); a JSON summary is printed last. `ampel worker
 //! t2`: T2 workers sharing a live job's queue.
 
+use super::progress::{ProgressMode, ProgressView};
 use ampel::job::Job;
-use ampel::run::{Pipeline, Progress, Version};
+use ampel::run::{Pipeline, Version};
 use ampel_actors::live::LiveOptions;
 use ampel_actors::metrics::Metrics;
 use ampel_actors::react::{deliver_queued, Prepared};
 use ampel_actors::store::open_archive;
 use anyhow::Context;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -101,6 +100,14 @@ pub struct RunArgs {
     /// documents keep them. Errors, progress and the summary remain.
     #[arg(long, short)]
     quiet: bool,
+    /// Replays: how progress is shown (alerts done of the total, rate,
+    /// time left; then T2 runs).
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    progress: ProgressMode,
+    /// Replays: seconds between progress lines (`--progress lines`, or
+    /// `auto` when stderr is not a terminal).
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    progress_interval: f64,
 }
 
 pub fn version() -> Version {
@@ -160,30 +167,30 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if !reactions.is_empty() && s.archive.contains(":memory:") {
         anyhow::bail!("this job's T3 reacts (its couriers read the archive from their own threads): {} is private to one connection; use sqlite:PATH or mongodb://", s.archive);
     }
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let b = ProgressBar::new_spinner();
-        b.set_style(
-            ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("valid template"),
-        );
-        b.enable_steady_tick(std::time::Duration::from_millis(120));
-        b
-    });
-    let mut report = |p: Progress| {
-        if let Some(b) = &bar {
-            b.set_message(format!(
-                "{}: {} alerts, {} accepted, {} failed",
-                p.stage, p.alerts, p.accepted, p.failed
-            ));
-        }
-    };
+    // Ctrl-C (or SIGTERM) stops the replay cleanly; a second one quits
+    // at once.
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone())
+            .and_then(|_| signal_hook::flag::register(sig, stop.clone()))
+            .with_context(|| format!("installing the handler of signal {sig}"))?;
+    }
+    s.pipeline = s.pipeline.with_stop(stop);
+    let mut view = ProgressView::new(args.progress, args.progress_interval);
     s.metrics.set_ready(true);
     let input = ampel::run::Input::Paths(s.pipeline.job.source.paths.clone());
     let summary = s
         .pipeline
-        .replay_from(input, archive.as_mut(), &version(), &mut report)?;
+        .replay_from(input, archive.as_mut(), &version(), &mut |p| view.report(p))?;
     s.metrics.set_ready(false);
-    if let Some(b) = bar {
-        b.finish_and_clear();
+    view.finish();
+    if summary.interrupted {
+        println!("{}", serde_json::to_string(&summary)?);
+        eprintln!(
+            "interrupted: {} alert(s) read and stored, {} T2 run(s); T2 documents claimed and not finished are NEW again, T3 did not run. The next `ampel run` takes up the T2 work left.",
+            summary.alerts, summary.t2_runs
+        );
+        return Ok(ExitCode::from(130));
     }
     let undelivered = !reactions.is_empty() && {
         let (tally, left) = deliver_queued(reactions, &s.archive, s.metrics.clone());
