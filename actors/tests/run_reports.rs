@@ -100,3 +100,91 @@ fn a_failing_t3_unit_fails_the_run() {
     assert_ne!(ev["code"], 0, "the run's event is not OK: {ev}");
     assert_eq!(ev["counts"]["t3_failed"], 1, "{ev}");
 }
+
+/// A filter naming a field its channel's survey does not have would reject
+/// every alert, blaming the alert: the job is refused when built, naming
+/// the file, the key, the field and the closest real one.
+#[test]
+fn a_filter_field_the_survey_lacks_is_a_build_error() {
+    let d = tempfile::tempdir().unwrap();
+    let night = data("ztf_public_20231018_v4.02.tar.gz");
+    let job = |access: &str, filter: &str| {
+        format!(
+            "name: fields\nsource: {{paths: [{}]}}\nchannels:\n  - channel: CH\n    access: {access}\n    t0_filter: {filter}\n",
+            night.display()
+        )
+    };
+    let cases = [
+        (
+            "[ZTF, ZTF_PUB]",
+            "{unit: ExpressionFilter, config: {expression: 'candidate.rb > 0.3 && candidate.magpfs < 19'}}",
+            "ZTF alerts have no field `magpfs`",
+            Some("`magpsf`"),
+        ),
+        (
+            "[LSST]",
+            "{unit: ExpressionFilter, config: {expression: 'diaSource.rb > 0.3'}}",
+            "LSST alerts have no field `rb`",
+            None,
+        ),
+        (
+            "[LSST]",
+            "{unit: DecentFilter, config: {min_ndet: 1, min_tspan: 0, max_tspan: 10000, min_rb: 0.3, max_fwhm: 5.5, max_elong: 1.4, max_magdiff: 1, max_nbad: 2, min_sso_dist: 20, min_gal_lat: 7, ps1_sgveto_rad: 1, ps1_sgveto_th: 0.8, ps1_confusion_rad: 3, ps1_confusion_sg_tol: 0.1, gaia_rs: 0, gaia_pm_signif: 3, gaia_plx_signif: 3, gaia_veto_gmag_min: 9, gaia_veto_gmag_max: 20, gaia_excessnoise_sig_max: 999}}",
+            "DecentFilter: LSST alerts have no field `fwhm`",
+            None,
+        ),
+    ];
+    for (access, filter, want, hint) in cases {
+        std::fs::write(d.path().join("job.yml"), job(access, filter)).unwrap();
+        for cmd in [
+            &["config", "check", "--job", "job.yml"][..],
+            &["run", "--job", "job.yml"],
+        ] {
+            let out = Command::new(env!("CARGO_BIN_EXE_ampel"))
+                .current_dir(d.path())
+                .args(cmd)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{cmd:?} {access} {filter}: {err}"
+            );
+            let line = err
+                .lines()
+                .find(|l| l.contains(want))
+                .unwrap_or_else(|| panic!("{want}: {err}"));
+            assert!(
+                line.contains("job.yml: channels[0].t0_filter.config"),
+                "{line}"
+            );
+            if let Some(h) = hint {
+                assert!(line.contains(h), "{line}");
+            }
+        }
+        assert!(
+            !d.path().join("ampel.sqlite").exists(),
+            "an archive was made"
+        );
+    }
+    // The same channel with real fields builds.
+    std::fs::write(
+        d.path().join("job.yml"),
+        job(
+            "[ZTF, ZTF_PUB]",
+            "{unit: ExpressionFilter, config: {expression: 'candidate.magpsf < 19'}}",
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ampel"))
+        .current_dir(d.path())
+        .args(["config", "check", "--job", "job.yml"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

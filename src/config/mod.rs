@@ -6,4 +6,4 @@ pub mod lax;
 mod unit_config;
 
 pub use arg::{load_config_arg, ConfigArgError};
-pub use unit_config::{parse_unit_config, ConfigProblem, UnitConfigError, Validate};
+pub use unit_config::{parse_unit_config, suggest, ConfigProblem, UnitConfigError, Validate};

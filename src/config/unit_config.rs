@@ -154,7 +154,7 @@ fn kind(v: &Json) -> &'static str {
 }
 
 /// The closest candidate within edit distance 2.
-fn suggest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub fn suggest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .map(|c| (levenshtein(word, c), c))
         .filter(|(d, _)| *d <= 2)

@@ -16,6 +16,7 @@ use crate::id::config_id;
 use crate::job::{Job, JobError, JobProblem};
 use crate::source::{for_each_alert_counted, measure, InputSize, RawAlert, SourceError};
 use crate::store::{Archive, StoreError};
+use crate::survey::document::{serves, SURVEYS};
 use crate::t2::{build_t2, T2Unit};
 use crate::t3::{build_t3, query};
 use crate::units::{build_filter, CatalogSpec, UnitContext};
@@ -172,6 +173,27 @@ pub struct Pipeline {
     stop: Arc<AtomicBool>,
 }
 
+/// A filter naming a field that a survey of its channel does not have:
+/// one problem per field and survey.
+fn field_problems(
+    filter: &dyn crate::units::AlertFilter,
+    ch: &crate::job::ChannelConfig,
+    file: &Path,
+    at: String,
+) -> Vec<JobProblem> {
+    let fields = filter.fields_read();
+    SURVEYS
+        .iter()
+        .filter(|(_, survey)| serves(&ch.access, *survey))
+        .flat_map(|(tag, survey)| crate::survey::fields::check(&fields, *survey, tag))
+        .map(|message| JobProblem {
+            file: file.to_path_buf(),
+            path: format!("{at}.config"),
+            message: format!("{}: {message}", ch.t0_filter.unit),
+        })
+        .collect()
+}
+
 fn unit_problem(file: &Path, at: String, e: crate::config::UnitConfigError) -> Vec<JobProblem> {
     e.problems
         .into_iter()
@@ -234,7 +256,10 @@ impl Pipeline {
                 }
             };
             let filter = match build_filter(&ch.t0_filter.unit, &ch.t0_filter.config, &ctx) {
-                Ok(f) => Some(f),
+                Ok(f) => {
+                    problems.extend(field_problems(&*f, ch, file, pre("t0_filter")));
+                    Some(f)
+                }
                 Err(e) => {
                     problems.extend(unit_problem(file, pre("t0_filter"), e));
                     None

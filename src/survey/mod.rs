@@ -4,6 +4,7 @@
 //! Reactions ask [`summary`] for links, positions and photometry.
 
 pub mod document;
+pub mod fields;
 pub mod lightcurve;
 pub mod lsst;
 pub mod summary;

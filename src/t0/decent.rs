@@ -70,6 +70,16 @@ const KEYS_TO_CHECK: [&str; 15] = [
     "ssdistnr",
 ];
 
+/// The ZTF fields the cuts read by name: a channel of another survey
+/// cannot use these filters.
+pub(crate) fn fields_read() -> Vec<String> {
+    KEYS_TO_CHECK
+        .iter()
+        .chain(&["jd", "jdstarthist", "jdendhist", "magpsf"])
+        .map(|f| f.to_string())
+        .collect()
+}
+
 fn reject(cut: &'static str, detail: String) -> FilterVerdict {
     FilterVerdict::Reject(Rejection::new(cut, detail))
 }

@@ -142,6 +142,10 @@ impl AlertFilter for DecentFilter {
     fn process(&self, alert: &Alert) -> FilterVerdict {
         self.cuts.check(alert)
     }
+
+    fn fields_read(&self) -> Vec<String> {
+        super::decent::fields_read()
+    }
 }
 
 fn build(config: &Json, ctx: &UnitContext) -> Result<Box<dyn AlertFilter>, UnitConfigError> {

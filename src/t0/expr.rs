@@ -579,6 +579,30 @@ impl Expression {
         &self.source
     }
 
+    /// The latest datapoint's fields the expression names
+    /// (`candidate.rb` -> `rb`), sorted, once each.
+    pub fn fields(&self) -> Vec<String> {
+        fn walk(n: &Node, out: &mut std::collections::BTreeSet<String>) {
+            match n {
+                Node::Field(f) => {
+                    out.insert(f.to_string());
+                }
+                Node::Not(a) | Node::Neg(a) => walk(a, out),
+                Node::Bin(_, a, b) => {
+                    walk(a, out);
+                    walk(b, out);
+                }
+                Node::Call(_, args) => args.iter().for_each(|a| walk(a, out)),
+                Node::Lit(_) | Node::Var(_) => {}
+            }
+        }
+        let mut out = std::collections::BTreeSet::new();
+        for (_, n) in &self.clauses {
+            walk(n, &mut out);
+        }
+        out.into_iter().collect()
+    }
+
     /// `Ok(())` when true; otherwise the first top-level clause that was not
     /// true, and what it evaluated to.
     pub fn check(&self, alert: &Alert) -> Result<(), String> {

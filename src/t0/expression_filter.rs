@@ -45,6 +45,10 @@ impl AlertFilter for ExpressionFilter {
             Err(why) => FilterVerdict::Reject(Rejection::new("expression", why)),
         }
     }
+
+    fn fields_read(&self) -> Vec<String> {
+        self.expr.fields()
+    }
 }
 
 fn build(config: &Json, _: &UnitContext) -> Result<Box<dyn AlertFilter>, UnitConfigError> {

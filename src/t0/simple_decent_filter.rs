@@ -132,6 +132,10 @@ impl AlertFilter for SimpleDecentFilter {
     fn process(&self, alert: &Alert) -> FilterVerdict {
         self.cuts.check(alert)
     }
+
+    fn fields_read(&self) -> Vec<String> {
+        super::decent::fields_read()
+    }
 }
 
 fn build(config: &Json, _: &UnitContext) -> Result<Box<dyn AlertFilter>, UnitConfigError> {

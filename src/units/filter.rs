@@ -50,6 +50,13 @@ impl FilterVerdict {
 /// A T0 filter. Pure: no I/O in `process` (catalogues are loaded at build).
 pub trait AlertFilter: Send + Sync {
     fn process(&self, alert: &Alert) -> FilterVerdict;
+
+    /// Fields of the latest datapoint this filter reads by name. A job is
+    /// refused when its channel's survey lacks one (a missing field reads
+    /// as null and would fail a cut for every alert, blaming the alert).
+    fn fields_read(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 crate::unit_registry!(
