@@ -368,9 +368,9 @@ impl T2Unit for CountsStock {
         T2Outcome::Ok(json!({"ndp": i.datapoints.len(), "has_stock": i.stock_doc.is_some()}))
     }
 }
-inventory::submit! { T2UnitRegistration { name: "T2TestPanics", build: |_, _: &UnitContext| Ok(Box::new(Panics)) } }
-inventory::submit! { T2UnitRegistration { name: "T2TestFlaky", build: |_, _: &UnitContext| Ok(Box::new(Flaky)) } }
-inventory::submit! { T2UnitRegistration { name: "T2TestCountsStock", build: |_, _: &UnitContext| Ok(Box::new(CountsStock)) } }
+inventory::submit! { T2UnitRegistration { name: "T2TestPanics", build: |_, _: &UnitContext| Ok(Box::new(Panics)), schema: ampel::units::no_config } }
+inventory::submit! { T2UnitRegistration { name: "T2TestFlaky", build: |_, _: &UnitContext| Ok(Box::new(Flaky)), schema: ampel::units::no_config } }
+inventory::submit! { T2UnitRegistration { name: "T2TestCountsStock", build: |_, _: &UnitContext| Ok(Box::new(CountsStock)), schema: ampel::units::no_config } }
 
 #[test]
 fn failing_units_are_recorded_and_the_run_goes_on() {

@@ -17,7 +17,7 @@ fn max_archive_default() -> f64 {
 
 /// Parameters exactly as AMPEL's DecentFilter declares them (same names,
 /// same defaults, the rest required), so configs and config ids carry over.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecentFilterConfig {
     #[serde(deserialize_with = "lax::i64")]
@@ -153,4 +153,10 @@ fn build(config: &Json, ctx: &UnitContext) -> Result<Box<dyn AlertFilter>, UnitC
     Ok(Box::new(cfg.build(ctx)?))
 }
 
-inventory::submit! { FilterUnit { name: "DecentFilter", build } }
+inventory::submit! {
+    FilterUnit {
+        name: "DecentFilter",
+        build,
+        schema: || schemars::schema_for!(DecentFilterConfig),
+    }
+}

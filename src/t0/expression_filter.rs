@@ -8,7 +8,7 @@ use crate::units::{AlertFilter, FilterUnit, FilterVerdict, Rejection, UnitContex
 use serde::Deserialize;
 use serde_json::Value as Json;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExpressionFilterConfig {
     /// e.g. `candidate.rb > 0.5 && ndet >= 3`
@@ -56,4 +56,10 @@ fn build(config: &Json, _: &UnitContext) -> Result<Box<dyn AlertFilter>, UnitCon
     Ok(Box::new(cfg.build()?))
 }
 
-inventory::submit! { FilterUnit { name: "ExpressionFilter", build } }
+inventory::submit! {
+    FilterUnit {
+        name: "ExpressionFilter",
+        build,
+        schema: || schemars::schema_for!(ExpressionFilterConfig),
+    }
+}

@@ -10,7 +10,7 @@ use crate::units::{AlertFilter, FilterUnit, FilterVerdict, UnitContext};
 use serde::Deserialize;
 use serde_json::Value as Json;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultInjectionFilterConfig {
     /// Object names (e.g. `ZTF18abcdefg`) whose alerts make it panic.
@@ -42,4 +42,10 @@ fn build(config: &Json, _: &UnitContext) -> Result<Box<dyn AlertFilter>, UnitCon
     }))
 }
 
-inventory::submit! { FilterUnit { name: "FaultInjectionFilter", build } }
+inventory::submit! {
+    FilterUnit {
+        name: "FaultInjectionFilter",
+        build,
+        schema: || schemars::schema_for!(FaultInjectionFilterConfig),
+    }
+}

@@ -9,7 +9,7 @@ use crate::units::{AlertFilter, FilterUnit, FilterVerdict, UnitContext};
 use serde::Deserialize;
 use serde_json::Value as Json;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SimpleDecentFilterConfig {
     #[serde(deserialize_with = "lax::i64")]
@@ -143,4 +143,10 @@ fn build(config: &Json, _: &UnitContext) -> Result<Box<dyn AlertFilter>, UnitCon
     Ok(Box::new(cfg.build()))
 }
 
-inventory::submit! { FilterUnit { name: "SimpleDecentFilter", build } }
+inventory::submit! {
+    FilterUnit {
+        name: "SimpleDecentFilter",
+        build,
+        schema: || schemars::schema_for!(SimpleDecentFilterConfig),
+    }
+}

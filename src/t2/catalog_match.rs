@@ -12,7 +12,7 @@ use serde_json::{Map, Value as Json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CatalogQuery {
     #[serde(deserialize_with = "lax::f64")]
@@ -22,7 +22,7 @@ pub struct CatalogQuery {
     pub keys_to_append: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct T2CatalogMatchConfig {
     /// Catalogue name (as configured for the job) -> search.
@@ -138,4 +138,10 @@ fn build(config: &Json, ctx: &UnitContext) -> Result<Box<dyn T2Unit>, UnitConfig
     Ok(Box::new(T2CatalogMatch { cfg, searches }))
 }
 
-inventory::submit! { T2UnitRegistration { name: "T2CatalogMatch", build } }
+inventory::submit! {
+    T2UnitRegistration {
+        name: "T2CatalogMatch",
+        build,
+        schema: || schemars::schema_for!(T2CatalogMatchConfig),
+    }
+}

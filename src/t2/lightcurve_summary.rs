@@ -26,7 +26,7 @@ fn default_limiting_magnitude() -> f64 {
     19.5
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct T2LightCurveSummaryConfig {
     /// Fields copied from the latest detection.
@@ -96,4 +96,10 @@ fn build(config: &Json, _: &UnitContext) -> Result<Box<dyn T2Unit>, UnitConfigEr
     Ok(Box::new(cfg.build()))
 }
 
-inventory::submit! { T2UnitRegistration { name: "T2LightCurveSummary", build } }
+inventory::submit! {
+    T2UnitRegistration {
+        name: "T2LightCurveSummary",
+        build,
+        schema: || schemars::schema_for!(T2LightCurveSummaryConfig),
+    }
+}

@@ -41,7 +41,7 @@ pub struct NeutrinoRegion {
     pub energy: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MatchWhere {
     Latest,
@@ -65,7 +65,7 @@ fn d_max_pull() -> f64 {
     3.0
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct T2MultiMessMatchConfig {
     /// File with the neutrino regions (relative to the job file).
@@ -215,7 +215,13 @@ fn build(config: &Json, ctx: &UnitContext) -> Result<Box<dyn T2Unit>, UnitConfig
     Ok(Box::new(T2MultiMessMatch { cfg, regions }))
 }
 
-inventory::submit! { T2UnitRegistration { name: "T2MultiMessMatch", build } }
+inventory::submit! {
+    T2UnitRegistration {
+        name: "T2MultiMessMatch",
+        build,
+        schema: || schemars::schema_for!(T2MultiMessMatchConfig),
+    }
+}
 
 #[cfg(test)]
 mod tests {

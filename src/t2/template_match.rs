@@ -95,7 +95,7 @@ fn default_sigma_floor() -> f64 {
     0.05
 }
 
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct T2TemplateMatchConfig {
     #[serde(default = "default_target")]
@@ -287,7 +287,13 @@ fn build(config: &Json, _: &UnitContext) -> Result<Box<dyn T2Unit>, UnitConfigEr
     }))
 }
 
-inventory::submit! { T2UnitRegistration { name: "T2TemplateMatch", build } }
+inventory::submit! {
+    T2UnitRegistration {
+        name: "T2TemplateMatch",
+        build,
+        schema: || schemars::schema_for!(T2TemplateMatchConfig),
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -10,7 +10,7 @@ use crate::units::UnitContext;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct T2TutorialDecisionConfig {
     /// Config of the T2TemplateMatch result to use (as in the channel).
@@ -77,4 +77,10 @@ fn build(config: &Json, _: &UnitContext) -> Result<Box<dyn T2Unit>, UnitConfigEr
     Ok(Box::new(T2TutorialDecision { cfg }))
 }
 
-inventory::submit! { T2UnitRegistration { name: "T2TutorialDecision", build } }
+inventory::submit! {
+    T2UnitRegistration {
+        name: "T2TutorialDecision",
+        build,
+        schema: || schemars::schema_for!(T2TutorialDecisionConfig),
+    }
+}

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct T3LogSummaryConfig {
     /// T2 units whose latest results are shown (all when empty).
@@ -52,9 +52,15 @@ fn build_log(config: &Json, _: &UnitContext) -> Result<Box<dyn T3Unit>, UnitConf
     Ok(Box::new(T3LogSummary { cfg }))
 }
 
-inventory::submit! { T3UnitRegistration { name: "T3LogSummary", build: build_log } }
+inventory::submit! {
+    T3UnitRegistration {
+        name: "T3LogSummary",
+        build: build_log,
+        schema: || schemars::schema_for!(T3LogSummaryConfig),
+    }
+}
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct T3ChannelSummaryConfig {
     /// JSON-lines file, appended to; a relative path is relative to the
@@ -147,4 +153,10 @@ fn build_summary(config: &Json, ctx: &UnitContext) -> Result<Box<dyn T3Unit>, Un
     }))
 }
 
-inventory::submit! { T3UnitRegistration { name: "T3ChannelSummary", build: build_summary } }
+inventory::submit! {
+    T3UnitRegistration {
+        name: "T3ChannelSummary",
+        build: build_summary,
+        schema: || schemars::schema_for!(T3ChannelSummaryConfig),
+    }
+}

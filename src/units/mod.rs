@@ -13,3 +13,4 @@ pub use context::{CatalogSpec, UnitContext};
 pub use filter::{
     build_filter, filter_names, AlertFilter, BuildFilter, FilterUnit, FilterVerdict, Rejection,
 };
+pub use registry::no_config;

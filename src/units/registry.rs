@@ -17,9 +17,26 @@ macro_rules! unit_registry {
         pub struct $reg {
             pub name: &'static str,
             pub build: $builder,
+            /// The JSON schema of its config (`ampel units`), from the
+            /// config type: `|| schemars::schema_for!(MyConfig)`.
+            pub schema: fn() -> schemars::Schema,
         }
 
         inventory::collect!($reg);
+
+        impl $reg {
+            #[doc = concat!("Every registered ", $what, " unit, sorted by name.")]
+            pub fn all() -> Vec<&'static $reg> {
+                let mut v: Vec<_> = inventory::iter::<$reg>.into_iter().collect();
+                v.sort_unstable_by_key(|u| u.name);
+                v
+            }
+
+            /// Its config's JSON schema.
+            pub fn config_schema(&self) -> serde_json::Value {
+                (self.schema)().to_value()
+            }
+        }
 
         #[doc = concat!("Names of all registered ", $what, " units, sorted.")]
         pub fn $names() -> Vec<&'static str> {
@@ -46,4 +63,9 @@ macro_rules! unit_registry {
             }
         }
     };
+}
+
+/// The schema of a unit without a config (tests' units).
+pub fn no_config() -> schemars::Schema {
+    schemars::json_schema!({"type": "object", "properties": {}})
 }

@@ -16,6 +16,7 @@ mod progress;
 mod reactions;
 mod run;
 mod serve;
+mod units;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -46,6 +47,8 @@ enum Command {
     },
     /// Run a T0 filter unit over alerts: one JSON verdict per line.
     Filter(filter::FilterArgs),
+    /// The registered units of each tier with their config fields.
+    Units(units::UnitsArgs),
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -201,6 +204,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: AlertCommand::Show(a),
         } => alert_show::run(a),
         Command::Filter(a) => filter::run(a),
+        Command::Units(a) => units::run(a),
         Command::Config {
             command: ConfigCommand::Hash { config },
         } => config_hash::run(&config),

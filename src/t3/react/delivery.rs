@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// How one destination is delivered to; every reaction unit has these
 /// settings under `delivery:`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeliverySettings {
     /// Attempts per run before the reaction is recorded as failed (it is

@@ -24,7 +24,7 @@ use serde_json::{json, Map, Value as Json};
 
 /// Where a class probability comes from: a T2 unit's result field; a
 /// number is the probability, `true`/`false` count as 1/0.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClassSource {
     pub label: String,
@@ -32,14 +32,14 @@ pub struct ClassSource {
     pub field: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Tense {
     Current,
     Test,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GcnNoticePublisherConfig {
     pub kafka: KafkaTarget,
@@ -225,7 +225,13 @@ fn build(config: &Json, _: &UnitContext) -> Result<Box<dyn T3Unit>, UnitConfigEr
     Ok(Box::new(GcnNoticePublisher { cfg, destination }))
 }
 
-inventory::submit! { T3UnitRegistration { name: "GcnNoticePublisher", build } }
+inventory::submit! {
+    T3UnitRegistration {
+        name: "GcnNoticePublisher",
+        build,
+        schema: || schemars::schema_for!(GcnNoticePublisherConfig),
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -17,7 +17,7 @@ use serde_json::{json, Value as Json};
 /// The Avro schema of [`KafkaPublisher`]'s messages.
 pub const OUTPUT_SCHEMA: &str = include_str!("../../../schemas/ampel/stock_message.avsc");
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Include {
     /// The latest detection and the position.
@@ -26,7 +26,7 @@ pub enum Include {
     T2,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaPublisherConfig {
     pub kafka: KafkaTarget,
@@ -146,4 +146,10 @@ fn build(config: &Json, _: &UnitContext) -> Result<Box<dyn T3Unit>, UnitConfigEr
     Ok(Box::new(KafkaPublisher { cfg, destination }))
 }
 
-inventory::submit! { T3UnitRegistration { name: "KafkaPublisher", build } }
+inventory::submit! {
+    T3UnitRegistration {
+        name: "KafkaPublisher",
+        build,
+        schema: || schemars::schema_for!(KafkaPublisherConfig),
+    }
+}

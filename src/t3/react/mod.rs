@@ -104,7 +104,9 @@ pub struct KafkaDestination {
     pub delivery: DeliverySettings,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum OutputFormat {
     #[default]
@@ -116,7 +118,7 @@ pub enum OutputFormat {
 /// How to reach a Kafka cluster for output: plain (tests, a local broker)
 /// or SASL_SSL with OAUTHBEARER through OIDC client credentials (GCN's
 /// Kafka: `kafka.gcn.nasa.gov`, token URL `https://auth.gcn.nasa.gov/oauth2/token`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaTarget {
     pub brokers: String,
@@ -127,7 +129,7 @@ pub struct KafkaTarget {
     pub properties: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OidcCredentials {
     pub client_id: Secret,

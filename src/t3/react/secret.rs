@@ -14,7 +14,9 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 /// Where a secret is read from: exactly one of the three.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Secret {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -136,7 +138,7 @@ impl fmt::Display for SecretValue {
 
 /// A URL given in the open or, when it carries a credential (a Slack
 /// incoming-webhook URL does), as a secret.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum UrlSource {
     Plain(String),

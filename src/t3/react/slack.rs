@@ -16,7 +16,7 @@ use crate::units::UnitContext;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlackPublisherConfig {
     /// An incoming-webhook URL (it is a credential: give it as a secret).
@@ -245,4 +245,10 @@ fn build(config: &Json, _: &UnitContext) -> Result<Box<dyn T3Unit>, UnitConfigEr
     Ok(Box::new(SlackPublisher { cfg, destination }))
 }
 
-inventory::submit! { T3UnitRegistration { name: "SlackPublisher", build } }
+inventory::submit! {
+    T3UnitRegistration {
+        name: "SlackPublisher",
+        build,
+        schema: || schemars::schema_for!(SlackPublisherConfig),
+    }
+}

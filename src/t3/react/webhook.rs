@@ -14,7 +14,7 @@ use crate::units::UnitContext;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookPublisherConfig {
     /// The receiver: a URL, or a secret reference when the URL itself is a
@@ -113,4 +113,10 @@ fn build(config: &Json, _: &UnitContext) -> Result<Box<dyn T3Unit>, UnitConfigEr
     Ok(Box::new(WebhookPublisher { cfg, destination }))
 }
 
-inventory::submit! { T3UnitRegistration { name: "WebhookPublisher", build } }
+inventory::submit! {
+    T3UnitRegistration {
+        name: "WebhookPublisher",
+        build,
+        schema: || schemars::schema_for!(WebhookPublisherConfig),
+    }
+}
