@@ -112,6 +112,8 @@ enum ReactionsCommand {
 
 #[derive(Debug, Subcommand)]
 enum TroubleCommand {
+    /// Dead letters: what could not be processed, where it came from and
+    /// why.
     Show(inspect::TroubleShowArgs),
 }
 
@@ -131,11 +133,14 @@ enum T2Command {
 
 #[derive(Debug, Subcommand)]
 enum EventCommand {
+    /// Runs with their process, start, duration, code (OK, ERROR,
+    /// INTERRUPTED, RUNNING) and counts.
     Show(inspect::StoreArg),
 }
 
 #[derive(Debug, Subcommand)]
 enum LogCommand {
+    /// Log lines stored in the archive, by run, stock or channel.
     Show(inspect::LogShowArgs),
 }
 
@@ -148,7 +153,10 @@ enum AlertCommand {
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Print AMPEL's config id (signed 64-bit) of a JSON config (or @file.yml).
-    Hash { config: String },
+    Hash {
+        /// The config as JSON (`'{"min_rb": 0.3}'`), or `@FILE` (YAML or JSON).
+        config: String,
+    },
     /// Load a job and build all its units without connecting to anything:
     /// every problem with its file and key path (exit 2), or a summary.
     Check {
@@ -260,5 +268,42 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ReactionsCommand::List(a) => reactions::list(a),
             ReactionsCommand::Retry(a) => reactions::retry(a),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every subcommand and every flag or argument says what it is for
+    /// (`--help` is a user's first documentation).
+    #[test]
+    fn every_command_and_flag_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let here = format!("{path} {}", cmd.get_name());
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{here} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() != "help" && sub.get_about().is_none() {
+                    missing.push(format!("{here} {} (the command)", sub.get_name()));
+                }
+                walk(sub, &here, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "without help text:\n{}",
+            missing.join("\n")
+        );
     }
 }

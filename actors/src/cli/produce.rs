@@ -12,6 +12,7 @@ pub struct ProduceArgs {
     /// Bootstrap brokers, host:port[,host:port].
     #[arg(long, env = "AMPEL_KAFKA_BROKERS")]
     brokers: String,
+    /// Topic to write to (created by the broker if it allows that).
     #[arg(long)]
     topic: String,
     /// Extra librdkafka properties KEY=VALUE (e.g. security.protocol=SASL_SSL).
