@@ -311,3 +311,34 @@ fn unreachable_brokers_are_retried_and_reported() {
         "{err}"
     );
 }
+
+/// librdkafka reports every reconnect attempt (216 lines in 10 s with a
+/// broker down): the run says it once, then once per 10 s with a count.
+#[test]
+fn repeated_broker_errors_are_summarised() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = services::free_port(); // nothing listens there
+    let j = job(dir.path(), &format!("{{kafka: {{brokers: '127.0.0.1:{port}', topics: [x], group: g, stop_after_idle_seconds: 12}}}}"));
+    let out = services::ampel()
+        .current_dir(dir.path())
+        .args(["run", "--job"])
+        .arg(&j)
+        .args(["--store", "sqlite:u.sqlite"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let kafka: Vec<&str> = err.lines().filter(|l| l.contains(" kafka: ")).collect();
+    assert!(
+        !kafka.is_empty() && kafka.len() <= 3,
+        "{} kafka lines in 12 s: {err}",
+        kafka.len()
+    );
+    assert!(kafka[0].contains("Connection refused"), "{}", kafka[0]);
+    assert!(
+        kafka[1..]
+            .iter()
+            .any(|l| l.contains("more error(s) in the last 1")),
+        "the held errors are counted: {err}"
+    );
+}

@@ -4,8 +4,10 @@
 
 pub mod assignment;
 pub mod group;
+mod log;
 mod produce;
 mod source;
 
+pub use log::{KafkaLog, SummarizingContext};
 pub use produce::{produce, ProduceSummary};
 pub use source::{client_config, SourceHealth, ASSIGNOR};

@@ -4,6 +4,7 @@
 //! id, datum). Messages are keyed by stock id, so one stock's alerts share
 //! a partition and keep their order.
 
+use super::SummarizingContext;
 use ampel::alert::Survey;
 use ampel::avro::SchemaRegistry;
 use ampel::source::{for_each_alert, Origin};
@@ -23,7 +24,12 @@ pub struct ProduceSummary {
     pub bytes: u64,
 }
 
-fn send(producer: &BaseProducer, topic: &str, key: &str, payload: &[u8]) -> Result<(), KafkaError> {
+fn send(
+    producer: &BaseProducer<SummarizingContext>,
+    topic: &str,
+    key: &str,
+    payload: &[u8],
+) -> Result<(), KafkaError> {
     let mut record = BaseRecord::to(topic).key(key).payload(payload);
     loop {
         match producer.send(record) {
@@ -55,7 +61,8 @@ pub fn produce(
     for (k, v) in properties {
         cfg.set(k, v);
     }
-    let producer: BaseProducer = cfg.create()?;
+    let producer: BaseProducer<SummarizingContext> =
+        cfg.create_with_context(SummarizingContext::default())?;
     let decoder = AlertDecoder::new().keep_raw(true);
     let mut summary = ProduceSummary::default();
     let mut fatal = None;

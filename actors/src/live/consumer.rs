@@ -8,7 +8,7 @@
 use super::decode::{Decode, Decoder};
 use super::ledger::Ledger;
 use super::Shared;
-use crate::kafka::client_config;
+use crate::kafka::{client_config, KafkaLog};
 use actix::prelude::*;
 use ampel::job::KafkaSourceConfig;
 use ampel::source::{Origin, RawAlert, SourceError};
@@ -28,9 +28,26 @@ use std::time::{Duration, Instant};
 pub struct LiveContext {
     ledger: Arc<Ledger>,
     paused: Arc<AtomicBool>,
+    log: Arc<KafkaLog>,
 }
 
-impl ClientContext for LiveContext {}
+impl Drop for LiveContext {
+    fn drop(&mut self) {
+        self.log.flush();
+    }
+}
+
+/// librdkafka's logs and errors, summarised (a broker down is reported
+/// once per 10 s, not at every reconnect attempt).
+impl ClientContext for LiveContext {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        self.log.log(level, fac, message)
+    }
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        self.log.error(error, reason)
+    }
+}
 
 impl ConsumerContext for LiveContext {
     /// Asynchronous commits report here: a failure (e.g. during a
@@ -138,7 +155,8 @@ pub struct AlertConsumer {
     last_lag: Instant,
     /// When every held partition's offset was last committed again.
     last_full_commit: Instant,
-    last_error_log: Option<Instant>,
+    /// librdkafka's errors and the consumer's own, summarised together.
+    log: Arc<KafkaLog>,
     /// Since when the in-flight bound has held polling back (unpaused).
     held_since: Option<Instant>,
 }
@@ -153,7 +171,7 @@ impl AlertConsumer {
             paused: Arc::new(AtomicBool::new(false)),
             last_lag: Instant::now(),
             last_full_commit: Instant::now(),
-            last_error_log: None,
+            log: KafkaLog::new(),
             held_since: None,
         }
     }
@@ -167,6 +185,7 @@ impl AlertConsumer {
             let ctx = LiveContext {
                 ledger: self.shared.ledger.clone(),
                 paused: self.paused.clone(),
+                log: self.log.clone(),
             };
             let made = client_config(&self.cfg)
                 .create_with_context::<_, BaseConsumer<LiveContext>>(ctx)
@@ -186,20 +205,15 @@ impl AlertConsumer {
     }
 
     /// Broker down, unreachable, rebalancing: librdkafka reconnects with
-    /// back-off (reconnect.backoff.ms up to reconnect.backoff.max.ms); we
-    /// say so at most every 10 s.
+    /// back-off (reconnect.backoff.ms up to reconnect.backoff.max.ms); said
+    /// at most every 10 s, with librdkafka's own errors.
     fn log_error(&mut self, e: &str) {
         self.shared.health.errors.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut last) = self.shared.health.last_error.lock() {
             *last = Some(e.to_string());
         }
-        if self
-            .last_error_log
-            .is_none_or(|t| t.elapsed() > Duration::from_secs(10))
-        {
-            tracing::warn!(brokers = %self.cfg.brokers, error = %e, "kafka: cannot consume; retrying with back-off");
-            self.last_error_log = Some(Instant::now());
-        }
+        self.log
+            .report(&format!("cannot consume from {}: {e}", self.cfg.brokers));
     }
 
     fn backpressure(&mut self) {
