@@ -50,6 +50,18 @@ fn each_channel_filters_only_its_surveys_alerts() {
     assert_eq!(filtered("RUBIN"), 100, "{s:?}");
     assert_eq!(s.other_survey["ZTF_ALL"], 100, "{s:?}");
     assert_eq!(s.other_survey["RUBIN"], 172, "{s:?}");
+    // ... and the run's log says so per channel.
+    let logs = a
+        .logs(&ampel::store::LogQuery {
+            channel: Some("RUBIN".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let line = logs
+        .iter()
+        .find(|l| l.msg.contains("does not name"))
+        .expect("a log line for the other survey's alerts");
+    assert_eq!(line.extra.as_ref().unwrap()["alerts"], 172);
     // reliability > 0.5 and a positive flux: 34 of the 100 real packets (fastavro agrees).
     assert_eq!(s.accepted["RUBIN"], 34, "{s:?}");
     // No ZTF channel rejection names a Rubin alert.

@@ -124,7 +124,27 @@ impl RunRecord {
                 .counts
                 .insert("other_survey".to_string(), other as i64);
         }
-        archive.write(vec![
+        // Alerts a channel did not filter because they are another
+        // survey's: said per channel, so a count in the event is explained.
+        let mut ops: Vec<WriteOp> = summary
+            .other_survey
+            .iter()
+            .map(|(channel, n)| {
+                WriteOp::Log(LogDoc {
+                    run,
+                    ts: end,
+                    level: "info".into(),
+                    tier: Some(0),
+                    stock: None,
+                    channel: Some(channel.clone()),
+                    alert: None,
+                    msg: "alerts of a survey the channel's access does not name: not filtered"
+                        .into(),
+                    extra: Some(json!({"alerts": n})),
+                })
+            })
+            .collect();
+        ops.extend([
             WriteOp::Event(self.event),
             WriteOp::Log(LogDoc {
                 run,
@@ -141,7 +161,8 @@ impl RunRecord {
                 },
                 extra: Some(json!({"alerts": summary.alerts, "failed": summary.failed})),
             }),
-        ])
+        ]);
+        archive.write(ops)
     }
 }
 
