@@ -156,12 +156,7 @@ fn visit(
         }
         return ControlFlow::Continue(());
     }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
-    let is_archive = name.ends_with(".tar") || name.ends_with(".tar.gz") || name.ends_with(".tgz");
-    if !(explicit || is_archive || name.ends_with(".avro")) {
+    if !selected(path, explicit) {
         return ControlFlow::Continue(());
     }
     let file = match File::open(path) {
@@ -196,6 +191,24 @@ fn visit(
             Err(source) => f(Err(io_err(source))),
         }
     }
+}
+
+/// Whether a file is read: given explicitly, or found in a directory
+/// with an alert or archive name.
+fn selected(path: &Path, explicit: bool) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let is_archive = name.ends_with(".tar") || name.ends_with(".tar.gz") || name.ends_with(".tgz");
+    explicit || is_archive || name.ends_with(".avro")
+}
+
+/// Whether a tar member is an alert: an `.avro` file, not macOS's `._`
+/// resource-fork companion.
+fn alert_member(member: &str) -> bool {
+    let base = member.rsplit('/').next().unwrap_or("");
+    member.to_lowercase().ends_with(".avro") && !base.starts_with("._")
 }
 
 fn peek<R: Read>(reader: &mut BufReader<R>, n: usize) -> std::io::Result<Vec<u8>> {
@@ -238,8 +251,7 @@ fn read_tar<R: Read>(
             .path()
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_else(|_| String::from_utf8_lossy(&entry.path_bytes()).into_owned());
-        let base = member.rsplit('/').next().unwrap_or("");
-        if !member.to_lowercase().ends_with(".avro") || base.starts_with("._") {
+        if !alert_member(&member) {
             continue;
         }
         let origin = Origin {

@@ -48,12 +48,7 @@ fn add(path: &Path, explicit: bool, size: &mut InputSize) {
         }
         return;
     }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
-    let is_archive = name.ends_with(".tar") || name.ends_with(".tar.gz") || name.ends_with(".tgz");
-    if !(explicit || is_archive || name.ends_with(".avro")) {
+    if !super::selected(path, explicit) {
         return;
     }
     size.bytes += meta.len();
@@ -78,10 +73,8 @@ fn count(mut file: File) -> Option<u64> {
     let mut alerts = 0;
     for e in archive.entries_with_seek().ok()? {
         let e = e.ok()?;
-        let member = String::from_utf8_lossy(&e.path_bytes()).to_lowercase();
-        let base = member.rsplit('/').next().unwrap_or("");
-        if e.header().entry_type().is_file() && member.ends_with(".avro") && !base.starts_with("._")
-        {
+        let member = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+        if e.header().entry_type().is_file() && super::alert_member(&member) {
             alerts += 1;
         }
     }
