@@ -138,4 +138,17 @@ fn a_small_night_is_replayed_slice_by_slice_with_its_structure() {
     let detections: usize = histories.iter().map(|(d, _)| d).sum();
     assert!(matched.len() >= rubin.len() && matched.len() <= detections);
     assert!(matched.iter().all(|t| t.code == 0), "{matched:?}");
+
+    // A second night into the same directory would measure re-ingestion
+    // (no new documents, no T2 runs) without saying so: refused.
+    let again = services::ampel()
+        .args(["bench", "night", "--alerts", "10", "--job"])
+        .arg(&job)
+        .arg("--dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(2), "{err}");
+    assert!(err.contains("left from an earlier night"), "{err}");
 }

@@ -91,6 +91,13 @@ pub fn run(args: BenchNightArgs) -> anyhow::Result<ExitCode> {
         None => std::env::temp_dir().join(format!("ampel-bench-night-{}", std::process::id())),
     };
     std::fs::create_dir_all(&temp)?;
+    let embedded = temp.join("night.sqlite");
+    if args.store.is_none() && embedded.exists() {
+        anyhow::bail!(
+            "{} is left from an earlier night: a night replayed into it would measure re-ingestion (no new documents, no T2 runs); remove it or give another --dir",
+            embedded.display()
+        );
+    }
     let made = Instant::now();
     let mut last = Instant::now();
     if !(0.0..=1.0).contains(&args.rubin_share) {
@@ -130,7 +137,7 @@ pub fn run(args: BenchNightArgs) -> anyhow::Result<ExitCode> {
     let address = args
         .store
         .clone()
-        .unwrap_or_else(|| format!("sqlite:{}", temp.join("night.sqlite").display()));
+        .unwrap_or_else(|| format!("sqlite:{}", embedded.display()));
     let mut archive =
         open_archive(&address).with_context(|| format!("opening the archive {address}"))?;
     let version = super::run::version();
