@@ -68,6 +68,13 @@ impl ProgressView {
             self.stage_started = now;
         }
         self.last = Some(p);
+        if p.stage == "T3" {
+            // T3 units print their own lines; a bar redrawn under them
+            // would garble them, and T3 has no count to show.
+            if let Some(b) = self.bar.take() {
+                b.finish_and_clear();
+            }
+        }
         if let Some(b) = &self.bar {
             b.set_position(p.fraction().map_or(0, |f| (f * 1000.0) as u64));
             b.set_message(self.describe(&p, now));
