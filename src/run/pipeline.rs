@@ -52,17 +52,11 @@ pub(crate) struct T0Loop<'a> {
 impl T0Loop<'_> {
     /// Where the replay stands, at `stage`.
     fn at(&self, stage: &'static str) -> Progress {
-        let s = &self.ingester.summary;
         Progress {
-            alerts: s.alerts,
-            failed: s.failed,
-            accepted: s.accepted.values().sum(),
-            stage,
             bytes_read: self.read.load(Ordering::Relaxed),
             bytes_total: self.size.bytes,
             alerts_total: self.size.alerts,
-            t2_done: 0,
-            t2_total: 0,
+            ..Progress::of(&self.ingester.summary, stage)
         }
     }
 
@@ -425,18 +419,11 @@ impl Pipeline {
         let run = record.run();
         let summary = record.summary(&self.job.name, archive);
         let mut summary = self.t0_stage(input, archive, run, summary, progress)?;
-        let mut at = Progress {
-            alerts: summary.alerts,
-            failed: summary.failed,
-            accepted: summary.accepted.values().sum(),
-            stage: "T2",
-            ..Default::default()
-        };
+        let mut at = Progress::of(&summary, "T2");
         if !self.stopped() {
-            let stop = || self.stop.load(Ordering::Relaxed);
             summary.t2_runs =
                 self.worker
-                    .drain_until(archive, run, &stop, &mut |done, total| {
+                    .drain_until(archive, run, &|| self.stopped(), &mut |done, total| {
                         at.t2_done = done;
                         at.t2_total = total;
                         progress(at);

@@ -24,6 +24,17 @@ pub struct Progress {
 }
 
 impl Progress {
+    /// A run's counts so far, at `stage` (sizes and T2 figures left 0).
+    pub(crate) fn of(summary: &super::RunSummary, stage: &'static str) -> Progress {
+        Progress {
+            alerts: summary.alerts,
+            failed: summary.failed,
+            accepted: summary.accepted.values().sum(),
+            stage,
+            ..Default::default()
+        }
+    }
+
     /// The part of the current stage done, in [0, 1], if it can be told.
     pub fn fraction(&self) -> Option<f64> {
         match self.stage {

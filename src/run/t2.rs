@@ -76,15 +76,10 @@ impl T2Worker {
         self.telemetry = t;
     }
 
-    /// Runs until no document of this worker's units is left to do.
+    /// Runs until no document of this worker's units is left to do, or
+    /// until `stop` says so (checked between batches and during back-off
+    /// waits); tells `progress` the runs done and to do after each batch.
     /// Returns the number of unit runs.
-    pub fn drain(&self, archive: &mut dyn Archive, run: i64) -> Result<u64, StoreError> {
-        self.drain_until(archive, run, &|| false, &mut |_, _| {})
-    }
-
-    /// [`drain`](Self::drain), telling `progress` the runs done and to do
-    /// after each batch, and returning early (between batches, or from a
-    /// back-off wait) once `stop` says so.
     pub fn drain_until(
         &self,
         archive: &mut dyn Archive,

@@ -10,6 +10,7 @@ use serde_json::{json, Value as Json};
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 #[derive(Debug, Clone, Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -77,6 +78,10 @@ impl Validate for T3ChannelSummaryConfig {}
 #[derive(Debug)]
 pub struct T3ChannelSummary {
     path: PathBuf,
+    /// The keys of the file's lines and the file's length when they were
+    /// taken: a live job's scheduled runs reuse them instead of reading
+    /// the whole file again, unless someone else changed it.
+    seen: Mutex<Option<(u64, HashSet<String>)>>,
 }
 
 /// What makes two summary lines the same: everything but the run.
@@ -89,8 +94,14 @@ fn line_key(line: &Json) -> String {
 }
 
 impl T3ChannelSummary {
-    /// Keys of the lines already in the file (none if it does not exist).
-    fn written(&self) -> Result<HashSet<String>, String> {
+    /// Keys of the lines already in the file (none if it does not
+    /// exist): those kept from the last run if the file still has the
+    /// length that run left, else read.
+    fn written(&self, cached: Option<(u64, HashSet<String>)>) -> Result<HashSet<String>, String> {
+        let len = std::fs::metadata(&self.path).map(|m| m.len()).ok();
+        if let Some((_, keys)) = cached.filter(|(was, _)| Some(*was) == len) {
+            return Ok(keys);
+        }
         let text = match std::fs::read_to_string(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashSet::new()),
@@ -107,7 +118,11 @@ impl T3ChannelSummary {
 impl T3Unit for T3ChannelSummary {
     fn process(&self, ctx: &T3Context, stocks: &[StockView]) -> Result<Json, String> {
         let fail = |e: std::io::Error| format!("{}: {e}", self.path.display());
-        let mut seen = self.written()?;
+        let mut cache = self
+            .seen
+            .lock()
+            .map_err(|_| "a previous run panicked".to_string())?;
+        let mut seen = self.written(cache.take())?;
         let mut out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -129,6 +144,9 @@ impl T3Unit for T3ChannelSummary {
             names.push(v.name());
         }
         out.flush().map_err(fail)?;
+        if let Ok(m) = out.metadata() {
+            *cache = Some((m.len(), seen));
+        }
         let path = std::path::absolute(&self.path).unwrap_or_else(|_| self.path.clone());
         if ctx.echo {
             eprintln!(
@@ -150,6 +168,7 @@ fn build_summary(config: &Json, ctx: &UnitContext) -> Result<Box<dyn T3Unit>, Un
     let cfg: T3ChannelSummaryConfig = parse_unit_config("T3ChannelSummary", config)?;
     Ok(Box::new(T3ChannelSummary {
         path: ctx.resolve_output(&cfg.path),
+        seen: Mutex::new(None),
     }))
 }
 

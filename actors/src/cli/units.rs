@@ -37,21 +37,16 @@ struct Listed {
 }
 
 fn registered() -> Vec<Listed> {
-    let t0 = FilterUnit::all().into_iter().map(|u| Listed {
-        tier: Tier::T0,
-        name: u.name,
-        schema: u.config_schema(),
-    });
-    let t2 = T2UnitRegistration::all().into_iter().map(|u| Listed {
-        tier: Tier::T2,
-        name: u.name,
-        schema: u.config_schema(),
-    });
-    let t3 = T3UnitRegistration::all().into_iter().map(|u| Listed {
-        tier: Tier::T3,
-        name: u.name,
-        schema: u.config_schema(),
-    });
+    let listed = |tier, name, schema| Listed { tier, name, schema };
+    let t0 = FilterUnit::all()
+        .into_iter()
+        .map(|u| listed(Tier::T0, u.name, u.config_schema()));
+    let t2 = T2UnitRegistration::all()
+        .into_iter()
+        .map(|u| listed(Tier::T2, u.name, u.config_schema()));
+    let t3 = T3UnitRegistration::all()
+        .into_iter()
+        .map(|u| listed(Tier::T3, u.name, u.config_schema()));
     t0.chain(t2).chain(t3).collect()
 }
 

@@ -525,7 +525,7 @@ pub fn run_t3_worker(pipeline: Pipeline, opts: LiveOptions) -> anyhow::Result<(u
     let (processes, worker, address) = (parts.t3, parts.worker.clone(), opts.archive.clone());
     tracing::info!(job = %job.name, run = run_id, processes = processes.len(), "T3 worker starting");
     let sys = System::new();
-    let (runs, tally) = sys.block_on(async move {
+    let ((runs, failed), tally) = sys.block_on(async move {
         let arbiter = Arbiter::new();
         let _reactor = {
             let (sh, tel, addr) = (shared.clone(), telemetry.clone(), address.clone());
@@ -560,7 +560,6 @@ pub fn run_t3_worker(pipeline: Pipeline, opts: LiveOptions) -> anyhow::Result<(u
         );
         (t3, tally)
     });
-    let ((runs, failed), tally) = (runs, tally);
     let mut summary = record.summary(&job.name, archive.as_ref());
     summary.t3_runs = runs;
     summary.t3_failed = failed;
