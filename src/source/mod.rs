@@ -165,31 +165,68 @@ fn visit(
     };
     let file = Counted { inner: file, read };
     let mut reader = BufReader::with_capacity(256 * 1024, file);
-    // Sniff: gzip magic, or a tar header ("ustar" at 257), else one message.
-    let head = match peek(&mut reader, 262) {
+    let head = match peek(&mut reader, SNIFF) {
         Ok(h) => h,
         Err(source) => return f(Err(io_err(source))),
     };
+    match sniff(&head) {
+        Kind::Gzip => read_tar(path, flate2::bufread::MultiGzDecoder::new(reader), f),
+        Kind::Tar => read_tar(path, reader, f),
+        Kind::Message => read_message(path, meta.len(), reader, f),
+    }
+}
+
+/// What a file holds, from its first [`SNIFF`] bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Gzip,
+    Tar,
+    Message,
+}
+
+/// Bytes [`sniff`] needs: a tar header's "ustar" ends at 262.
+const SNIFF: usize = 262;
+
+/// Gzip magic, or a tar header ("ustar" at 257), else one message.
+fn sniff(head: &[u8]) -> Kind {
     if head.starts_with(&[0x1f, 0x8b]) {
-        let gz = flate2::bufread::MultiGzDecoder::new(reader);
-        read_tar(path, gz, f)
-    } else if head.len() >= 262 && &head[257..262] == b"ustar" {
-        read_tar(path, reader, f)
-    } else if meta.len() > MAX_ALERT_BYTES {
-        f(Err(SourceError::TooLarge {
-            origin: origin(),
-            size: meta.len(),
-        }))
+        Kind::Gzip
+    } else if head.len() >= SNIFF && &head[257..SNIFF] == b"ustar" {
+        Kind::Tar
     } else {
-        let mut buf = Vec::with_capacity(meta.len() as usize);
-        match reader.read_to_end(&mut buf) {
-            Ok(_) => f(Ok(RawAlert {
-                origin: origin(),
-                bytes: buf.into(),
-                timestamp_ms: None,
-            })),
-            Err(source) => f(Err(io_err(source))),
-        }
+        Kind::Message
+    }
+}
+
+/// A file that is one message.
+fn read_message<R: Read>(
+    path: &Path,
+    len: u64,
+    mut reader: R,
+    f: &mut impl FnMut(Result<RawAlert, SourceError>) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    let origin = || Origin {
+        path: path.to_path_buf(),
+        member: None,
+        offset: None,
+    };
+    if len > MAX_ALERT_BYTES {
+        return f(Err(SourceError::TooLarge {
+            origin: origin(),
+            size: len,
+        }));
+    }
+    let mut buf = Vec::with_capacity(len as usize);
+    match reader.read_to_end(&mut buf) {
+        Ok(_) => f(Ok(RawAlert {
+            origin: origin(),
+            bytes: buf.into(),
+            timestamp_ms: None,
+        })),
+        Err(source) => f(Err(SourceError::Io {
+            origin: origin(),
+            source,
+        })),
     }
 }
 

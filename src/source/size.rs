@@ -59,13 +59,12 @@ fn add(path: &Path, explicit: bool, size: &mut InputSize) {
 /// Alerts in one file: 1 for a message, the `.avro` members of a plain
 /// tar, `None` for a gzipped file.
 fn count(mut file: File) -> Option<u64> {
-    let mut head = [0u8; 262];
+    let mut head = [0u8; super::SNIFF];
     let n = read_up_to(&mut file, &mut head)?;
-    if n >= 2 && head[..2] == [0x1f, 0x8b] {
-        return None;
-    }
-    if n < 262 || &head[257..262] != b"ustar" {
-        return Some(1);
+    match super::sniff(&head[..n]) {
+        super::Kind::Gzip => return None,
+        super::Kind::Message => return Some(1),
+        super::Kind::Tar => {}
     }
     use std::io::Seek;
     file.rewind().ok()?;
