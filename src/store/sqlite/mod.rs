@@ -4,6 +4,7 @@
 //! of a batch or none of it.
 
 use super::*;
+mod checkpoint;
 mod open;
 mod schema;
 mod write;
@@ -87,6 +88,9 @@ fn backend(path: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
 
 /// The embedded archive.
 pub struct SqliteArchive {
+    /// Declared before `conn`, so it stops (and closes its connection)
+    /// before the writer's own close folds the log into the file.
+    _checkpointer: Option<checkpoint::Checkpointer>,
     conn: Connection,
     path: String,
     /// Whether the file has the `cutout` table: an archive written before

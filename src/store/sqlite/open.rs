@@ -1,7 +1,8 @@
 //! Opening the embedded archive: for writing (creating the file, WAL, the
 //! tables) or for reading only (viewers and inspection).
 
-use super::schema::{tuning, SCHEMA};
+use super::checkpoint::Checkpointer;
+use super::schema::{checkpoint_pages, checkpoint_thread, tuning, SCHEMA};
 use super::{backend, SqliteArchive};
 use crate::store::StoreError;
 use rusqlite::Connection;
@@ -11,7 +12,7 @@ impl SqliteArchive {
     /// gives a throw-away archive.
     pub fn open(path: &str) -> Result<Self, StoreError> {
         let be = backend(path);
-        let conn = Connection::open(path).map_err(&be)?;
+        let mut conn = Connection::open(path).map_err(&be)?;
         configure(&conn).map_err(&be)?;
         // Processes opening a new file at once race to switch it to WAL and
         // to create the tables; SQLite answers the loser "locked" at once
@@ -38,7 +39,11 @@ impl SqliteArchive {
             tries += 1;
             std::thread::sleep(std::time::Duration::from_millis(25));
         }
+        let checkpointer = checkpoint_thread()
+            .then(|| Checkpointer::start(&mut conn, path, checkpoint_pages().max(0) as u64))
+            .flatten();
         Ok(SqliteArchive {
+            _checkpointer: checkpointer,
             conn,
             path: path.to_string(),
             cutouts: true,
@@ -86,6 +91,7 @@ impl SqliteArchive {
             .map_err(&be)?
             == 1;
         Ok(SqliteArchive {
+            _checkpointer: None,
             conn,
             path: path.to_string(),
             cutouts,

@@ -44,15 +44,28 @@ CREATE TABLE IF NOT EXISTS reaction_item(destination TEXT NOT NULL, stock INTEGE
 /// `AMPEL_SQLITE_CACHE_MIB` and `AMPEL_SQLITE_CHECKPOINT_PAGES` override
 /// them (memory per process: the cache is allocated as it fills).
 pub(super) fn tuning() -> String {
-    let var = |k: &str, d: i64| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(d)
-    };
     format!(
         "PRAGMA cache_size=-{}; PRAGMA wal_autocheckpoint={};",
         var("AMPEL_SQLITE_CACHE_MIB", 64) * 1024,
-        var("AMPEL_SQLITE_CHECKPOINT_PAGES", 1000)
+        checkpoint_pages()
     )
+}
+
+/// The log size (pages) at which a checkpoint starts.
+pub(super) fn checkpoint_pages() -> i64 {
+    var("AMPEL_SQLITE_CHECKPOINT_PAGES", 1000)
+}
+
+/// Whether checkpoints run on a thread of their own (see `checkpoint.rs`);
+/// `AMPEL_SQLITE_CHECKPOINT_THREAD=0` keeps SQLite's, in the commit, for
+/// side-by-side measurements.
+pub(super) fn checkpoint_thread() -> bool {
+    var("AMPEL_SQLITE_CHECKPOINT_THREAD", 1) != 0
+}
+
+fn var(k: &str, d: i64) -> i64 {
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(d)
 }
