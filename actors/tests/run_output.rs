@@ -224,6 +224,24 @@ fn ctrl_c_stores_what_was_read_and_marks_the_run_interrupted() {
     assert!(rest.contains("interrupted:"), "{rest}");
     let s = last_json(&out);
     assert_eq!(s["interrupted"], true, "{s}");
+    // Counts in the same form as the progress lines (12,264, not 12264).
+    let line = rest
+        .lines()
+        .find(|l| l.starts_with("interrupted:"))
+        .unwrap();
+    let read: String = line["interrupted: ".len()..]
+        .chars()
+        .take_while(|c| *c != ' ')
+        .collect();
+    let alerts = s["alerts"].as_u64().unwrap();
+    assert_eq!(
+        read.replace(',', "").parse::<u64>().unwrap(),
+        alerts,
+        "{line}"
+    );
+    if alerts >= 1000 {
+        assert!(read.contains(','), "{line}");
+    }
     let alerts = s["alerts"].as_u64().unwrap();
     assert!(alerts > 0 && alerts < 60 * 172, "{s}");
     assert_eq!(s["t3_runs"], 0, "T3 ran after Ctrl-C: {s}");
@@ -237,6 +255,12 @@ fn ctrl_c_stores_what_was_read_and_marks_the_run_interrupted() {
     assert!(
         first["note"].as_str().unwrap().contains("interrupted"),
         "{first}"
+    );
+    // The table says why too, not only the code.
+    let table = String::from_utf8_lossy(&ampel(d.path(), &["event", "show"]).stdout).to_string();
+    assert!(
+        table.contains("INTERRUPTED") && table.contains("interrupted after"),
+        "{table}"
     );
     let running = ampel(d.path(), &["t2", "show", "--code", "RUNNING", "--json"]);
     assert!(running.status.success(), "{}", stderr(&running));

@@ -376,7 +376,7 @@ pub fn event_show(args: StoreArg) -> anyhow::Result<ExitCode> {
     table(
         &mut out,
         &[
-            "run", "process", "start", "seconds", "code", "counts", "version",
+            "run", "process", "start", "seconds", "code", "counts", "version", "note",
         ],
         events
             .iter()
@@ -391,6 +391,9 @@ pub fn event_show(args: StoreArg) -> anyhow::Result<ExitCode> {
                     code_text(e.code),
                     short(&json!(e.counts), 70),
                     format!("{} {}", e.version, e.commit.clone().unwrap_or_default()),
+                    // Why a run ended as it did (interrupted, closed by a
+                    // later run): the code alone does not say.
+                    e.note.clone().unwrap_or_default(),
                 ]
             })
             .collect(),

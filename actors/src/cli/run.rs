@@ -188,7 +188,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string(&summary)?);
         eprintln!(
             "interrupted: {} alert(s) read and stored, {} T2 run(s); T2 documents claimed and not finished are NEW again, T3 did not run. The next `ampel run` takes up the T2 work left.",
-            summary.alerts, summary.t2_runs
+            super::progress::thousands(summary.alerts),
+            super::progress::thousands(summary.t2_runs)
         );
         return Ok(ExitCode::from(130));
     }
