@@ -13,6 +13,7 @@ use actix::prelude::*;
 use ampel::job::KafkaSourceConfig;
 use ampel::source::{Origin, RawAlert, SourceError};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -84,7 +85,7 @@ impl ConsumerContext for LiveContext {
                     "rebalance: in-flight messages not stored within 30 s; the next owner of the partitions gets them again"
                 );
             }
-            commit(consumer, &self.ledger, CommitMode::Sync);
+            let _ = commit(consumer, &self.ledger, CommitMode::Sync);
             self.ledger.forget(&lost);
             let parts: Vec<String> = lost.iter().map(|(t, p)| format!("{t}/{p}")).collect();
             tracing::info!(partitions = ?parts, "rebalance: partitions revoked");
@@ -114,11 +115,16 @@ impl ConsumerContext for LiveContext {
 /// Commits the stored offsets; a failure means redelivery, never loss.
 /// Between rounds the commit is asynchronous (the broker's round trip
 /// would otherwise pace consumption); before a rebalance and at the end it
-/// is synchronous.
-fn commit<C: ConsumerContext>(consumer: &BaseConsumer<C>, ledger: &Ledger, mode: CommitMode) {
+/// is synchronous. The error returned is the request's, or else the first
+/// partition's (a synchronous commit reports those in the list).
+fn commit<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    ledger: &Ledger,
+    mode: CommitMode,
+) -> Result<(), KafkaError> {
     let offsets = ledger.take_committable();
     if offsets.is_empty() {
-        return;
+        return Ok(());
     }
     let mut tpl = TopicPartitionList::new();
     for ((t, p), o) in &offsets {
@@ -126,9 +132,50 @@ fn commit<C: ConsumerContext>(consumer: &BaseConsumer<C>, ledger: &Ledger, mode:
             tracing::warn!(error = %e, topic = %t, partition = p, "bad offset");
         }
     }
-    if let Err(e) = consumer.commit(&tpl, mode) {
+    let result = consumer.commit(&tpl, mode).and_then(|()| {
+        match tpl.elements().iter().find_map(|e| e.error().err()) {
+            Some(e) if matches!(mode, CommitMode::Sync) => Err(e),
+            _ => Ok(()),
+        }
+    });
+    if let Err(e) = &result {
         ledger.recommit_all();
         tracing::warn!(error = %e, "committing offsets failed (sent again with the next commit)");
+    }
+    result
+}
+
+/// The group's answers to a commit that a moment later may accept it:
+/// the group is rebalancing (a member joining as this one leaves), or its
+/// coordinator is moving or starting.
+fn group_busy(e: &KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as C;
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            C::RebalanceInProgress
+                | C::IllegalGeneration
+                | C::NotCoordinator
+                | C::CoordinatorLoadInProgress
+                | C::CoordinatorNotAvailable
+                | C::RequestTimedOut
+        )
+    )
+}
+
+/// The last commit before leaving the group: the next owner of the
+/// partitions starts from it, so an answer of [`group_busy`] is not final.
+/// Polling lets a rebalance under way finish (its revocation commits
+/// too) and the commit is tried again, for up to 10 s. Messages such a
+/// poll fetches are not processed; their offsets stay uncommitted, and
+/// the next owner gets them.
+fn commit_last<C: ConsumerContext>(consumer: &BaseConsumer<C>, ledger: &Ledger) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while let Err(e) = commit(consumer, ledger, CommitMode::Sync) {
+        if !group_busy(&e) || Instant::now() >= until {
+            return;
+        }
+        let _ = consumer.poll(Duration::from_millis(100));
     }
 }
 
@@ -315,7 +362,7 @@ impl Handler<PollRound> for AlertConsumer {
             // after the session timeout.
             if let Some(c) = self.consumer.take() {
                 if shared.ledger.wait_all_stored(Duration::from_secs(60)) {
-                    commit(&c, &shared.ledger, CommitMode::Sync);
+                    commit_last(&c, &shared.ledger);
                 }
                 c.unsubscribe();
                 drop(c);
@@ -404,7 +451,7 @@ impl Handler<PollRound> for AlertConsumer {
                 shared.ledger.recommit_all();
                 self.last_full_commit = Instant::now();
             }
-            commit(c, &shared.ledger, CommitMode::Async);
+            let _ = commit(c, &shared.ledger, CommitMode::Async);
         }
         self.report_lag();
         ctx.address().do_send(PollRound);
