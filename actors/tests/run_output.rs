@@ -242,7 +242,6 @@ fn ctrl_c_stores_what_was_read_and_marks_the_run_interrupted() {
     if alerts >= 1000 {
         assert!(read.contains(','), "{line}");
     }
-    let alerts = s["alerts"].as_u64().unwrap();
     assert!(alerts > 0 && alerts < 60 * 172, "{s}");
     assert_eq!(s["t3_runs"], 0, "T3 ran after Ctrl-C: {s}");
 

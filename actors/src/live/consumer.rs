@@ -85,7 +85,7 @@ impl ConsumerContext for LiveContext {
                     "rebalance: in-flight messages not stored within 30 s; the next owner of the partitions gets them again"
                 );
             }
-            let _ = commit(consumer, &self.ledger, CommitMode::Sync);
+            commit(consumer, &self.ledger, CommitMode::Sync);
             self.ledger.forget(&lost);
             let parts: Vec<String> = lost.iter().map(|(t, p)| format!("{t}/{p}")).collect();
             tracing::info!(partitions = ?parts, "rebalance: partitions revoked");
@@ -115,9 +115,17 @@ impl ConsumerContext for LiveContext {
 /// Commits the stored offsets; a failure means redelivery, never loss.
 /// Between rounds the commit is asynchronous (the broker's round trip
 /// would otherwise pace consumption); before a rebalance and at the end it
-/// is synchronous. The error returned is the request's, or else the first
-/// partition's (a synchronous commit reports those in the list).
-fn commit<C: ConsumerContext>(
+/// is synchronous.
+fn commit<C: ConsumerContext>(consumer: &BaseConsumer<C>, ledger: &Ledger, mode: CommitMode) {
+    if let Err(e) = try_commit(consumer, ledger, mode) {
+        tracing::warn!(error = %e, "committing offsets failed (sent again with the next commit)");
+    }
+}
+
+/// [`commit`] without the warning: a failure marks every stored offset to
+/// be sent again, and is returned (the request's, or else the first
+/// partition's: a synchronous commit reports those in the list).
+fn try_commit<C: ConsumerContext>(
     consumer: &BaseConsumer<C>,
     ledger: &Ledger,
     mode: CommitMode,
@@ -138,9 +146,8 @@ fn commit<C: ConsumerContext>(
             _ => Ok(()),
         }
     });
-    if let Err(e) = &result {
+    if result.is_err() {
         ledger.recommit_all();
-        tracing::warn!(error = %e, "committing offsets failed (sent again with the next commit)");
     }
     result
 }
@@ -168,11 +175,12 @@ fn group_busy(e: &KafkaError) -> bool {
 /// Polling lets a rebalance under way finish (its revocation commits
 /// too) and the commit is tried again, for up to 10 s. Messages such a
 /// poll fetches are not processed; their offsets stay uncommitted, and
-/// the next owner gets them.
+/// the next owner gets them. Warns once, when it gives up.
 fn commit_last<C: ConsumerContext>(consumer: &BaseConsumer<C>, ledger: &Ledger) {
     let until = Instant::now() + Duration::from_secs(10);
-    while let Err(e) = commit(consumer, ledger, CommitMode::Sync) {
+    while let Err(e) = try_commit(consumer, ledger, CommitMode::Sync) {
         if !group_busy(&e) || Instant::now() >= until {
+            tracing::warn!(error = %e, "the last commit failed: the next owner of the partitions gets their uncommitted alerts again");
             return;
         }
         let _ = consumer.poll(Duration::from_millis(100));
@@ -451,7 +459,7 @@ impl Handler<PollRound> for AlertConsumer {
                 shared.ledger.recommit_all();
                 self.last_full_commit = Instant::now();
             }
-            let _ = commit(c, &shared.ledger, CommitMode::Async);
+            commit(c, &shared.ledger, CommitMode::Async);
         }
         self.report_lag();
         ctx.address().do_send(PollRound);

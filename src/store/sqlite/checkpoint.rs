@@ -69,16 +69,18 @@ pub(super) struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// Starts checkpointing `path` beside the writer `conn` once its log
+    /// Starts checkpointing the file of the writer `conn` once its log
     /// holds `pages` pages, replacing `conn`'s automatic checkpoint. `None`
     /// (automatic checkpoints kept) when a second connection cannot be
-    /// opened, e.g. for an in-memory archive.
-    pub(super) fn start(conn: &mut Connection, path: &str, pages: u64) -> Option<Checkpointer> {
-        if path.is_empty() || path == ":memory:" || pages == 0 {
+    /// opened, e.g. for an in-memory archive, which SQLite reports as a
+    /// file without a name.
+    pub(super) fn start(conn: &mut Connection, pages: u64) -> Option<Checkpointer> {
+        let path = conn.path().filter(|p| !p.is_empty())?.to_string();
+        if pages == 0 {
             return None;
         }
         let own = Connection::open_with_flags(
-            path,
+            &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .and_then(|c| {
@@ -189,7 +191,7 @@ mod tests {
         let path = path.to_str().unwrap();
         let mut c = writer(path);
         let pages = 50;
-        let cp = Checkpointer::start(&mut c, path, pages).expect("a file archive gets a thread");
+        let cp = Checkpointer::start(&mut c, pages).expect("a file archive gets a thread");
         let mut largest = 0;
         for round in 0..300 {
             commit(&c, round);
@@ -228,6 +230,6 @@ mod tests {
     #[test]
     fn an_archive_in_memory_gets_no_thread() {
         let mut c = Connection::open_in_memory().unwrap();
-        assert!(Checkpointer::start(&mut c, ":memory:", 1000).is_none());
+        assert!(Checkpointer::start(&mut c, 1000).is_none());
     }
 }

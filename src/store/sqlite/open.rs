@@ -40,7 +40,7 @@ impl SqliteArchive {
             std::thread::sleep(std::time::Duration::from_millis(25));
         }
         let checkpointer = checkpoint_thread()
-            .then(|| Checkpointer::start(&mut conn, path, checkpoint_pages().max(0) as u64))
+            .then(|| Checkpointer::start(&mut conn, checkpoint_pages().max(0) as u64))
             .flatten();
         Ok(SqliteArchive {
             _checkpointer: checkpointer,
