@@ -15,7 +15,7 @@
 
 mod services;
 
-use ampel_actors::kafka::assignment::{describe_group, GroupView};
+use ampel_actors::kafka::assignment::{describe_group, held_partitions, GroupView};
 use services::{job_with, produce, spawn_env, spawn_run, Broker, Proc, ALL, REST};
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -203,6 +203,15 @@ fn a_static_member_restarted_gets_its_partitions_back_without_a_rebalance() {
     assert_eq!(
         before.protocol, "cooperative-sticky",
         "the default assignor"
+    );
+    // The coordinator answers Stable as soon as it has sent the
+    // assignments; a member logs its share when its callback runs, a
+    // moment later. B's count is taken once its log has caught up.
+    wait_until(
+        "B's log holding what the coordinator gave it",
+        30,
+        || held_partitions(&b.logs()) == partitions_of(&before, "t0-1"),
+        || b.logs(),
     );
     let b_rebalances = |b: &Proc| b.logs().matches("rebalance: partitions").count();
     let b_seen = b_rebalances(&b);

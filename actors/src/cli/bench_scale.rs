@@ -353,7 +353,11 @@ fn wait_stable(
                 Some(members) if members.len() == logs.len() => (members, "the group coordinator"),
                 _ => (
                     logs.iter()
-                        .map(|l| held_partitions(&std::fs::read_to_string(l).unwrap_or_default()))
+                        .map(|l| {
+                            ampel_actors::kafka::assignment::held_partitions(
+                                &std::fs::read_to_string(l).unwrap_or_default(),
+                            )
+                        })
                         .collect(),
                     "the consumers' logs",
                 ),
@@ -368,29 +372,4 @@ fn wait_stable(
         std::thread::sleep(Duration::from_millis(100));
     }
     bail!("the consumers' partitions did not settle in 90 s (last seen: {last:?}); a broker whose group coordinator runs no cooperative rebalances (tansu) needs --assignor range")
-}
-
-/// The partitions a consumer holds, replayed from its log: each
-/// rebalance line names the partitions assigned or revoked (all of them
-/// with an eager assignor, only those that move with cooperative-sticky).
-fn held_partitions(log: &str) -> Vec<String> {
-    let mut held = std::collections::BTreeSet::new();
-    for line in log.lines() {
-        let Some(at) = line.find("rebalance: partitions ") else {
-            continue;
-        };
-        let rest = &line[at + "rebalance: partitions ".len()..];
-        let names = rest
-            .split('"')
-            .filter(|p| p.contains('/'))
-            .map(str::to_string);
-        if rest.starts_with("assigned") {
-            held.extend(names);
-        } else if rest.starts_with("revoked") {
-            for n in names {
-                held.remove(&n);
-            }
-        }
-    }
-    held.into_iter().collect()
 }

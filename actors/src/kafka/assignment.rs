@@ -53,6 +53,32 @@ pub fn describe(brokers: &str, group: &str) -> Option<Vec<Vec<String>>> {
     Some(g.members.into_iter().map(|(_, p)| p).collect())
 }
 
+/// The partitions a consumer holds, replayed from its log (what it has
+/// acted on, which can lag the coordinator's view by a callback): each
+/// rebalance line names the partitions assigned or revoked (all of them
+/// with an eager assignor, only those that move with cooperative-sticky).
+pub fn held_partitions(log: &str) -> Vec<String> {
+    let mut held = std::collections::BTreeSet::new();
+    for line in log.lines() {
+        let Some(at) = line.find("rebalance: partitions ") else {
+            continue;
+        };
+        let rest = &line[at + "rebalance: partitions ".len()..];
+        let names = rest
+            .split('"')
+            .filter(|p| p.contains('/'))
+            .map(str::to_string);
+        if rest.starts_with("assigned") {
+            held.extend(names);
+        } else if rest.starts_with("revoked") {
+            for n in names {
+                held.remove(&n);
+            }
+        }
+    }
+    held.into_iter().collect()
+}
+
 /// A ConsumerProtocolAssignment: int16 version, then an array of (string
 /// topic, array of int32 partitions), then user data (ignored).
 fn decode(bytes: &[u8]) -> Option<Vec<String>> {
@@ -103,5 +129,14 @@ mod tests {
         b.extend([0, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff, 0xff]);
         assert_eq!(decode(&b), Some(vec!["ab/0".into(), "ab/3".into()]));
         assert_eq!(decode(&b[..9]), None, "truncated");
+    }
+
+    #[test]
+    fn replays_assigned_and_revoked_lines() {
+        let log = r#"INFO rebalance: partitions assigned partitions=["t/0", "t/1", "t/2"]
+INFO rebalance: partitions revoked partitions=["t/1"]
+INFO something else "t/9"
+INFO rebalance: partitions assigned partitions=["t/3"]"#;
+        assert_eq!(held_partitions(log), ["t/0", "t/2", "t/3"]);
     }
 }
