@@ -4,6 +4,7 @@
 //! `ampel run` for replays; the live runtime (actors) calls the same tier
 //! functions.
 
+mod beside;
 mod ingest;
 mod pipeline;
 mod progress;

@@ -1,5 +1,6 @@
 //! A job turned into runnable units, and the replay loop.
 
+use super::beside::{t2_beside, Beside};
 use super::ingest::Ingester;
 use super::progress::Progress;
 use super::record::RunRecord;
@@ -159,9 +160,11 @@ pub struct Pipeline {
     telemetry: Arc<dyn Telemetry>,
     hot: Option<Box<dyn HotState>>,
     t0: Arc<T0>,
-    worker: T2Worker,
+    worker: Arc<T2Worker>,
     t3: Vec<T3Process>,
     configs: Vec<(i64, Json)>,
+    /// Whether a replay runs T2 beside T0 (see `beside.rs`).
+    beside: bool,
     /// Set (by a signal handler) to stop a replay early; see
     /// [`Pipeline::with_stop`].
     stop: Arc<AtomicBool>,
@@ -328,7 +331,7 @@ impl Pipeline {
         if !problems.is_empty() {
             return Err(JobError(problems));
         }
-        let worker = T2Worker::new(units, job.t2.clone());
+        let worker = Arc::new(T2Worker::new(units, job.t2.clone()));
         Ok(Pipeline {
             telemetry: Arc::new(NoTelemetry),
             hot: None,
@@ -338,6 +341,7 @@ impl Pipeline {
             configs,
             job,
             stop: Arc::new(AtomicBool::new(false)),
+            beside: super::beside::enabled(),
         })
     }
 
@@ -347,7 +351,7 @@ impl Pipeline {
         PipelineParts {
             job: self.job,
             t0: self.t0,
-            worker: Arc::new(self.worker),
+            worker: self.worker,
             t3: self.t3,
             configs: self.configs,
             hot: self.hot,
@@ -370,15 +374,27 @@ impl Pipeline {
         self
     }
 
+    /// Whether a replay runs T2 beside T0, on a thread of its own (the
+    /// default, for an archive that can give a second handle), or after
+    /// it. The results are the same either way.
+    pub fn with_t2_beside(mut self, on: bool) -> Self {
+        self.beside = on;
+        self
+    }
+
     /// Sends the run's events (metrics) to `t`.
     pub fn with_telemetry(mut self, t: Arc<dyn Telemetry>) -> Self {
-        self.worker.set_telemetry(t.clone());
+        Arc::get_mut(&mut self.worker)
+            .expect("a pipeline's worker is shared only while it replays")
+            .set_telemetry(t.clone());
         self.telemetry = t;
         self
     }
 
     /// Replays the job's alert archives: T0+T1 for every alert (batched),
-    /// then T2 until drained, then T3. Records an event and logs.
+    /// with T2 beside it on a second thread where it can (see
+    /// [`with_t2_beside`](Self::with_t2_beside)), then T2 until drained,
+    /// then T3. Records an event and logs.
     pub fn replay(
         &mut self,
         archive: &mut dyn Archive,
@@ -418,16 +434,27 @@ impl Pipeline {
         )?;
         let run = record.run();
         let summary = record.summary(&self.job.name, archive);
-        let mut summary = self.t0_stage(input, archive, run, summary, progress)?;
+        // T2 documents a killed run left RUNNING are this run's again.
+        self.worker.reset_running(archive)?;
+        let beside = Beside::open(self.beside, &self.worker, archive)?;
+        let (worker, stop) = (self.worker.clone(), self.stop.clone());
+        let (t0, beside_runs) = t2_beside(&worker, beside, run, &stop, || {
+            self.t0_stage(input, archive, run, summary, progress)
+        })?;
+        let mut summary = t0?;
         let mut at = Progress::of(&summary, "T2");
         if !self.stopped() {
-            summary.t2_runs =
-                self.worker
-                    .drain_until(archive, run, &|| self.stopped(), &mut |done, total| {
+            summary.t2_runs = beside_runs
+                + self.worker.drain_until(
+                    archive,
+                    run,
+                    &|| self.stopped(),
+                    &mut |done, total| {
                         at.t2_done = done;
                         at.t2_total = total;
                         progress(at);
-                    })?;
+                    },
+                )?;
         }
         if self.stopped() {
             // What this run claimed and did not finish goes back to NEW.

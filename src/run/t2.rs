@@ -52,7 +52,8 @@ enum Deps {
     Failed(String),
 }
 
-const BATCH: usize = 64;
+/// Documents claimed at once.
+pub(super) const BATCH: usize = 64;
 
 impl T2Worker {
     pub fn new(t2: T2Units, settings: T2Settings) -> Self {
@@ -143,6 +144,21 @@ impl T2Worker {
     /// The unit names this worker runs.
     pub fn unit_names(&self) -> &[String] {
         &self.names
+    }
+
+    /// The units whose input is fixed when their document is written (a
+    /// state, a datapoint): their result does not depend on when they
+    /// run. A stock unit reads whatever the stock holds at that moment.
+    pub fn fixed_input_unit_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .units
+            .iter()
+            .filter(|(_, u)| u.kind() != T2Kind::Stock)
+            .map(|((name, _), _)| name.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// Tied documents of `stock` waiting for dependencies that are now

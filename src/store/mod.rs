@@ -285,6 +285,13 @@ pub trait Archive: Send {
     /// T2 documents in all: a cheap progress mark for a T3 process in
     /// another process than the T2 work (`ampel worker t3`), polled often.
     fn t2_count(&self) -> Result<u64, StoreError>;
+    /// A second handle on the same archive (its own connection), for work
+    /// on another thread of this process; `None` when the archive cannot
+    /// be shared that way (an in-memory archive), and the work stays on
+    /// one thread.
+    fn another(&self) -> Result<Option<Box<dyn Archive>>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// Opens an embedded archive from `sqlite:PATH` (or a bare path).

@@ -14,6 +14,7 @@ mod plans;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// T2 documents per code, for a run's summary.
 const T2_CODES: &str = "SELECT code, COUNT(*) FROM t2 GROUP BY code";
@@ -92,6 +93,9 @@ pub struct SqliteArchive {
     /// before the writer's own close folds the log into the file.
     _checkpointer: Option<checkpoint::Checkpointer>,
     conn: Connection,
+    /// Shared by this handle and those [`Archive::another`] opened from
+    /// it: their write transactions take turns here (see [`immediate`]).
+    gate: Arc<Mutex<()>>,
     path: String,
     /// Whether the file has the `cutout` table: an archive written before
     /// it existed and opened read-only has none (and no stamps).
@@ -169,9 +173,41 @@ fn parse_doc<T: DeserializeOwned>(
 /// A write transaction taking the write lock at once, so that its reads
 /// and writes see no other connection's commit in between (claims by
 /// several processes stay atomic).
-fn immediate<'c>(conn: &'c mut Connection, path: &str) -> Result<Transaction<'c>, StoreError> {
-    conn.transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(backend(path))
+///
+/// Handles of one process on one file (see [`Archive::another`]) first
+/// take their shared gate: a writer waiting for another thread's commit
+/// is woken when it ends, where SQLite's busy handler would poll in
+/// sleeps of up to 100 ms. Other processes still meet at SQLite's lock.
+fn immediate<'c>(
+    conn: &'c mut Connection,
+    gate: &'c Mutex<()>,
+    path: &str,
+) -> Result<Gated<'c>, StoreError> {
+    let guard = gate.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend(path))?;
+    Ok(Gated { tx, _guard: guard })
+}
+
+/// A write transaction holding its gate: the fields drop in order, so the
+/// transaction ends (rolled back, unless committed) before the gate opens.
+struct Gated<'c> {
+    tx: Transaction<'c>,
+    _guard: MutexGuard<'c, ()>,
+}
+
+impl<'c> Gated<'c> {
+    fn commit(self) -> rusqlite::Result<()> {
+        self.tx.commit()
+    }
+}
+
+impl<'c> std::ops::Deref for Gated<'c> {
+    type Target = Transaction<'c>;
+    fn deref(&self) -> &Transaction<'c> {
+        &self.tx
+    }
 }
 
 impl Archive for SqliteArchive {
@@ -179,9 +215,22 @@ impl Archive for SqliteArchive {
         format!("sqlite:{}", self.path)
     }
 
+    fn another(&self) -> Result<Option<Box<dyn Archive>>, StoreError> {
+        // In-memory and temporary databases have no file to share, and a
+        // read-only handle (a viewer's) gets no writing one.
+        let query_only: bool = self
+            .conn
+            .pragma_query_value(None, "query_only", |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        if self.conn.path().is_none_or(str::is_empty) || query_only {
+            return Ok(None);
+        }
+        Ok(Some(Box::new(self.second()?)))
+    }
+
     fn next_run_id(&mut self) -> Result<i64, StoreError> {
         let be = backend(&self.path);
-        let tx = immediate(&mut self.conn, &self.path)?;
+        let tx = immediate(&mut self.conn, &self.gate, &self.path)?;
         let run: i64 = tx
             .query_row(
                 "INSERT INTO counter(name, value) VALUES ('run', 1)
@@ -196,7 +245,7 @@ impl Archive for SqliteArchive {
 
     fn archive_id(&mut self) -> Result<i64, StoreError> {
         let be = backend(&self.path);
-        let tx = immediate(&mut self.conn, &self.path)?;
+        let tx = immediate(&mut self.conn, &self.gate, &self.path)?;
         tx.execute(
             "INSERT INTO counter(name, value) VALUES ('archive_id', random())
              ON CONFLICT(name) DO NOTHING",
@@ -219,7 +268,7 @@ impl Archive for SqliteArchive {
             return Ok(());
         }
         let be = backend(&self.path);
-        let tx = immediate(&mut self.conn, &self.path)?;
+        let tx = immediate(&mut self.conn, &self.gate, &self.path)?;
         for op in ops {
             apply(&tx, op).map_err(&be)?;
         }
@@ -404,7 +453,7 @@ impl Archive for SqliteArchive {
         units: &[String],
     ) -> Result<Vec<T2Doc>, StoreError> {
         let be = backend(&self.path);
-        let tx = immediate(&mut self.conn, &self.path)?;
+        let tx = immediate(&mut self.conn, &self.gate, &self.path)?;
         let mut claimed = Vec::new();
         let names = json(&units);
         {
@@ -438,7 +487,7 @@ impl Archive for SqliteArchive {
         steal_running: bool,
     ) -> Result<Vec<T2Doc>, StoreError> {
         let be = backend(&self.path);
-        let tx = immediate(&mut self.conn, &self.path)?;
+        let tx = immediate(&mut self.conn, &self.gate, &self.path)?;
         let mut claimed = Vec::new();
         {
             let mut st = tx
@@ -505,7 +554,7 @@ impl Archive for SqliteArchive {
         now: f64,
     ) -> Result<Option<ReactionDoc>, StoreError> {
         let be = backend(&self.path);
-        let tx = immediate(&mut self.conn, &self.path)?;
+        let tx = immediate(&mut self.conn, &self.gate, &self.path)?;
         let text: Option<String> = tx
             .prepare_cached(
                 "SELECT doc FROM reaction WHERE destination = ?1 AND state = 'pending'

@@ -11,8 +11,33 @@ impl SqliteArchive {
     /// Opens (creating if needed) the archive file at `path`; `:memory:`
     /// gives a throw-away archive.
     pub fn open(path: &str) -> Result<Self, StoreError> {
+        let mut archive = Self::open_writer(path)?;
+        archive._checkpointer = checkpoint_thread()
+            .then(|| {
+                let pages = checkpoint_pages().max(0) as u64;
+                Checkpointer::start(&mut archive.conn, pages, archive.gate.clone())
+            })
+            .flatten();
+        Ok(archive)
+    }
+
+    /// A second writing handle on this archive's file for another thread
+    /// of the process: its own connection, the same gate and checkpoint
+    /// thread.
+    pub(super) fn second(&self) -> Result<Self, StoreError> {
+        let mut second = Self::open_writer(&self.path)?;
+        second.gate = self.gate.clone();
+        if let Some(c) = &self._checkpointer {
+            c.attach(&mut second.conn);
+        }
+        Ok(second)
+    }
+
+    /// The file opened for writing, tables created, SQLite's automatic
+    /// checkpoints on.
+    fn open_writer(path: &str) -> Result<Self, StoreError> {
         let be = backend(path);
-        let mut conn = Connection::open(path).map_err(&be)?;
+        let conn = Connection::open(path).map_err(&be)?;
         configure(&conn).map_err(&be)?;
         // Processes opening a new file at once race to switch it to WAL and
         // to create the tables; SQLite answers the loser "locked" at once
@@ -39,12 +64,10 @@ impl SqliteArchive {
             tries += 1;
             std::thread::sleep(std::time::Duration::from_millis(25));
         }
-        let checkpointer = checkpoint_thread()
-            .then(|| Checkpointer::start(&mut conn, checkpoint_pages().max(0) as u64))
-            .flatten();
         Ok(SqliteArchive {
-            _checkpointer: checkpointer,
+            _checkpointer: None,
             conn,
+            gate: Default::default(),
             path: path.to_string(),
             cutouts: true,
         })
@@ -93,6 +116,7 @@ impl SqliteArchive {
         Ok(SqliteArchive {
             _checkpointer: None,
             conn,
+            gate: Default::default(),
             path: path.to_string(),
             cutouts,
         })
