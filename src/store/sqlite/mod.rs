@@ -5,16 +5,18 @@
 
 use super::*;
 mod checkpoint;
+mod gate;
 mod open;
 mod schema;
 mod write;
 use write::{apply, json, put_reaction, put_t2};
 #[cfg(test)]
 mod plans;
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use gate::immediate;
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 /// T2 documents per code, for a run's summary.
 const T2_CODES: &str = "SELECT code, COUNT(*) FROM t2 GROUP BY code";
@@ -168,46 +170,6 @@ fn parse_doc<T: DeserializeOwned>(
         collection,
         reason: e.to_string(),
     })
-}
-
-/// A write transaction taking the write lock at once, so that its reads
-/// and writes see no other connection's commit in between (claims by
-/// several processes stay atomic).
-///
-/// Handles of one process on one file (see [`Archive::another`]) first
-/// take their shared gate: a writer waiting for another thread's commit
-/// is woken when it ends, where SQLite's busy handler would poll in
-/// sleeps of up to 100 ms. Other processes still meet at SQLite's lock.
-fn immediate<'c>(
-    conn: &'c mut Connection,
-    gate: &'c Mutex<()>,
-    path: &str,
-) -> Result<Gated<'c>, StoreError> {
-    let guard = gate.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(backend(path))?;
-    Ok(Gated { tx, _guard: guard })
-}
-
-/// A write transaction holding its gate: the fields drop in order, so the
-/// transaction ends (rolled back, unless committed) before the gate opens.
-struct Gated<'c> {
-    tx: Transaction<'c>,
-    _guard: MutexGuard<'c, ()>,
-}
-
-impl<'c> Gated<'c> {
-    fn commit(self) -> rusqlite::Result<()> {
-        self.tx.commit()
-    }
-}
-
-impl<'c> std::ops::Deref for Gated<'c> {
-    type Target = Transaction<'c>;
-    fn deref(&self) -> &Transaction<'c> {
-        &self.tx
-    }
 }
 
 impl Archive for SqliteArchive {
