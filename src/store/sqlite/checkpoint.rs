@@ -248,6 +248,23 @@ mod tests {
         tx.commit().unwrap();
     }
 
+    /// 300 commits taking turns over `writers`; the log's largest size.
+    fn fill(path: &str, writers: &[&Connection]) -> u64 {
+        let mut largest = 0;
+        for round in 0..300 {
+            commit(writers[round as usize % writers.len()], round);
+            largest = largest.max(wal_pages(path));
+        }
+        largest
+    }
+
+    fn rows(path: &str) -> i64 {
+        Connection::open(path)
+            .unwrap()
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap()
+    }
+
     fn wal_pages(path: &str) -> u64 {
         std::fs::metadata(format!("{path}-wal"))
             .map(|m| m.len() / 4096)
@@ -263,25 +280,17 @@ mod tests {
         let pages = 50;
         let cp = Checkpointer::start(&mut c, pages, Default::default())
             .expect("a file archive gets a thread");
-        let mut largest = 0;
-        for round in 0..300 {
-            commit(&c, round);
-            largest = largest.max(wal_pages(path));
-        }
         // 300 commits of ~40+ pages: ~12,000 pages logged in all. The log
         // may run ahead of the thread, but never far past the backstop
         // (one commit more, plus the pages a pass was copying meanwhile).
+        let largest = fill(path, &[&c]);
         assert!(
             largest <= pages * LONGEST + 400,
             "the log reached {largest} pages"
         );
         drop(cp);
         drop(c);
-        let r = Connection::open(path).unwrap();
-        let n: i64 = r
-            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(n, 300 * 40);
+        assert_eq!(rows(path), 300 * 40);
     }
 
     #[test]
@@ -292,10 +301,7 @@ mod tests {
         let path = dir.path().join("a.sqlite");
         let path = path.to_str().unwrap();
         let c = writer(path);
-        for round in 0..300 {
-            commit(&c, round);
-        }
-        assert!(wal_pages(path) > 50 * LONGEST + 400);
+        assert!(fill(path, &[&c]) > 50 * LONGEST + 400);
     }
 
     #[test]
@@ -310,28 +316,23 @@ mod tests {
         let pages = 50;
         let cp = Checkpointer::start(&mut a, pages, Default::default()).unwrap();
         assert!(cp.attach(&mut b));
-        let mut largest = 0;
-        for round in 0..300 {
-            commit(if round % 2 == 0 { &a } else { &b }, round);
-            largest = largest.max(wal_pages(path));
-        }
+        let largest = fill(path, &[&a, &b]);
         assert!(
             largest <= pages * LONGEST + 400,
             "the log reached {largest} pages"
         );
         drop(cp);
         drop((a, b));
-        let r = Connection::open(path).unwrap();
-        let n: i64 = r
-            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(n, 300 * 40);
+        assert_eq!(rows(path), 300 * 40);
     }
 
     #[test]
     fn the_backlog_is_what_the_last_pass_did_not_copy() {
         let s = Shared::default();
-        (s.lock().log, s.lock().copied) = (1000, 900);
+        {
+            let mut state = s.lock();
+            (state.log, state.copied) = (1000, 900);
+        }
         assert_eq!(s.backlog(1200), 300, "the log grew by 200 since");
         assert_eq!(s.backlog(300), 300, "rewound since: all of it is new");
     }
