@@ -450,8 +450,9 @@ impl Pipeline {
                     run,
                     &|| self.stopped(),
                     &mut |done, total| {
-                        at.t2_done = done;
-                        at.t2_total = total;
+                        // The runs made beside T0 count as done.
+                        at.t2_done = beside_runs + done;
+                        at.t2_total = beside_runs + total;
                         progress(at);
                     },
                 )?;
