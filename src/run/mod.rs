@@ -12,6 +12,7 @@ pub mod react;
 mod record;
 mod summary;
 mod t0;
+mod t0_loop;
 mod t2;
 mod t3;
 mod telemetry;

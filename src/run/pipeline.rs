@@ -6,11 +6,11 @@ use super::progress::Progress;
 use super::record::RunRecord;
 use super::summary::RunSummary;
 use super::t0::{ChannelRt, T0};
+use super::t0_loop::{decode_stage, DecodedMessage, T0Loop};
 use super::t2::{T2Spec, T2Units, T2Worker};
 use super::t3::T3Process;
 use super::telemetry::{NoTelemetry, Telemetry};
-use super::{now, Version};
-use crate::alert::Alert;
+use super::Version;
 use crate::avro::SchemaRegistry;
 use crate::hot::HotState;
 use crate::id::config_id;
@@ -22,13 +22,11 @@ use crate::t2::{build_t2, T2Unit};
 use crate::t3::{build_t3, query};
 use crate::units::{build_filter, CatalogSpec, UnitContext};
 use crate::AlertDecoder;
-use bytes::Bytes;
 use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 
 /// Where a replay's alerts come from.
@@ -37,109 +35,6 @@ pub enum Input {
     Paths(Vec<std::path::PathBuf>),
     /// Messages already in memory (benchmarks).
     Memory(Vec<RawAlert>),
-}
-
-/// The state of the T0 loop over a source.
-pub(crate) struct T0Loop<'a> {
-    pub archive: &'a mut dyn Archive,
-    pub ingester: Ingester,
-    pub progress: &'a mut dyn FnMut(Progress),
-    pub batch_size: usize,
-    /// The input's size, and the bytes the reader has taken from it.
-    pub size: InputSize,
-    pub read: &'a AtomicU64,
-}
-
-impl T0Loop<'_> {
-    /// Where the replay stands, at `stage`.
-    fn at(&self, stage: &'static str) -> Progress {
-        Progress {
-            bytes_read: self.read.load(Ordering::Relaxed),
-            bytes_total: self.size.bytes,
-            alerts_total: self.size.alerts,
-            ..Progress::of(&self.ingester.summary, stage)
-        }
-    }
-
-    fn flush(&mut self) -> Result<(), StoreError> {
-        self.ingester.flush(self.archive).map(|_| ())
-    }
-
-    /// T0 over every message from the decode stage; writes every
-    /// `batch_size` messages.
-    fn feed(&mut self, rx: Receiver<DecodedMessage>) -> Result<(), StoreError> {
-        while let Ok(m) = rx.recv() {
-            if let Some(latency_s) = m.latency_s {
-                self.ingester.consumed(latency_s);
-            }
-            match m.alerts {
-                Ok(alerts) => {
-                    let ids: Vec<i64> = alerts.iter().map(|a| a.id).collect();
-                    let seen = self.ingester.seen(&ids);
-                    for (alert, dup) in alerts.into_iter().zip(seen) {
-                        if dup {
-                            self.ingester.duplicate();
-                        } else {
-                            self.ingester.alert_filtering(self.archive, &alert)?;
-                        }
-                    }
-                }
-                Err((origin, error, payload)) => {
-                    self.ingester.failed(&origin, &error, payload.as_deref())
-                }
-            }
-            self.ingester.message_done();
-            if self.ingester.in_batch() >= self.batch_size {
-                self.flush()?;
-            }
-            if self.ingester.summary.alerts % 64 == 0 {
-                let at = self.at("T0");
-                (self.progress)(at);
-            }
-        }
-        // Whatever happened before, what was accepted is kept.
-        self.flush()
-    }
-}
-
-/// One message as the decode stage hands it to T0: its alerts, or why it
-/// could not be read (origin, error, the bytes for the dead letter).
-struct DecodedMessage {
-    /// `Some` for a message that was read (its Kafka-to-now latency, if it
-    /// carried a timestamp); `None` for a read error.
-    latency_s: Option<Option<f64>>,
-    alerts: Result<Vec<Alert>, (String, String, Option<Bytes>)>,
-}
-
-/// The decode stage: Avro decoding runs on its own thread, beside T0's
-/// filtering and writing (a fifth of a standard replay was decoding on
-/// T0's thread). Stops when T0 stops receiving.
-fn decode_stage(
-    decoder: &AlertDecoder,
-    rx: Receiver<Result<RawAlert, SourceError>>,
-    tx: SyncSender<DecodedMessage>,
-) {
-    while let Ok(item) = rx.recv() {
-        let m = match item {
-            Ok(raw) => DecodedMessage {
-                latency_s: Some(raw.timestamp_ms.map(|ms| now() - ms as f64 / 1000.0)),
-                alerts: decoder
-                    .decode(raw.bytes.clone())
-                    .map_err(|e| (raw.origin.to_string(), e.to_string(), Some(raw.bytes))),
-            },
-            Err(e) => DecodedMessage {
-                latency_s: None,
-                alerts: Err((
-                    e.origin().map(ToString::to_string).unwrap_or_default(),
-                    e.to_string(),
-                    None,
-                )),
-            },
-        };
-        if tx.send(m).is_err() {
-            return;
-        }
-    }
 }
 
 /// A pipeline taken apart (see [`Pipeline::into_parts`]).
