@@ -329,7 +329,8 @@ impl Pipeline {
         )?;
         let run = record.run();
         let summary = record.summary(&self.job.name, archive);
-        // T2 documents a killed run left RUNNING are this run's again.
+        // A single-process run owns its RUNNING documents: those a killed
+        // run left are this run's again (before T2 starts beside T0).
         self.worker.reset_running(archive)?;
         let beside = Beside::open(self.beside, &self.worker, archive)?;
         let (worker, stop) = (self.worker.clone(), self.stop.clone());

@@ -52,8 +52,15 @@ enum Deps {
     Failed(String),
 }
 
-/// Documents claimed at once.
-pub(super) const BATCH: usize = 64;
+const BATCH: usize = 64;
+
+/// The unit names of (unit, config) keys, sorted, each once.
+fn names_of<'a>(keys: impl Iterator<Item = &'a (String, i64)>) -> Vec<String> {
+    let mut names: Vec<String> = keys.map(|(u, _)| u.clone()).collect();
+    names.sort();
+    names.dedup();
+    names
+}
 
 impl T2Worker {
     pub fn new(t2: T2Units, settings: T2Settings) -> Self {
@@ -61,9 +68,7 @@ impl T2Worker {
             units,
             dependencies,
         } = t2;
-        let mut names: Vec<String> = units.keys().map(|(u, _)| u.clone()).collect();
-        names.sort();
-        names.dedup();
+        let names = names_of(units.keys());
         T2Worker {
             telemetry: Arc::new(super::telemetry::NoTelemetry),
             units,
@@ -80,7 +85,8 @@ impl T2Worker {
     /// Runs until no document of this worker's units is left to do, or
     /// until `stop` says so (checked between batches and during back-off
     /// waits); tells `progress` the runs done and to do after each batch.
-    /// Returns the number of unit runs.
+    /// Returns the number of unit runs. RUNNING documents are left alone:
+    /// a caller that owns them resets them first ([`Self::reset_running`]).
     pub fn drain_until(
         &self,
         archive: &mut dyn Archive,
@@ -88,8 +94,6 @@ impl T2Worker {
         stop: &dyn Fn() -> bool,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<u64, StoreError> {
-        // A single-process run owns its RUNNING documents.
-        self.reset_running(archive)?;
         let mut total = self.unfinished(archive)? as u64;
         let mut runs = 0;
         progress(0, total);
@@ -150,15 +154,12 @@ impl T2Worker {
     /// state, a datapoint): their result does not depend on when they
     /// run. A stock unit reads whatever the stock holds at that moment.
     pub fn fixed_input_unit_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .units
-            .iter()
-            .filter(|(_, u)| u.kind() != T2Kind::Stock)
-            .map(|((name, _), _)| name.clone())
-            .collect();
-        names.sort();
-        names.dedup();
-        names
+        names_of(
+            self.units
+                .iter()
+                .filter(|(_, u)| u.kind() != T2Kind::Stock)
+                .map(|(key, _)| key),
+        )
     }
 
     /// Tied documents of `stock` waiting for dependencies that are now
