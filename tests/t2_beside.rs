@@ -140,7 +140,17 @@ fn a_replay_stopped_while_t2_runs_beside_t0_leaves_nothing_running() {
     let (whole, _) = replay(dir.path(), "whole", false);
     let (mut a, s) = replay_until(dir.path(), "stopped", true, Some(128));
     assert!(s.interrupted);
-    assert!(s.alerts < 356, "T0 stopped early: {} alerts", s.alerts);
+    // What the reader had queued (up to two queues of 256 messages: all 356
+    // alerts when T0 is slow) is still stored after a stop, so T0 may end
+    // with every alert; what a stop always leaves is T2 work: the stock
+    // unit runs only in the drain, which a stop skips.
+    let left = a
+        .count_t2(&T2Query {
+            code: Some(code::NEW),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(left > 0, "the stop left T2 work ({} alerts read)", s.alerts);
     let running = a
         .t2(&T2Query {
             code: Some(code::RUNNING),
