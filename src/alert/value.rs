@@ -143,7 +143,7 @@ impl<'de> Deserialize<'de> for Value {
 
 /// The values of one flat Avro record, in writer-schema field order. Field
 /// names are not read at all: Avro encodes records positionally, and the
-/// names come once per schema from [`FieldNames`].
+/// names come once per schema from [`FieldNames`](super::body::FieldNames).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Row(pub Vec<Value>);
 

@@ -133,7 +133,7 @@ pub struct KafkaSourceConfig {
     pub topics: Vec<String>,
     /// Consumer group: processes of one group share the partitions.
     pub group: String,
-    /// Extra librdkafka properties (AMPEL_KAFKA_PROPERTY_<KEY> overrides,
+    /// Extra librdkafka properties (`AMPEL_KAFKA_PROPERTY_<KEY>` overrides,
     /// `.` written as `_`).
     #[serde(default)]
     pub properties: BTreeMap<String, String>,

@@ -18,6 +18,7 @@ use super::now;
 use super::t2::T2Worker;
 use crate::store::{Archive, StoreError};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 /// Documents claimed at once. Each claim and each batch of results is a
@@ -26,13 +27,36 @@ use std::time::Duration;
 /// alerts/s against 2,900-3,600 (512 and 1,024 no better).
 const BATCH: usize = 256;
 
-/// How long the T2 thread waits when T0 has committed nothing new for it.
-const IDLE: Duration = Duration::from_millis(20);
+/// How long the T2 thread waits for T0's next commit before it claims
+/// again anyway (a commit signals it at once; see [`Commits`]).
+const IDLE: Duration = Duration::from_millis(100);
 
-/// The default: on, unless `AMPEL_T2_BESIDE_T0=0` keeps a replay's T2
-/// after T0 on one thread (for side-by-side measurements).
-pub(super) fn enabled() -> bool {
-    std::env::var("AMPEL_T2_BESIDE_T0").map_or(true, |v| v != "0")
+/// T0's commits, counted, so that the T2 thread sleeps until there is
+/// something new to claim instead of polling (it polled every 20 ms).
+#[derive(Default)]
+pub(super) struct Commits {
+    count: Mutex<u64>,
+    bumped: Condvar,
+}
+
+impl Commits {
+    /// T0 stored a batch (or finished): wake the T2 thread.
+    pub(super) fn bump(&self) {
+        *self.count.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.bumped.notify_all();
+    }
+
+    fn seen(&self) -> u64 {
+        *self.count.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits until the count passes `seen`, for at most `timeout`.
+    fn wait_past(&self, seen: u64, timeout: Duration) {
+        let guard = self.count.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = self
+            .bumped
+            .wait_timeout_while(guard, timeout, |c| *c <= seen);
+    }
 }
 
 /// The T2 thread's own handle on the archive and the units it may run;
@@ -59,33 +83,38 @@ impl Beside {
 
 /// Runs `t0` on this thread and, with a [`Beside`], the worker's
 /// fixed-input units on another until `t0` has returned and nothing they
-/// may claim is left (or `stop` is set). Returns `t0`'s result and the T2
-/// runs made beside it.
+/// may claim is left (or `stop` is set). `t0` bumps the [`Commits`] it is
+/// given after each batch it stores. Returns `t0`'s result and the T2 runs
+/// made beside it.
 pub(super) fn t2_beside<R>(
     worker: &T2Worker,
     beside: Option<Beside>,
     run: i64,
     stop: &AtomicBool,
-    t0: impl FnOnce() -> R,
+    t0: impl FnOnce(&Commits) -> R,
 ) -> Result<(R, u64), StoreError> {
+    let commits = Commits::default();
     let Some(Beside { mut archive, names }) = beside else {
-        return Ok((t0(), 0));
+        return Ok((t0(&commits), 0));
     };
     let location = archive.location();
     let t0_done = AtomicBool::new(false);
+    let (done, commits) = (&t0_done, &commits);
     std::thread::scope(|scope| {
         let t2 = std::thread::Builder::new()
             .name("t2-beside-t0".into())
             .spawn_scoped(scope, || {
-                claim_and_run(worker, &mut *archive, &names, run, &t0_done, stop)
+                let names = &names;
+                claim_and_run(worker, &mut *archive, names, run, (done, commits), stop)
             })
             .map_err(|e| StoreError::Backend {
                 location,
                 transient: false,
                 reason: format!("starting the T2 thread: {e}"),
             })?;
-        let out = t0();
+        let out = t0(commits);
         t0_done.store(true, Ordering::Release);
+        commits.bump();
         let runs = t2
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
@@ -99,20 +128,22 @@ fn claim_and_run(
     archive: &mut dyn Archive,
     names: &[String],
     run: i64,
-    t0_done: &AtomicBool,
+    (t0_done, commits): (&AtomicBool, &Commits),
     stop: &AtomicBool,
 ) -> Result<u64, StoreError> {
     let mut runs = 0;
     while !stop.load(Ordering::Relaxed) {
         // Read before the claim: an empty claim after T0's last commit
-        // means nothing is left for this thread.
+        // means nothing is left for this thread; a commit after `seen`
+        // may have brought new work.
         let last = t0_done.load(Ordering::Acquire);
+        let seen = commits.seen();
         let docs = archive.claim_t2(now(), BATCH, names)?;
         if docs.is_empty() {
             if last {
                 break;
             }
-            std::thread::sleep(IDLE);
+            commits.wait_past(seen, IDLE);
             continue;
         }
         runs += docs.len() as u64;

@@ -1,6 +1,6 @@
 //! A job turned into runnable units, and the replay loop.
 
-use super::beside::{t2_beside, Beside};
+use super::beside::{t2_beside, Beside, Commits};
 use super::ingest::Ingester;
 use super::progress::Progress;
 use super::record::RunRecord;
@@ -236,7 +236,7 @@ impl Pipeline {
             configs,
             job,
             stop: Arc::new(AtomicBool::new(false)),
-            beside: super::beside::enabled(),
+            beside: true,
         })
     }
 
@@ -334,8 +334,8 @@ impl Pipeline {
         self.worker.reset_running(archive)?;
         let beside = Beside::open(self.beside, &self.worker, archive)?;
         let (worker, stop) = (self.worker.clone(), self.stop.clone());
-        let (t0, beside_runs) = t2_beside(&worker, beside, run, &stop, || {
-            self.t0_stage(input, archive, run, summary, progress)
+        let (t0, beside_runs) = t2_beside(&worker, beside, run, &stop, |commits| {
+            self.t0_stage(input, archive, run, summary, progress, commits)
         })?;
         let mut summary = t0?;
         let mut at = Progress::of(&summary, "T2");
@@ -379,6 +379,7 @@ impl Pipeline {
         run: i64,
         summary: RunSummary,
         progress: &mut dyn FnMut(Progress),
+        commits: &Commits,
     ) -> Result<RunSummary, StoreError> {
         let decoder = AlertDecoder::new()
             .with_registry(SchemaRegistry::builtin())
@@ -405,6 +406,7 @@ impl Pipeline {
             batch_size: self.job.batch_size,
             size,
             read: &read,
+            commits,
         };
         // Reading and gunzip run on their own thread (inflating an archive
         // is most of a replay's cost), feeding the tiers through a bounded

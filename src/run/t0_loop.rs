@@ -1,6 +1,7 @@
 //! A replay's T0 loop: the decode stage on its own thread, and T0 over
 //! what it hands on, writing a batch every `batch_size` messages.
 
+use super::beside::Commits;
 use super::ingest::Ingester;
 use super::now;
 use super::progress::Progress;
@@ -21,6 +22,8 @@ pub(crate) struct T0Loop<'a> {
     /// The input's size, and the bytes the reader has taken from it.
     pub size: InputSize,
     pub read: &'a AtomicU64,
+    /// Bumped after each stored batch: wakes the T2 thread beside T0.
+    pub commits: &'a Commits,
 }
 
 impl T0Loop<'_> {
@@ -35,7 +38,9 @@ impl T0Loop<'_> {
     }
 
     pub(super) fn flush(&mut self) -> Result<(), StoreError> {
-        self.ingester.flush(self.archive).map(|_| ())
+        self.ingester.flush(self.archive)?;
+        self.commits.bump();
+        Ok(())
     }
 
     /// T0 over every message from the decode stage; writes every

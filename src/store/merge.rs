@@ -1,4 +1,4 @@
-//! How a [`WriteOp`](super::WriteOp) combines with the stored document: the
+//! How a [`WriteOp`] combines with the stored document: the
 //! semantics every archive backend must implement (MongoDB with `$addToSet`
 //! and `$push`, SQLite by applying these functions in a transaction).
 

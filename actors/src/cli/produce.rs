@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 #[derive(Debug, Args)]
 pub struct ProduceArgs {
-    /// Bootstrap brokers, host:port[,host:port].
+    /// Bootstrap brokers: host:port, comma-separated.
     #[arg(long, env = "AMPEL_KAFKA_BROKERS")]
     brokers: String,
     /// Topic to write to (created by the broker if it allows that).

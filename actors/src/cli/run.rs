@@ -118,10 +118,13 @@ pub fn version() -> Version {
     }
 }
 
-/// Loads and builds a job; every problem is listed (exit 2).
+/// Loads and builds a job; every problem is listed (exit 2). A replay runs
+/// T2 beside T0 unless `AMPEL_T2_BESIDE_T0=0` keeps it after T0 (for
+/// side-by-side measurements; the results are the same).
 pub fn pipeline(job: &std::path::Path) -> anyhow::Result<Pipeline> {
     let job = Job::load(job)?;
-    Ok(Pipeline::build(job)?)
+    let beside = std::env::var("AMPEL_T2_BESIDE_T0").map_or(true, |v| v != "0");
+    Ok(Pipeline::build(job)?.with_t2_beside(beside))
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {

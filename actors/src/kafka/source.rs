@@ -25,7 +25,7 @@ pub struct SourceHealth {
 /// The default assignor.
 pub const ASSIGNOR: &str = "cooperative-sticky";
 
-/// Applies AMPEL_KAFKA_BROKERS and AMPEL_KAFKA_PROPERTY_<KEY> (with `_` for
+/// Applies `AMPEL_KAFKA_BROKERS` and `AMPEL_KAFKA_PROPERTY_<KEY>` (with `_` for
 /// `.`) over the job's settings, so secrets stay out of job files.
 pub fn client_config(cfg: &KafkaSourceConfig) -> ClientConfig {
     let mut c = ClientConfig::new();

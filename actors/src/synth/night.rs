@@ -2,7 +2,7 @@
 //!
 //! The structure of a survey night, not just copies:
 //! - **objects recur**: each object (a distinct copy of a real alert's
-//!   object, [`super::copy`]) is detected 1-4 times in the night (40 / 30
+//!   object, the `copy` module) is detected 1-4 times in the night (40 / 30
 //!   / 20 / 10 %), and each later alert carries the earlier ones in its
 //!   `prv_candidates` after the real history it started with, so
 //!   histories grow through the night;

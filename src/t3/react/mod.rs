@@ -87,7 +87,7 @@ pub struct HttpDestination {
     pub url: UrlSource,
     /// `Authorization: Bearer <token>` (Slack's chat.postMessage).
     pub bearer: Option<Secret>,
-    /// Signs the body with HMAC-SHA256 (see [`sign`]).
+    /// Signs the body with HMAC-SHA256 (the `sign` module: a Stripe-style `t=...,v1=...` header).
     pub hmac: Option<Secret>,
     /// The answer must be JSON with `"ok": true` (Slack's Web API answers
     /// HTTP 200 with `ok: false` on errors).
