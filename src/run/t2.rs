@@ -361,11 +361,7 @@ impl T2Worker {
     ) -> Result<Result<LoadedInput, String>, StoreError> {
         Ok(match kind {
             T2Kind::State => {
-                let Some(state) = archive
-                    .states(d.stock)?
-                    .into_iter()
-                    .find(|s| s.link == d.link)
-                else {
+                let Some(state) = archive.state(d.stock, d.link)? else {
                     return Ok(Err(format!(
                         "state {} of stock {} not found",
                         d.link, d.stock

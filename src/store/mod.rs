@@ -199,6 +199,12 @@ pub trait Archive: Send {
     /// Ids and tags of a stock's datapoints (what T1 needs), ordered by id.
     fn datapoint_tags(&self, stock: i64) -> Result<Vec<(i64, Vec<String>)>, StoreError>;
     fn states(&self, stock: i64) -> Result<Vec<T1Doc>, StoreError>;
+    /// One state of a stock, by its link. The default reads them all; the
+    /// archives read the one by key (a stock seen for years has hundreds
+    /// of states, and T2 loads one for each state it runs on).
+    fn state(&self, stock: i64, link: i64) -> Result<Option<T1Doc>, StoreError> {
+        Ok(self.states(stock)?.into_iter().find(|s| s.link == link))
+    }
     /// The stamps of one alert.
     fn cutout(&self, id: i64) -> Result<Option<CutoutDoc>, StoreError>;
     /// The stamps of a stock's newest stored alert (by time).

@@ -452,6 +452,10 @@ fn states(a: &mut dyn Archive) {
     assert_eq!(got[0].channel, ["A", "B"]);
     assert_eq!(got[0].dps, [-3, 5]);
     assert_eq!(got[0].meta.len(), 2);
+    // By key: the same document; another link of the stock, none.
+    assert_eq!(a.state(9, -77).unwrap().as_ref(), Some(&got[0]));
+    assert_eq!(a.state(9, 5).unwrap(), None);
+    assert_eq!(a.state(8, -77).unwrap(), None);
 }
 
 fn t2_tickets(a: &mut dyn Archive) {

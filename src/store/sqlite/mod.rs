@@ -318,6 +318,11 @@ impl Archive for SqliteArchive {
         )
     }
 
+    fn state(&self, stock: i64, link: i64) -> Result<Option<T1Doc>, StoreError> {
+        let sql = "SELECT doc FROM t1 WHERE stock = ?1 AND link = ?2";
+        Ok(self.query_docs("t1", sql, &[&stock, &link])?.pop())
+    }
+
     fn cutout(&self, id: i64) -> Result<Option<CutoutDoc>, StoreError> {
         self.one_cutout(
             "SELECT id, stock, jd, science, template, difference FROM cutout WHERE id = ?1",

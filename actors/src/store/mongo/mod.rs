@@ -162,6 +162,9 @@ impl Archive for MongoArchive {
     fn states(&self, stock: i64) -> Result<Vec<T1Doc>, StoreError> {
         self.call(move |m| m.states(stock))
     }
+    fn state(&self, stock: i64, link: i64) -> Result<Option<T1Doc>, StoreError> {
+        self.call(move |m| m.state(stock, link))
+    }
     fn cutout(&self, id: i64) -> Result<Option<CutoutDoc>, StoreError> {
         self.call(move |m| m.cutout(id))
     }

@@ -350,6 +350,11 @@ impl Archive for MongoSync {
         self.find("t1", doc! {"stock": stock}, doc! {"link": 1}, None)
     }
 
+    fn state(&self, stock: i64, link: i64) -> Result<Option<T1Doc>, StoreError> {
+        let key = doc! {"stock": stock, "link": link};
+        Ok(self.find("t1", key, doc! {}, Some(1))?.pop())
+    }
+
     fn cutout(&self, id: i64) -> Result<Option<CutoutDoc>, StoreError> {
         self.one_cutout(doc! {"_id": id}, doc! {})
     }
