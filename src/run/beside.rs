@@ -112,14 +112,27 @@ pub(super) fn t2_beside<R>(
                 transient: false,
                 reason: format!("starting the T2 thread: {e}"),
             })?;
-        let out = t0(commits);
-        t0_done.store(true, Ordering::Release);
-        commits.bump();
+        let out = {
+            // Set however `t0` ends: were it to panic, the T2 thread would
+            // otherwise wait for more commits forever, and the scope for it.
+            let _done = T0Done(done, commits);
+            t0(commits)
+        };
         let runs = t2
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
         Ok((out, runs))
     })
+}
+
+/// Tells the T2 thread that T0 is done when dropped.
+struct T0Done<'a>(&'a AtomicBool, &'a Commits);
+
+impl Drop for T0Done<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+        self.1.bump();
+    }
 }
 
 /// Claims and runs batches until T0 is done and a claim comes back empty.
@@ -150,4 +163,36 @@ fn claim_and_run(
         worker.run_claimed(archive, docs, run)?;
     }
     Ok(runs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::T2Settings;
+    use crate::run::t2::T2Units;
+    use crate::store::SqliteArchive;
+    use std::panic::AssertUnwindSafe;
+
+    #[test]
+    fn a_panic_in_t0_ends_the_t2_thread_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.sqlite");
+        let archive = SqliteArchive::open(file.to_str().unwrap()).unwrap();
+        let worker = T2Worker::new(T2Units::default(), T2Settings::default());
+        let beside = Beside {
+            archive: archive
+                .another()
+                .unwrap()
+                .expect("a file gives a second handle"),
+            names: vec!["T2Nothing".into()],
+        };
+        let stop = AtomicBool::new(false);
+        // Without the guard this would wait for T0's next commit forever.
+        let ended = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            t2_beside(&worker, Some(beside), 1, &stop, |_| -> () {
+                panic!("T0 failed")
+            })
+        }));
+        assert!(ended.is_err(), "the panic reaches the caller");
+    }
 }
