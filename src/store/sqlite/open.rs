@@ -2,7 +2,9 @@
 //! tables) or for reading only (viewers and inspection).
 
 use super::checkpoint::Checkpointer;
-use super::schema::{checkpoint_pages, checkpoint_thread, tuning, SCHEMA};
+use super::schema::{
+    checkpoint_pages, checkpoint_thread, needs_member_backfill, tuning, MEMBER_BACKFILL, SCHEMA,
+};
 use super::{backend, SqliteArchive};
 use crate::store::StoreError;
 use rusqlite::Connection;
@@ -49,7 +51,11 @@ impl SqliteArchive {
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;",
             )?;
             c.execute_batch(&tuning())?;
-            c.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;"))
+            c.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA}"))?;
+            if needs_member_backfill(c)? {
+                c.execute_batch(MEMBER_BACKFILL)?;
+            }
+            c.execute_batch("COMMIT")
         };
         let mut tries = 0;
         while let Err(e) = setup(&conn) {
@@ -146,4 +152,48 @@ fn uri_path(path: &str) -> String {
             c => c.to_string(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn members(a: &SqliteArchive) -> i64 {
+        a.conn
+            .query_row("SELECT count(*) FROM t0_member", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn an_archive_from_before_t0_member_gets_it_filled_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.sqlite");
+        let path = path.to_str().unwrap();
+        {
+            let a = SqliteArchive::open(path).unwrap();
+            a.conn
+                .execute_batch(
+                    "INSERT INTO t0(id, stock, tags, doc) VALUES (1, 10, '[]', '{}'), (2, 20, '[]', '{}');
+                     DELETE FROM t0_member;",
+                )
+                .unwrap();
+            assert!(needs_member_backfill(&a.conn).unwrap());
+        }
+        let a = SqliteArchive::open(path).unwrap();
+        assert_eq!(members(&a), 2, "each datapoint a member of its stock");
+        assert!(!needs_member_backfill(&a.conn).unwrap());
+        // A datapoint of a filled archive whose membership was removed on
+        // purpose stays removed: the backfill runs only on an empty table.
+        a.conn
+            .execute("DELETE FROM t0_member WHERE id = 2", [])
+            .unwrap();
+        drop(a);
+        assert_eq!(members(&SqliteArchive::open(path).unwrap()), 1);
+    }
+
+    #[test]
+    fn a_new_archive_needs_no_backfill() {
+        let a = SqliteArchive::open(":memory:").unwrap();
+        assert!(!needs_member_backfill(&a.conn).unwrap());
+    }
 }

@@ -11,8 +11,6 @@ CREATE TABLE IF NOT EXISTS stock_channel(stock INTEGER NOT NULL, channel TEXT NO
 CREATE TABLE IF NOT EXISTS t0(id INTEGER PRIMARY KEY, stock INTEGER NOT NULL, tags TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS t0_stock ON t0(stock);
 CREATE TABLE IF NOT EXISTS t0_member(stock INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY(stock, id)) WITHOUT ROWID;
-INSERT OR IGNORE INTO t0_member(stock, id) SELECT stock, id FROM t0
-  WHERE NOT EXISTS (SELECT 1 FROM t0_member LIMIT 1);
 CREATE TABLE IF NOT EXISTS t1(stock INTEGER NOT NULL, link INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY(stock, link));
 CREATE TABLE IF NOT EXISTS t2(stock INTEGER NOT NULL, unit TEXT NOT NULL, config INTEGER NOT NULL, link INTEGER NOT NULL,
     code INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY(stock, unit, config, link));
@@ -36,6 +34,23 @@ CREATE INDEX IF NOT EXISTS reaction_due ON reaction(state, next_try);
 CREATE TABLE IF NOT EXISTS reaction_item(destination TEXT NOT NULL, stock INTEGER NOT NULL, digest TEXT NOT NULL,
   reaction TEXT NOT NULL, PRIMARY KEY(destination, stock, digest));
 ";
+
+/// Fills `t0_member` for an archive written before it existed (one row per
+/// datapoint and its first stock). Run only when `t0_member` is empty and
+/// `t0` is not ([`needs_member_backfill`]): as a statement in the schema,
+/// its `NOT EXISTS` guard was evaluated per row, so every open scanned all
+/// of `t0` (an index of every datapoint ever stored) to insert nothing.
+pub(super) const MEMBER_BACKFILL: &str =
+    "INSERT OR IGNORE INTO t0_member(stock, id) SELECT stock, id FROM t0";
+
+/// Whether [`MEMBER_BACKFILL`] has work: two one-row probes.
+pub(super) fn needs_member_backfill(c: &rusqlite::Connection) -> rusqlite::Result<bool> {
+    c.query_row(
+        "SELECT NOT EXISTS (SELECT 1 FROM t0_member) AND EXISTS (SELECT 1 FROM t0)",
+        [],
+        |r| r.get(0),
+    )
+}
 
 /// Page cache and checkpoint size. SQLite's defaults (2 MiB of cache, a
 /// checkpoint every 4 MiB of log) suit small files; a night's archive is
