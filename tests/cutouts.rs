@@ -70,3 +70,54 @@ fn real_stamps_scale_as_astropy_scales_them() {
     }
     assert_eq!(checked, 15, "3 ZTF and 2 Rubin alerts, 3 stamps each");
 }
+
+/// A packet's container with its three cutouts set to null (apache-avro,
+/// independent of our decoder).
+fn without_stamps(container: &[u8]) -> Vec<u8> {
+    use apache_avro::types::Value as Avro;
+    let reader = apache_avro::Reader::new(container).unwrap();
+    let schema = reader.writer_schema().clone();
+    let mut writer = apache_avro::Writer::new(&schema, Vec::new());
+    for v in reader {
+        let mut v = v.unwrap();
+        if let Avro::Record(fields) = &mut v {
+            for (name, value) in fields.iter_mut() {
+                // [null, cutout] or [cutout, null]: the other branch.
+                if let (true, Avro::Union(i, _)) = (name.starts_with("cutout"), &*value) {
+                    *value = Avro::Union(1 - *i, Box::new(Avro::Null));
+                }
+            }
+        }
+        writer.append(v).unwrap();
+    }
+    writer.into_inner().unwrap()
+}
+
+#[test]
+fn the_raw_datum_is_kept_for_stamps_only_when_asked_so() {
+    let stamps = AlertDecoder::new().keep_stamps(true);
+    let always = AlertDecoder::new().keep_raw(true);
+    let real = common::raw_messages(common::ZTF_SETS[0]).remove(0).bytes;
+    let bare = bytes::Bytes::from(without_stamps(&real));
+
+    // With stamps, both modes keep the datum and the stamps decode.
+    for d in [&stamps, &always] {
+        let a = d.decode(real.clone()).unwrap().remove(0);
+        let c = a.cutouts().unwrap().expect("raw kept");
+        assert!(c.science.is_some() && c.template.is_some() && c.difference.is_some());
+    }
+    // Without: the same alert either way, but only `keep_raw` keeps the
+    // datum (`ampel produce` re-sends it).
+    let lean = stamps.decode(bare.clone()).unwrap().remove(0);
+    let kept = always.decode(bare).unwrap().remove(0);
+    assert!(lean.raw.is_none(), "nothing to decode again");
+    assert_eq!(lean.cutouts().unwrap(), None);
+    let c = kept.cutouts().unwrap().expect("raw kept");
+    assert_eq!((c.science, c.template, c.difference), (None, None, None));
+    assert_eq!(lean.id, kept.id);
+    assert_eq!(lean.datapoints.len(), kept.datapoints.len());
+    assert!(
+        lean.datapoints.len() > 1,
+        "history decoded past the skipped fields"
+    );
+}

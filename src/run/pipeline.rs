@@ -383,7 +383,7 @@ impl Pipeline {
     ) -> Result<RunSummary, StoreError> {
         let decoder = AlertDecoder::new()
             .with_registry(SchemaRegistry::builtin())
-            .keep_raw(self.t0.needs_raw());
+            .keep_stamps(self.t0.needs_raw());
         let size = match &input {
             Input::Paths(paths) => measure(paths),
             Input::Memory(m) => InputSize {

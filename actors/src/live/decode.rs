@@ -45,7 +45,7 @@ impl Decoder {
             // the message's bytes, not a copy).
             decoder: AlertDecoder::new()
                 .with_registry(SchemaRegistry::builtin())
-                .keep_raw(keep_raw),
+                .keep_stamps(keep_raw),
             hot,
             filters,
             ingest,

@@ -7,7 +7,9 @@
 //! diaForcedSourceId. All are positive 64-bit integers assigned by Rubin, so
 //! they cannot collide with ZTF's negative upper-limit ids.
 
-use crate::alert::{Alert, Body, DataPoint, DataPointKind, FieldNames, Row, Survey, Value};
+use crate::alert::{
+    Alert, Body, DataPoint, DataPointKind, FieldNames, Row, SkippedStamp, Survey, Value,
+};
 use crate::avro::{AvroError, WriterSchema};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -25,6 +27,21 @@ pub struct LsstRecord {
     pub prvDiaSources: Option<Vec<Row>>,
     #[serde(default)]
     pub prvDiaForcedSources: Option<Vec<Row>>,
+    #[serde(default)]
+    pub cutoutScience: Option<SkippedStamp>,
+    #[serde(default)]
+    pub cutoutTemplate: Option<SkippedStamp>,
+    #[serde(default)]
+    pub cutoutDifference: Option<SkippedStamp>,
+}
+
+impl LsstRecord {
+    /// Whether any of the packet's cutouts is there.
+    pub fn has_stamps(&self) -> bool {
+        self.cutoutScience.is_some()
+            || self.cutoutTemplate.is_some()
+            || self.cutoutDifference.is_some()
+    }
 }
 
 #[derive(Debug)]

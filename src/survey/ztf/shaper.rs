@@ -5,7 +5,9 @@
 //! needs; cutouts and forced-photometry histories are skipped by the decoder
 //! (they stay in the raw datum, see [`crate::alert::RawDatum`]).
 
-use crate::alert::{Alert, Body, DataPoint, DataPointKind, FieldNames, Row, Survey, Value};
+use crate::alert::{
+    Alert, Body, DataPoint, DataPointKind, FieldNames, Row, SkippedStamp, Survey, Value,
+};
 use crate::avro::{AvroError, WriterSchema};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -25,6 +27,21 @@ pub struct ZtfRecord {
     pub candidate: Row,
     #[serde(default)]
     pub prv_candidates: Option<Vec<Row>>,
+    #[serde(default, rename = "cutoutScience")]
+    pub cutout_science: Option<SkippedStamp>,
+    #[serde(default, rename = "cutoutTemplate")]
+    pub cutout_template: Option<SkippedStamp>,
+    #[serde(default, rename = "cutoutDifference")]
+    pub cutout_difference: Option<SkippedStamp>,
+}
+
+impl ZtfRecord {
+    /// Whether any of the packet's cutouts is there.
+    pub fn has_stamps(&self) -> bool {
+        self.cutout_science.is_some()
+            || self.cutout_template.is_some()
+            || self.cutout_difference.is_some()
+    }
 }
 
 /// Field tables and positions derived once per ZTF writer schema.
