@@ -41,11 +41,19 @@ impl Layout {
 pub struct AlertDecoder {
     cache: SchemaCache<Layout>,
     registry: Option<SchemaRegistry>,
-    /// Keep the raw datum on each alert (for cutouts); off on hot paths that
-    /// never look at cutouts.
-    keep_raw: bool,
-    /// With `keep_raw`: only for packets that carry stamps.
-    stamps_only: bool,
+    raw: KeepRaw,
+}
+
+/// Which alerts keep their raw datum ([`RawDatum`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+enum KeepRaw {
+    /// None: hot paths that never look at cutouts.
+    #[default]
+    Never,
+    /// Those whose packet carries stamps: what T0 reads the datum for.
+    WithStamps,
+    /// Every alert (`ampel produce` re-sends the datum).
+    Always,
 }
 
 impl AlertDecoder {
@@ -60,7 +68,11 @@ impl AlertDecoder {
     }
 
     pub fn keep_raw(mut self, keep: bool) -> Self {
-        self.keep_raw = keep;
+        self.raw = if keep {
+            KeepRaw::Always
+        } else {
+            KeepRaw::Never
+        };
         self
     }
 
@@ -69,8 +81,11 @@ impl AlertDecoder {
     /// A packet without stamps is then not decoded a second time to find
     /// three nulls (4.4% of T0's thread in an accept-all replay).
     pub fn keep_stamps(mut self, keep: bool) -> Self {
-        self.keep_raw = keep;
-        self.stamps_only = true;
+        self.raw = if keep {
+            KeepRaw::WithStamps
+        } else {
+            KeepRaw::Never
+        };
         self
     }
 
@@ -141,7 +156,12 @@ impl AlertDecoder {
                 (l.shape(rec, index)?, used, stamps)
             }
         };
-        if self.keep_raw && (stamps || !self.stamps_only) {
+        let keep = match self.raw {
+            KeepRaw::Never => false,
+            KeepRaw::WithStamps => stamps,
+            KeepRaw::Always => true,
+        };
+        if keep {
             alert.raw = Some(RawDatum {
                 datum: data.slice(..used),
                 schema: schema.clone(),

@@ -9,20 +9,6 @@ use super::{Alert, Survey};
 use crate::avro::AvroError;
 use serde::Deserialize;
 
-/// A cutout field's value, skipped in the first decode (not copied): the
-/// survey records note only whether a packet has stamps, so that a decoder
-/// keeps the raw datum only for one that does. Decoding a datum a second
-/// time just to find three nulls was 4.4% of T0's thread in an accept-all
-/// replay of packets without stamps.
-#[derive(Debug)]
-pub struct SkippedStamp;
-
-impl<'de> Deserialize<'de> for SkippedStamp {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        serde::de::IgnoredAny::deserialize(d).map(|_| SkippedStamp)
-    }
-}
-
 /// The science, template and difference stamps, as shipped (ZTF: gzipped
 /// FITS; LSST: FITS).
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -10,7 +10,7 @@ mod cutouts;
 mod value;
 
 pub use body::{Body, FieldNames};
-pub use cutouts::{Cutouts, SkippedStamp};
+pub use cutouts::Cutouts;
 pub use value::{Row, Value};
 
 use bytes::Bytes;

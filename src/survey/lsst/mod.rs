@@ -7,10 +7,9 @@
 //! diaForcedSourceId. All are positive 64-bit integers assigned by Rubin, so
 //! they cannot collide with ZTF's negative upper-limit ids.
 
-use crate::alert::{
-    Alert, Body, DataPoint, DataPointKind, FieldNames, Row, SkippedStamp, Survey, Value,
-};
+use crate::alert::{Alert, Body, DataPoint, DataPointKind, FieldNames, Row, Survey, Value};
 use crate::avro::{AvroError, WriterSchema};
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -27,12 +26,15 @@ pub struct LsstRecord {
     pub prvDiaSources: Option<Vec<Row>>,
     #[serde(default)]
     pub prvDiaForcedSources: Option<Vec<Row>>,
+    // The stamps, skipped (not copied): only whether any is there, so a
+    // decoder keeps the raw datum just for packets with stamps
+    // (`AlertDecoder::keep_stamps`).
     #[serde(default)]
-    pub cutoutScience: Option<SkippedStamp>,
+    pub cutoutScience: Option<IgnoredAny>,
     #[serde(default)]
-    pub cutoutTemplate: Option<SkippedStamp>,
+    pub cutoutTemplate: Option<IgnoredAny>,
     #[serde(default)]
-    pub cutoutDifference: Option<SkippedStamp>,
+    pub cutoutDifference: Option<IgnoredAny>,
 }
 
 impl LsstRecord {

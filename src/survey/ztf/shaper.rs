@@ -5,10 +5,9 @@
 //! needs; cutouts and forced-photometry histories are skipped by the decoder
 //! (they stay in the raw datum, see [`crate::alert::RawDatum`]).
 
-use crate::alert::{
-    Alert, Body, DataPoint, DataPointKind, FieldNames, Row, SkippedStamp, Survey, Value,
-};
+use crate::alert::{Alert, Body, DataPoint, DataPointKind, FieldNames, Row, Survey, Value};
 use crate::avro::{AvroError, WriterSchema};
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -27,12 +26,15 @@ pub struct ZtfRecord {
     pub candidate: Row,
     #[serde(default)]
     pub prv_candidates: Option<Vec<Row>>,
+    // The stamps, skipped (not copied): only whether any is there, so a
+    // decoder keeps the raw datum just for packets with stamps
+    // (`AlertDecoder::keep_stamps`).
     #[serde(default, rename = "cutoutScience")]
-    pub cutout_science: Option<SkippedStamp>,
+    pub cutout_science: Option<IgnoredAny>,
     #[serde(default, rename = "cutoutTemplate")]
-    pub cutout_template: Option<SkippedStamp>,
+    pub cutout_template: Option<IgnoredAny>,
     #[serde(default, rename = "cutoutDifference")]
-    pub cutout_difference: Option<SkippedStamp>,
+    pub cutout_difference: Option<IgnoredAny>,
 }
 
 impl ZtfRecord {
