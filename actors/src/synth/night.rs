@@ -39,13 +39,11 @@ const PER_GROUP: u64 = 40;
 const NIGHT_START_JD: f64 = 2_460_236.6;
 const NIGHT_LENGTH_DAYS: f64 = 0.35;
 /// Candids of the night's detections start here, above every real or
-/// shifted template candid: object `o` at visit `v` is `BASE + 8o + v`, so a
-/// later alert's history names an earlier detection by its own candid.
+/// shifted template candid. A detection's candid is this plus its place in
+/// the night ([`Plan::sequence`]): like ZTF's own (which begin with the
+/// exposure's processing id), candids grow with time, and a later alert's
+/// history names an earlier detection by its own candid.
 const CANDID_BASE: i64 = 4_000_000_000_000_000_000;
-
-fn candid_of(object: u64, visit: u32) -> i64 {
-    CANDID_BASE + (object * 8 + u64::from(visit)) as i64
-}
 
 /// Real alerts to build nights from: their writer schema and records.
 pub struct Templates {
@@ -247,6 +245,22 @@ impl Plan {
     fn jd(&self, group: u64, visit: u32) -> f64 {
         NIGHT_START_JD + NIGHT_LENGTH_DAYS * self.slot(group, visit)
     }
+
+    /// The place of `object`'s detection at `visit` in the night: exposure
+    /// by exposure, then the object's place in its group. Unique (an
+    /// object's place is below [`PER_GROUP`]) and growing with time, as
+    /// survey ids do: ZTF's candids begin with the exposure's processing
+    /// id, Rubin's source ids with the visit. Ids numbered by object
+    /// instead put each new detection at a random place of the archive's
+    /// datapoint index, which no real night does.
+    fn sequence(&self, object: u64, visit: u32) -> u64 {
+        let exposure = u64::from(visit) * self.groups + object % self.groups;
+        exposure * PER_GROUP + object / self.groups
+    }
+
+    fn candid(&self, object: u64, visit: u32) -> i64 {
+        CANDID_BASE + self.sequence(object, visit) as i64
+    }
 }
 
 impl<'t> Night<'t> {
@@ -283,7 +297,8 @@ impl<'t> Night<'t> {
             (true, Some(t), Some(plan)) => {
                 let group = s.object % plan.groups;
                 let jd = |v: u32| plan.jd(group, v);
-                let a = t.alert(s.object, s.visit, detections(s.object), group, &jd);
+                let seq = |v: u32| plan.sequence(s.object, v);
+                let a = t.alert(s.object, s.visit, detections(s.object), group, &jd, &seq);
                 (t.schema(), a)
             }
             _ => (&self.t.schema, self.ztf_alert(s)),
@@ -303,10 +318,10 @@ impl<'t> Night<'t> {
     }
 
     /// The member name of `s` in its slice's tar: its alert id.
-    fn member(s: Sighting) -> String {
-        match s.rubin {
-            true => format!("{}.avro", source_id(s.object, s.visit)),
-            false => format!("{}.avro", candid_of(s.object, s.visit)),
+    fn member(&self, s: Sighting) -> String {
+        match (s.rubin, &self.rubin) {
+            (true, Some(plan)) => format!("{}.avro", source_id(plan.sequence(s.object, s.visit))),
+            _ => format!("{}.avro", self.ztf.candid(s.object, s.visit)),
         }
     }
 
@@ -321,7 +336,7 @@ impl<'t> Night<'t> {
         let Value::Record(fields) = &mut a else {
             return a;
         };
-        set_long(fields, "candid", candid_of(s.object, s.visit));
+        set_long(fields, "candid", self.ztf.candid(s.object, s.visit));
         let mut template_mag = 19.0;
         let mut detection = self.t.prv_detection.clone();
         if let Some(Value::Record(c)) = field(fields, "candidate") {
@@ -348,7 +363,7 @@ impl<'t> Night<'t> {
         let seen = detections(s.object);
         let index = (0..s.visit).filter(|v| seen & (1 << v) != 0).count() as f64;
         let template_mag = num(c, "magpsf").unwrap_or(19.0);
-        set_long(c, "candid", candid_of(s.object, s.visit));
+        set_long(c, "candid", self.ztf.candid(s.object, s.visit));
         set_num(c, "jd", self.ztf.jd(group, s.visit));
         set_num(c, "rcid", (group % 64) as f64);
         set_num(c, "pid", (group * 8 + u64::from(s.visit)) as f64);
@@ -370,7 +385,7 @@ impl<'t> Night<'t> {
             let mut p = if seen & (1 << v) != 0 {
                 let mut d = detection.clone();
                 if let Value::Record(pf) = &mut d {
-                    set_long(pf, "candid", candid_of(s.object, v));
+                    set_long(pf, "candid", self.ztf.candid(s.object, v));
                     set_num(pf, "magpsf", template_mag - 0.05 * k as f64);
                 }
                 k += 1;
@@ -460,7 +475,7 @@ impl<'t> Night<'t> {
             h.set_size(bytes.len() as u64);
             h.set_mode(0o644);
             h.set_cksum();
-            let name = Self::member(*s);
+            let name = self.member(*s);
             tar.append_data(&mut h, name, &bytes[..])?;
             done.fetch_add(1, Ordering::Relaxed);
         }
@@ -482,5 +497,27 @@ mod tests {
         assert_eq!(counts[0], 0);
         let mean = (1..5).map(|n| n as f64 * f64::from(counts[n])).sum::<f64>() / 10_000.0;
         assert!((1.8..2.2).contains(&mean), "mean {mean}");
+    }
+
+    #[test]
+    fn detection_ids_grow_with_time_and_are_unique() {
+        let plan = Plan::new(5_000);
+        let seen: Vec<u64> = plan
+            .schedule(false)
+            .iter()
+            .map(|s| plan.sequence(s.object, s.visit))
+            .collect();
+        assert_eq!(seen.len(), 5_000);
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "ids in time order");
+        // Every visit of every object has its own place, detected or not
+        // (a Rubin forced measurement takes an id too).
+        let mut all: Vec<u64> = (0..plan.groups * PER_GROUP)
+            .flat_map(|o| (0..VISITS).map(move |v| (o, v)))
+            .map(|(o, v)| plan.sequence(o, v))
+            .collect();
+        let n = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), n);
     }
 }

@@ -40,9 +40,10 @@ pub struct RubinTemplates {
     forced: Value,
 }
 
-/// The id of object `object`'s detection at `visit`.
-pub fn source_id(object: u64, visit: u32) -> i64 {
-    SOURCE_BASE + (object * 8 + u64::from(visit)) as i64
+/// The id of the detection at place `sequence` of the night (growing with
+/// time, as Rubin's ids, which begin with the visit, do).
+pub fn source_id(sequence: u64) -> i64 {
+    SOURCE_BASE + sequence as i64
 }
 
 fn record(v: &mut Value) -> Option<&mut Vec<(String, Value)>> {
@@ -92,7 +93,8 @@ impl RubinTemplates {
 
     /// The packet of `object` detected at `visit` of its `group`; `seen`
     /// holds the visits it is detected at (bits), `jd(v)` the time of
-    /// visit `v`.
+    /// visit `v`, `seq(v)` the place of its detection (or forced
+    /// measurement) at visit `v` in the night, from which its id is made.
     pub fn alert(
         &self,
         object: u64,
@@ -100,6 +102,7 @@ impl RubinTemplates {
         seen: u8,
         group: u64,
         jd: &dyn Fn(u32) -> f64,
+        seq: &dyn Fn(u32) -> u64,
     ) -> Value {
         let n = self.alerts.len() as u64;
         let k = (object / n) as i64;
@@ -109,7 +112,7 @@ impl RubinTemplates {
         };
         let obj = OBJECT_BASE + object as i64;
         let visit_id = |v: u32| VISIT_BASE + (group * 8 + u64::from(v)) as i64;
-        set_long(fields, "diaSourceId", source_id(object, visit));
+        set_long(fields, "diaSourceId", source_id(seq(visit)));
         // The template's real history, as this copy's own.
         let mut detections = items(fields, "prvDiaSources").cloned().unwrap_or_default();
         let mut forced = items(fields, "prvDiaForcedSources")
@@ -140,7 +143,7 @@ impl RubinTemplates {
         for v in 0..visit {
             if seen & (1 << v) != 0 {
                 let mut d = template.clone();
-                set_long(&mut d, "diaSourceId", source_id(object, v));
+                set_long(&mut d, "diaSourceId", source_id(seq(v)));
                 measure(&mut d, v, index);
                 detections.push(Value::Record(d));
                 index += 1;
@@ -148,7 +151,7 @@ impl RubinTemplates {
                 let mut f = self.forced.clone();
                 if let Some(ff) = record(&mut f) {
                     fill_from(ff, &template);
-                    let id = FORCED_BASE + (object * 8 + u64::from(v)) as i64;
+                    let id = FORCED_BASE + seq(v) as i64;
                     set_long(ff, "diaForcedSourceId", id);
                     measure(ff, v, 0);
                     // Below detection: a tenth of the object's flux.
@@ -157,7 +160,7 @@ impl RubinTemplates {
                 forced.push(f);
             }
         }
-        set_long(source, "diaSourceId", source_id(object, visit));
+        set_long(source, "diaSourceId", source_id(seq(visit)));
         measure(source, visit, index);
         if let Some(o) = field(fields, "diaObject").and_then(record) {
             set_long(o, "diaObjectId", obj);
