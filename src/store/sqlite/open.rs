@@ -157,6 +157,7 @@ fn uri_path(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{Archive, DataPointDoc, WriteOp};
 
     fn members(a: &SqliteArchive) -> i64 {
         a.conn
@@ -195,5 +196,67 @@ mod tests {
     fn a_new_archive_needs_no_backfill() {
         let a = SqliteArchive::open(":memory:").unwrap();
         assert!(!needs_member_backfill(&a.conn).unwrap());
+    }
+
+    fn dp(id: i64, stock: i64, channel: &str) -> DataPointDoc {
+        DataPointDoc {
+            id,
+            stock: vec![stock],
+            channel: vec![channel.into()],
+            tag: vec![],
+            meta: vec![],
+            body: serde_json::json!({"jd": 1.0}),
+        }
+    }
+
+    fn store(a: &mut SqliteArchive, ids: &[(i64, &str)]) {
+        let ops = ids
+            .iter()
+            .map(|&(id, ch)| WriteOp::DataPoint(dp(id, 7, ch)))
+            .collect();
+        a.write(ops).unwrap();
+    }
+
+    #[test]
+    fn datapoints_are_kept_in_storing_order_whatever_their_ids() {
+        let mut a = SqliteArchive::open(":memory:").unwrap();
+        store(&mut a, &[(900, "A"), (-5, "A"), (300, "A")]);
+        store(&mut a, &[(300, "B"), (1, "A")]);
+        let order: Vec<i64> = a
+            .conn
+            .prepare("SELECT id FROM t0 ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        // A datapoint stored again is merged where it is, not appended.
+        assert_eq!(order, [900, -5, 300, 1]);
+        let ids: Vec<i64> = a.datapoints(7).unwrap().iter().map(|d| d.id).collect();
+        assert_eq!(ids, [-5, 1, 300, 900], "read by stock in id order");
+        let merged = a.datapoints(7).unwrap().into_iter().find(|d| d.id == 300);
+        assert_eq!(merged.unwrap().channel, ["A", "B"]);
+    }
+
+    #[test]
+    fn an_archive_keyed_by_datapoint_id_still_stores_and_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        let path = path.to_str().unwrap();
+        // The layout of archives made before t0 had `seq`.
+        Connection::open(path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TABLE t0(id INTEGER PRIMARY KEY, stock INTEGER NOT NULL, \
+                 tags TEXT NOT NULL, doc TEXT NOT NULL);",
+            )
+            .unwrap();
+        let mut a = SqliteArchive::open(path).unwrap();
+        store(&mut a, &[(900, "A"), (-5, "A")]);
+        store(&mut a, &[(900, "B")]);
+        let docs = a.datapoints(7).unwrap();
+        assert_eq!(docs.iter().map(|d| d.id).collect::<Vec<_>>(), [-5, 900]);
+        assert_eq!(docs[1].channel, ["A", "B"]);
+        assert_eq!(a.datapoint_tags(7).unwrap().len(), 2);
     }
 }

@@ -1,5 +1,15 @@
 //! The embedded archive's tables and indexes, and the SQLite settings
 //! every connection opens with.
+//!
+//! `t0` keeps its rows in the order they were stored (`seq`), with the
+//! datapoint id in a unique index of its own. Keyed by datapoint id, a
+//! night's inserts landed all over the table: the history an alert brings
+//! holds ids from weeks of earlier nights, so each new datapoint dirtied a
+//! page of its own in the archive's largest B-tree, to be written to the
+//! log and again by the checkpoint (69% of the log's pages in a 20k-alert
+//! night). In storing order, new rows fill the table's last pages, and the
+//! random inserts go to an index ~25 times smaller. Archives made before
+//! keep `id` as their rowid; every statement works on both layouts.
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS counter(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -8,7 +18,7 @@ CREATE TABLE IF NOT EXISTS stock(stock INTEGER PRIMARY KEY, updated REAL NOT NUL
 CREATE INDEX IF NOT EXISTS stock_updated ON stock(updated);
 CREATE TABLE IF NOT EXISTS stock_name(name TEXT PRIMARY KEY, stock INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS stock_channel(stock INTEGER NOT NULL, channel TEXT NOT NULL, PRIMARY KEY(channel, stock));
-CREATE TABLE IF NOT EXISTS t0(id INTEGER PRIMARY KEY, stock INTEGER NOT NULL, tags TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS t0(seq INTEGER PRIMARY KEY, id INTEGER NOT NULL UNIQUE, stock INTEGER NOT NULL, tags TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS t0_stock ON t0(stock);
 CREATE TABLE IF NOT EXISTS t0_member(stock INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY(stock, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS t1(stock INTEGER NOT NULL, link INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY(stock, link));
