@@ -45,6 +45,11 @@ const NIGHT_LENGTH_DAYS: f64 = 0.35;
 /// history names an earlier detection by its own candid.
 const CANDID_BASE: i64 = 4_000_000_000_000_000_000;
 
+/// The candid of the detection at place `sequence` of the night.
+fn candid(sequence: u64) -> i64 {
+    CANDID_BASE + sequence as i64
+}
+
 /// Real alerts to build nights from: their writer schema and records.
 pub struct Templates {
     schema: Schema,
@@ -153,7 +158,7 @@ pub struct Night<'t> {
 
 /// One survey's part of the night: its alerts, spread over readout groups.
 #[derive(Debug, Clone, Copy)]
-struct Plan {
+pub(super) struct Plan {
     alerts: u64,
     groups: u64,
 }
@@ -242,7 +247,12 @@ impl Plan {
         (u64::from(visit) * self.groups + group) as f64 / exposures
     }
 
-    fn jd(&self, group: u64, visit: u32) -> f64 {
+    /// The readout group `object` belongs to.
+    pub(super) fn group(&self, object: u64) -> u64 {
+        object % self.groups
+    }
+
+    pub(super) fn jd(&self, group: u64, visit: u32) -> f64 {
         NIGHT_START_JD + NIGHT_LENGTH_DAYS * self.slot(group, visit)
     }
 
@@ -253,13 +263,9 @@ impl Plan {
     /// id, Rubin's source ids with the visit. Ids numbered by object
     /// instead put each new detection at a random place of the archive's
     /// datapoint index, which no real night does.
-    fn sequence(&self, object: u64, visit: u32) -> u64 {
-        let exposure = u64::from(visit) * self.groups + object % self.groups;
+    pub(super) fn sequence(&self, object: u64, visit: u32) -> u64 {
+        let exposure = u64::from(visit) * self.groups + self.group(object);
         exposure * PER_GROUP + object / self.groups
-    }
-
-    fn candid(&self, object: u64, visit: u32) -> i64 {
-        CANDID_BASE + self.sequence(object, visit) as i64
     }
 }
 
@@ -295,10 +301,7 @@ impl<'t> Night<'t> {
     fn alert(&self, s: Sighting) -> (&Schema, Value) {
         let (schema, mut a) = match (s.rubin, &self.t.rubin, &self.rubin) {
             (true, Some(t), Some(plan)) => {
-                let group = s.object % plan.groups;
-                let jd = |v: u32| plan.jd(group, v);
-                let seq = |v: u32| plan.sequence(s.object, v);
-                let a = t.alert(s.object, s.visit, detections(s.object), group, &jd, &seq);
+                let a = t.alert(s.object, s.visit, detections(s.object), plan);
                 (t.schema(), a)
             }
             _ => (&self.t.schema, self.ztf_alert(s)),
@@ -321,7 +324,7 @@ impl<'t> Night<'t> {
     fn member(&self, s: Sighting) -> String {
         match (s.rubin, &self.rubin) {
             (true, Some(plan)) => format!("{}.avro", source_id(plan.sequence(s.object, s.visit))),
-            _ => format!("{}.avro", self.ztf.candid(s.object, s.visit)),
+            _ => format!("{}.avro", candid(self.ztf.sequence(s.object, s.visit))),
         }
     }
 
@@ -336,7 +339,11 @@ impl<'t> Night<'t> {
         let Value::Record(fields) = &mut a else {
             return a;
         };
-        set_long(fields, "candid", self.ztf.candid(s.object, s.visit));
+        set_long(
+            fields,
+            "candid",
+            candid(self.ztf.sequence(s.object, s.visit)),
+        );
         let mut template_mag = 19.0;
         let mut detection = self.t.prv_detection.clone();
         if let Some(Value::Record(c)) = field(fields, "candidate") {
@@ -359,11 +366,11 @@ impl<'t> Night<'t> {
     /// The candidate of `s`: its own candid, time, readout channel,
     /// limiting magnitude, and a magnitude brightening with each detection.
     fn detect(&self, c: &mut [(String, Value)], s: Sighting) {
-        let group = s.object % self.ztf.groups;
+        let group = self.ztf.group(s.object);
         let seen = detections(s.object);
         let index = (0..s.visit).filter(|v| seen & (1 << v) != 0).count() as f64;
         let template_mag = num(c, "magpsf").unwrap_or(19.0);
-        set_long(c, "candid", self.ztf.candid(s.object, s.visit));
+        set_long(c, "candid", candid(self.ztf.sequence(s.object, s.visit)));
         set_num(c, "jd", self.ztf.jd(group, s.visit));
         set_num(c, "rcid", (group % 64) as f64);
         set_num(c, "pid", (group * 8 + u64::from(s.visit)) as f64);
@@ -377,7 +384,7 @@ impl<'t> Night<'t> {
     /// `detection`, with their own candid and magnitude) and the upper
     /// limits its readout group shares.
     fn ztf_history(&self, s: Sighting, template_mag: f64, detection: &Value) -> Vec<Value> {
-        let group = s.object % self.ztf.groups;
+        let group = self.ztf.group(s.object);
         let seen = detections(s.object);
         let mut history = Vec::new();
         let mut k = 0;
@@ -385,7 +392,7 @@ impl<'t> Night<'t> {
             let mut p = if seen & (1 << v) != 0 {
                 let mut d = detection.clone();
                 if let Value::Record(pf) = &mut d {
-                    set_long(pf, "candid", self.ztf.candid(s.object, v));
+                    set_long(pf, "candid", candid(self.ztf.sequence(s.object, v)));
                     set_num(pf, "magpsf", template_mag - 0.05 * k as f64);
                 }
                 k += 1;

@@ -11,6 +11,7 @@
 //! are the template's (the flux grows 5% per detection). Cutouts are
 //! dropped, as in the ZTF night.
 
+use super::night::Plan;
 use super::value::{
     empty_of, field, fill_from, item_schema, items, num, set_items, set_long, set_num, unwrap_union,
 };
@@ -91,19 +92,14 @@ impl RubinTemplates {
         &self.schema
     }
 
-    /// The packet of `object` detected at `visit` of its `group`; `seen`
-    /// holds the visits it is detected at (bits), `jd(v)` the time of
-    /// visit `v`, `seq(v)` the place of its detection (or forced
-    /// measurement) at visit `v` in the night, from which its id is made.
-    pub fn alert(
-        &self,
-        object: u64,
-        visit: u32,
-        seen: u8,
-        group: u64,
-        jd: &dyn Fn(u32) -> f64,
-        seq: &dyn Fn(u32) -> u64,
-    ) -> Value {
+    /// The packet of `object` detected at `visit` of the Rubin part of the
+    /// night `plan` (its readout group, each visit's time, and each
+    /// detection's or forced measurement's place, from which ids are
+    /// made); `seen` holds the visits it is detected at (bits).
+    pub fn alert(&self, object: u64, visit: u32, seen: u8, plan: &Plan) -> Value {
+        let group = plan.group(object);
+        let jd = |v: u32| plan.jd(group, v);
+        let seq = |v: u32| plan.sequence(object, v);
         let n = self.alerts.len() as u64;
         let k = (object / n) as i64;
         let mut a = self.alerts[(object % n) as usize].clone();
