@@ -10,19 +10,28 @@ mod common;
 
 use ampel::job::Job;
 use ampel::run::{Pipeline, Version};
-use ampel::store::{code, open_embedded, Archive, SqliteArchive, T2Query};
+use ampel::store::{code, open_embedded, Archive, DataPointProjection, SqliteArchive, T2Query};
+use ampel::t2::T2Outcome;
 use common::*;
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
 
 fn replay(set: &str, dir: &std::path::Path) -> (SqliteArchive, ampel::run::RunSummary) {
+    replay_with(set, dir, "{unit: T2LightCurveSummary}")
+}
+
+fn replay_with(
+    set: &str,
+    dir: &std::path::Path,
+    units: &str,
+) -> (SqliteArchive, ampel::run::RunSummary) {
     let job = dir.join(format!("{set}.yml"));
     std::fs::write(
         &job,
         format!(
             "name: accept-all\nsource: {{paths: [{}]}}\nchannels:\n\
              - {{channel: ALL, access: [ZTF, ZTF_PUB], t0_filter: {{unit: DecentFilter, config: {}}}, \
-             t2_compute: [{{unit: T2LightCurveSummary}}]}}\n",
+             t2_compute: [{units}]}}\n",
             data(&format!("{set}.tar.gz")).display(),
             decent_configs()["accept_all"]
         ),
@@ -127,4 +136,63 @@ fn accept_all_replays_match_python_ampel_with_shared_upper_limits() {
         shared_total > 40,
         "shared upper limits are exercised ({shared_total})"
     );
+}
+
+/// Units that name the body fields they read run on datapoints cut down to
+/// what all the worker's units read (`T2Unit::body_fields`). Each stored
+/// result must equal what the same unit computes on the whole datapoints,
+/// and on datapoints cut down to its own fields alone.
+#[test]
+fn units_reading_some_fields_compute_what_they_compute_on_whole_datapoints() {
+    let ctx = ampel::units::UnitContext::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut checked = BTreeMap::<String, usize>::new();
+    for set in ZTF_SETS {
+        let units = "{unit: T2LightCurveSummary}, {unit: T2TemplateMatch}, \
+                     {unit: T2LightCurveSummary, config: {cols: [magpsf, rb, fwhm], limiting_magnitude: 19}}";
+        let (archive, summary) = replay_with(set, dir.path(), units);
+        assert_eq!(summary.failed, 0, "{set}");
+        for d in archive.t2(&T2Query::default()).unwrap() {
+            let config = archive.config(d.config).unwrap().unwrap();
+            let unit = ampel::t2::build_t2(&d.unit, &config, &ctx).unwrap();
+            let own = DataPointProjection::body(unit.body_fields().expect("fields named"));
+            let state = archive.state(d.stock, d.link).unwrap().unwrap();
+            let whole = archive.datapoints(d.stock).unwrap();
+            let whole: Vec<_> = state
+                .dps
+                .iter()
+                .map(|id| whole.iter().find(|p| p.id == *id).unwrap().clone())
+                .collect();
+            assert!(whole.iter().any(|p| !p.meta.is_empty()), "whole datapoints");
+            let cut: Vec<_> = whole.iter().map(|p| own.apply(p.clone())).collect();
+            for dps in [&whole, &cut] {
+                let deps = BTreeMap::new();
+                let input = ampel::t2::T2Input {
+                    stock: d.stock,
+                    datapoints: dps,
+                    state: Some(&state),
+                    stock_doc: None,
+                    dependencies: &deps,
+                };
+                let body = match unit.process(&input) {
+                    T2Outcome::Ok(b) | T2Outcome::Code(_, b) => b,
+                    other => panic!("{set} stock {}: {other:?}", d.stock),
+                };
+                assert_eq!(
+                    d.latest_body(),
+                    Some(&body),
+                    "{set} {} stock {}",
+                    d.unit,
+                    d.stock
+                );
+            }
+            *checked
+                .entry(format!("{} {}", d.unit, code::name(d.code)))
+                .or_default() += 1;
+        }
+    }
+    eprintln!("results checked: {checked:?}");
+    // Fits, not only "too few points", and both summaries.
+    assert!(checked["T2TemplateMatch OK"] > 20, "{checked:?}");
+    assert!(checked["T2LightCurveSummary OK"] > 100, "{checked:?}");
 }

@@ -14,6 +14,7 @@ mod summary;
 mod t0;
 mod t0_loop;
 mod t2;
+mod t2_input;
 mod t3;
 mod telemetry;
 

@@ -5,11 +5,10 @@
 //! T2_PENDING_DEPENDENCY until their dependencies are done.
 
 use super::now;
+use super::t2_input::{InputLoader, LoadedInput};
 use super::telemetry::{Event, Telemetry};
 use crate::job::T2Settings;
-use crate::store::{
-    code, Archive, DataPointDoc, LogDoc, MetaRecord, StoreError, T2Doc, T2Key, T2Query, WriteOp,
-};
+use crate::store::{code, Archive, LogDoc, MetaRecord, StoreError, T2Doc, T2Key, T2Query, WriteOp};
 use crate::t2::{T2Input, T2Kind, T2Outcome, T2Unit};
 use serde_json::{json, Value as Json};
 use std::collections::{BTreeMap, HashMap};
@@ -39,6 +38,7 @@ pub struct T2Worker {
     units: HashMap<(String, i64), Arc<dyn T2Unit>>,
     dependencies: HashMap<(String, i64), Vec<(String, i64)>>,
     names: Vec<String>,
+    loader: InputLoader,
     settings: T2Settings,
 }
 
@@ -69,11 +69,13 @@ impl T2Worker {
             dependencies,
         } = t2;
         let names = names_of(units.keys());
+        let loader = InputLoader::new(units.values());
         T2Worker {
             telemetry: Arc::new(super::telemetry::NoTelemetry),
             units,
             dependencies,
             names,
+            loader,
             settings,
         }
     }
@@ -353,63 +355,6 @@ impl T2Worker {
             .reduce(f64::min))
     }
 
-    fn load_input(
-        &self,
-        archive: &dyn Archive,
-        kind: T2Kind,
-        d: &T2Doc,
-    ) -> Result<Result<LoadedInput, String>, StoreError> {
-        Ok(match kind {
-            T2Kind::State => {
-                let Some(state) = archive.state(d.stock, d.link)? else {
-                    return Ok(Err(format!(
-                        "state {} of stock {} not found",
-                        d.link, d.stock
-                    )));
-                };
-                let mut by_id: HashMap<i64, DataPointDoc> = archive
-                    .datapoints(d.stock)?
-                    .into_iter()
-                    .map(|p| (p.id, p))
-                    .collect();
-                let dps: Vec<DataPointDoc> =
-                    state.dps.iter().filter_map(|id| by_id.remove(id)).collect();
-                if dps.len() != state.dps.len() {
-                    return Ok(Err(format!(
-                        "{} datapoints of state {} missing",
-                        state.dps.len() - dps.len(),
-                        d.link
-                    )));
-                }
-                Ok(LoadedInput {
-                    dps,
-                    state: Some(state),
-                    stock: None,
-                })
-            }
-            T2Kind::Point => {
-                let dps: Vec<DataPointDoc> = archive
-                    .datapoints(d.stock)?
-                    .into_iter()
-                    .filter(|p| p.id == d.link)
-                    .collect();
-                if dps.is_empty() {
-                    return Ok(Err(format!("datapoint {} not found", d.link)));
-                }
-                Ok(LoadedInput {
-                    dps,
-                    state: None,
-                    stock: None,
-                })
-            }
-            T2Kind::Stock => Ok(LoadedInput {
-                dps: archive.datapoints(d.stock)?,
-                state: None,
-                stock: archive.stock(d.stock)?,
-            }),
-        })
-    }
-
     fn run_one(
         &self,
         archive: &dyn Archive,
@@ -465,7 +410,7 @@ impl T2Worker {
         };
         let slot = (d.stock, d.link, unit.kind());
         if let std::collections::hash_map::Entry::Vacant(e) = inputs.entry(slot) {
-            e.insert(self.load_input(archive, unit.kind(), &d)?);
+            e.insert(self.loader.load(archive, unit.kind(), &d)?);
         }
         let loaded = match &inputs[&slot] {
             Ok(l) => l,
@@ -567,12 +512,6 @@ impl T2Worker {
         ops.push(op);
         Ok(ops)
     }
-}
-
-struct LoadedInput {
-    dps: Vec<DataPointDoc>,
-    state: Option<crate::store::T1Doc>,
-    stock: Option<crate::store::StockDoc>,
 }
 
 /// Sleeps `seconds`, waking early once `stop` says so.

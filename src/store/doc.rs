@@ -384,7 +384,7 @@ impl ReactionDoc {
 
 /// A stock set as stored: a list, or (archives written before datapoints
 /// were shared) a single id.
-fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
+pub(super) fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum OneOrMany {

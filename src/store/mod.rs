@@ -11,10 +11,12 @@
 mod doc;
 mod fingerprint;
 pub mod merge;
+mod projection;
 mod sqlite;
 
 pub use doc::*;
 pub use fingerprint::fingerprint;
+pub use projection::DataPointProjection;
 pub use sqlite::SqliteArchive;
 
 use serde_json::Value as Json;
@@ -196,6 +198,21 @@ pub trait Archive: Send {
     fn stocks(&self, q: &StockQuery) -> Result<Vec<StockDoc>, StoreError>;
     /// Datapoints of a stock, ordered by id.
     fn datapoints(&self, stock: i64) -> Result<Vec<DataPointDoc>, StoreError>;
+    /// Datapoints of a stock, ordered by id, holding only what `p` keeps
+    /// (see [`DataPointProjection`]). The default reads them whole and
+    /// cuts them down; an archive that can skip the rest while reading
+    /// does, which is the point.
+    fn datapoints_projected(
+        &self,
+        stock: i64,
+        p: &DataPointProjection,
+    ) -> Result<Vec<DataPointDoc>, StoreError> {
+        Ok(self
+            .datapoints(stock)?
+            .into_iter()
+            .map(|d| p.apply(d))
+            .collect())
+    }
     /// Ids and tags of a stock's datapoints (what T1 needs), ordered by id.
     fn datapoint_tags(&self, stock: i64) -> Result<Vec<(i64, Vec<String>)>, StoreError>;
     fn states(&self, stock: i64) -> Result<Vec<T1Doc>, StoreError>;

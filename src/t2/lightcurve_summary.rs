@@ -59,6 +59,15 @@ impl T2Unit for T2LightCurveSummary {
         serde_json::to_value(&self.cfg).expect("plain config serialises")
     }
 
+    fn body_fields(&self) -> Option<Vec<String>> {
+        let read = ["jd", "ra", "dec", "fid", "diffmaglim"].map(String::from);
+        Some(
+            read.into_iter()
+                .chain(self.cfg.cols.iter().cloned())
+                .collect(),
+        )
+    }
+
     fn process(&self, input: &T2Input) -> T2Outcome {
         let lc = LightCurve::build(input.datapoints);
         let mut r = Map::new();

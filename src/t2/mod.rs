@@ -80,6 +80,15 @@ pub trait T2Unit: Send + Sync {
     fn dependencies(&self) -> Vec<T2Dependency> {
         Vec::new()
     }
+    /// The datapoint body fields this unit reads, when it reads a known
+    /// few: the T2 worker then reads only those from the archive (a ZTF
+    /// photopoint has 56, the light curve units read about ten) and no
+    /// meta. `None` (the default): whole datapoints. A unit naming fields
+    /// must compute the same on datapoints cut down to them (tested for
+    /// each unit that names any).
+    fn body_fields(&self) -> Option<Vec<String>> {
+        None
+    }
     fn process(&self, input: &T2Input) -> T2Outcome;
 }
 

@@ -227,6 +227,14 @@ impl T2Unit for T2TemplateMatch {
         serde_json::to_value(&self.cfg).expect("plain config serialises")
     }
 
+    fn body_fields(&self) -> Option<Vec<String>> {
+        Some(
+            ["jd", "magpsf", "sigmapsf", "fid"]
+                .map(String::from)
+                .to_vec(),
+        )
+    }
+
     fn process(&self, input: &T2Input) -> T2Outcome {
         let lc = LightCurve::build(input.datapoints);
         let points: Vec<Point> = lc

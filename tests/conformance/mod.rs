@@ -225,6 +225,16 @@ fn datapoints(a: &mut dyn Archive) {
         ]
     );
     assert!(a.datapoints(10).unwrap().is_empty());
+    // A projected read is the whole read cut down, in the same order; a
+    // datapoint holding none of the fields keeps an empty body.
+    let p = DataPointProjection::body(["fid", "jd", "absent"]);
+    let cut = a.datapoints_projected(9, &p).unwrap();
+    let want: Vec<DataPointDoc> = got.into_iter().map(|d| p.apply(d)).collect();
+    assert_eq!(cut, want);
+    assert_eq!(cut[0].body, json!({"jd": 2459997.5, "fid": 1}));
+    assert!(cut[0].meta.is_empty());
+    let none = DataPointProjection::body(["absent"]);
+    assert_eq!(a.datapoints_projected(9, &none).unwrap()[1].body, json!({}));
 }
 
 /// A ZTF upper limit carried by two objects: one document whose stock set

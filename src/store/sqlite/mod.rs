@@ -18,6 +18,10 @@ use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+/// A stock's datapoints, by id.
+const STOCK_DATAPOINTS: &str =
+    "SELECT t0.doc FROM t0_member m JOIN t0 ON t0.id = m.id WHERE m.stock = ?1 ORDER BY m.id";
+
 /// T2 documents per code, for a run's summary.
 const T2_CODES: &str = "SELECT code, COUNT(*) FROM t2 GROUP BY code";
 
@@ -146,15 +150,37 @@ impl SqliteArchive {
         sql: &str,
         args: &[&dyn rusqlite::ToSql],
     ) -> Result<Vec<T>, StoreError> {
+        self.query_parsed(collection, sql, args, |t| serde_json::from_str(t))
+    }
+
+    /// The documents a statement returns (their text in column 0), each
+    /// parsed by `parse` from the row's own buffer (no copy of the text).
+    fn query_parsed<T>(
+        &self,
+        collection: &'static str,
+        sql: &str,
+        args: &[&dyn rusqlite::ToSql],
+        parse: impl Fn(&str) -> serde_json::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
         let mut st = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map(args, |r| r.get::<_, String>(0))
-            .map_err(|e| self.err(e))?;
+        let mut rows = st.query(args).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
-        for r in rows {
-            out.push(self.parse(collection, &r.map_err(|e| self.err(e))?)?);
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            let text = r
+                .get_ref(0)
+                .and_then(|v| v.as_str().map_err(Into::into))
+                .map_err(|e| self.err(e))?;
+            out.push(parse(text).map_err(|e| self.corrupt(collection, e))?);
         }
         Ok(out)
+    }
+
+    fn corrupt(&self, collection: &'static str, e: serde_json::Error) -> StoreError {
+        StoreError::Corrupt {
+            location: self.path.clone(),
+            collection,
+            reason: e.to_string(),
+        }
     }
 }
 
@@ -282,11 +308,15 @@ impl Archive for SqliteArchive {
     }
 
     fn datapoints(&self, stock: i64) -> Result<Vec<DataPointDoc>, StoreError> {
-        self.query_docs(
-            "t0",
-            "SELECT t0.doc FROM t0_member m JOIN t0 ON t0.id = m.id WHERE m.stock = ?1 ORDER BY m.id",
-            &[&stock],
-        )
+        self.query_docs("t0", STOCK_DATAPOINTS, &[&stock])
+    }
+
+    fn datapoints_projected(
+        &self,
+        stock: i64,
+        p: &DataPointProjection,
+    ) -> Result<Vec<DataPointDoc>, StoreError> {
+        self.query_parsed("t0", STOCK_DATAPOINTS, &[&stock], |text| p.parse(text))
     }
 
     fn datapoint_tags(&self, stock: i64) -> Result<Vec<(i64, Vec<String>)>, StoreError> {

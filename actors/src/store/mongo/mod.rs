@@ -156,6 +156,14 @@ impl Archive for MongoArchive {
     fn datapoints(&self, stock: i64) -> Result<Vec<DataPointDoc>, StoreError> {
         self.call(move |m| m.datapoints(stock))
     }
+    fn datapoints_projected(
+        &self,
+        stock: i64,
+        p: &DataPointProjection,
+    ) -> Result<Vec<DataPointDoc>, StoreError> {
+        let p = p.clone();
+        self.call(move |m| m.datapoints_projected(stock, &p))
+    }
     fn datapoint_tags(&self, stock: i64) -> Result<Vec<(i64, Vec<String>)>, StoreError> {
         self.call(move |m| m.datapoint_tags(stock))
     }

@@ -330,6 +330,37 @@ impl Archive for MongoSync {
         self.find("t0", doc! {"stock": stock}, doc! {"id": 1}, None)
     }
 
+    /// The server sends only the projected fields (`body.F` paths). No
+    /// field, or a name MongoDB would read as a path or an operator (a `.`,
+    /// a leading `$`): read whole and cut down here instead.
+    fn datapoints_projected(
+        &self,
+        stock: i64,
+        p: &DataPointProjection,
+    ) -> Result<Vec<DataPointDoc>, StoreError> {
+        let fields = p.body_fields();
+        if fields.is_empty() || fields.iter().any(|f| f.contains('.') || f.starts_with('$')) {
+            let whole = self.datapoints(stock)?;
+            return Ok(whole.into_iter().map(|d| p.apply(d)).collect());
+        }
+        let mut projection = doc! {"_id": 0, "id": 1, "stock": 1, "channel": 1, "tag": 1};
+        for f in fields {
+            projection.insert(format!("body.{f}"), 1);
+        }
+        let cursor = self
+            .coll("t0")
+            .find(doc! {"stock": stock})
+            .projection(projection)
+            .sort(doc! {"id": 1})
+            .run()
+            .map_err(self.fail())?;
+        let mut out = Vec::new();
+        for d in cursor {
+            out.push(self.parse("t0", d.map_err(self.fail())?)?);
+        }
+        Ok(out)
+    }
+
     fn datapoint_tags(&self, stock: i64) -> Result<Vec<(i64, Vec<String>)>, StoreError> {
         let cursor = self
             .coll("t0")
