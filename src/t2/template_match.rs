@@ -142,38 +142,53 @@ struct Point {
     mag: f64,
     w: f64,
     band: i64,
+    /// The band's place among the fit's bands, in first-seen order.
+    slot: usize,
+}
+
+/// Numbers each point's band in first-seen order; returns the number of
+/// bands.
+fn number_bands(points: &mut [Point]) -> usize {
+    let mut seen: Vec<i64> = Vec::new();
+    for p in points.iter_mut() {
+        p.slot = match seen.iter().position(|b| *b == p.band) {
+            Some(i) => i,
+            None => {
+                seen.push(p.band);
+                seen.len() - 1
+            }
+        };
+    }
+    seen.len()
 }
 
 /// Buffers reused by every [`chi2_at`] of one fit (a fit evaluates a few
 /// hundred peak times; each evaluation allocated a map before).
-#[derive(Default)]
 struct Scratch {
     residuals: Vec<f64>,
-    /// (band, weighted residual sum, weight sum), bands in first-seen order.
-    bands: Vec<(i64, f64, f64)>,
+    /// (weighted residual sum, weight sum) per band slot.
+    bands: Vec<(f64, f64)>,
 }
 
 /// chi2 of a template at peak time t0 with exact per-band offsets. The
-/// same float operations in the same order as a per-band map would do.
+/// same float operations in the same order as a per-band map would do;
+/// bands are found by the slot numbered once per fit, not searched for at
+/// each point of each of a fit's few hundred evaluations.
 fn chi2_at(points: &[Point], tpl: &[(f64, f64)], t0: f64, s: &mut Scratch) -> f64 {
     s.residuals.clear();
-    s.bands.clear();
+    s.bands.iter_mut().for_each(|b| *b = (0.0, 0.0));
     for p in points {
         let r = p.mag - shape(tpl, p.t - t0);
         s.residuals.push(r);
-        match s.bands.iter_mut().find(|b| b.0 == p.band) {
-            Some(b) => {
-                b.1 += p.w * r;
-                b.2 += p.w;
-            }
-            None => s.bands.push((p.band, p.w * r, p.w)),
-        }
+        let b = &mut s.bands[p.slot];
+        b.0 += p.w * r;
+        b.1 += p.w;
     }
     points
         .iter()
         .zip(&s.residuals)
         .map(|(p, r0)| {
-            let (_, sum, w) = s.bands.iter().find(|b| b.0 == p.band).expect("band seen");
+            let (sum, w) = s.bands[p.slot];
             let r = r0 - sum / w;
             p.w * r * r
         })
@@ -188,7 +203,11 @@ fn fit(points: &[Point], tpl: &[(f64, f64)]) -> (f64, f64) {
     let step = 0.25;
     let n = ((hi - lo) / step).ceil() as usize;
     let mut best = (lo, f64::INFINITY, 0usize);
-    let s = &mut Scratch::default();
+    let bands = points.iter().map(|p| p.slot + 1).max().unwrap_or(0);
+    let s = &mut Scratch {
+        residuals: Vec::with_capacity(points.len()),
+        bands: vec![(0.0, 0.0); bands],
+    };
     for i in 0..=n {
         let t0 = lo + i as f64 * step;
         let c = chi2_at(points, tpl, t0, s);
@@ -237,7 +256,7 @@ impl T2Unit for T2TemplateMatch {
 
     fn process(&self, input: &T2Input) -> T2Outcome {
         let lc = LightCurve::build(input.datapoints);
-        let points: Vec<Point> = lc
+        let mut points: Vec<Point> = lc
             .photopoints
             .iter()
             .filter_map(|d| {
@@ -249,14 +268,11 @@ impl T2Unit for T2TemplateMatch {
                     mag,
                     w: 1.0 / s2,
                     band,
+                    slot: 0,
                 })
             })
             .collect();
-        let bands = points
-            .iter()
-            .map(|p| p.band)
-            .collect::<std::collections::BTreeSet<_>>()
-            .len();
+        let bands = number_bands(&mut points);
         let dof = points.len() as i64 - 1 - bands as i64;
         if (points.len() as i64) < self.cfg.min_detections || dof < 1 {
             return T2Outcome::Code(
@@ -324,6 +340,7 @@ mod tests {
                 mag: 18.0 + shape(SN2009IP, dt),
                 w: 100.0,
                 band: 1,
+                slot: 0,
             })
             .collect();
         let (t0, c) = fit(&pts, SN2009IP);
