@@ -10,9 +10,11 @@
 //! (stock units, tied units whose dependency was not done yet, retries)
 //! is the drain's after T0, as before.
 //!
-//! Claims are atomic in the archive (NEW -> RUNNING in one transaction),
-//! as for the live runtime's workers, so the two threads never run a
-//! document twice.
+//! When T0 is done, its thread claims and runs the same units too, so
+//! the T2 work left then (the T2 thread lags T0 by a few batches) runs on
+//! both cores. Claims are atomic in the archive (NEW -> RUNNING in one
+//! transaction), as for the live runtime's workers, so the two threads
+//! never run a document twice.
 
 use super::now;
 use super::t2::T2Worker;
@@ -81,31 +83,42 @@ impl Beside {
     }
 }
 
+/// Documents the T0 thread claims at once when it joins the T2 work after
+/// its last alert: fewer than [`BATCH`], so that the two threads run out
+/// of work at about the same time.
+const TAIL_BATCH: usize = 32;
+
 /// Runs `t0` on this thread and, with a [`Beside`], the worker's
 /// fixed-input units on another until `t0` has returned and nothing they
 /// may claim is left (or `stop` is set). `t0` bumps the [`Commits`] it is
-/// given after each batch it stores. Returns `t0`'s result and the T2 runs
-/// made beside it.
+/// given after each batch it stores. Once `t0` has returned, this thread
+/// claims and runs the same units too (on `archive`), so that what T2 has
+/// left then runs on both cores rather than on one while the other idles.
+/// Returns `t0`'s result and the T2 runs made beside and after it.
 pub(super) fn t2_beside<R>(
     worker: &T2Worker,
     beside: Option<Beside>,
-    run: i64,
+    (archive, run): (&mut dyn Archive, i64),
     stop: &AtomicBool,
-    t0: impl FnOnce(&Commits) -> R,
-) -> Result<(R, u64), StoreError> {
+    t0: impl FnOnce(&mut dyn Archive, &Commits) -> Result<R, StoreError>,
+) -> Result<(Result<R, StoreError>, u64), StoreError> {
     let commits = Commits::default();
-    let Some(Beside { mut archive, names }) = beside else {
-        return Ok((t0(&commits), 0));
+    let Some(Beside {
+        archive: mut other,
+        names,
+    }) = beside
+    else {
+        return Ok((t0(archive, &commits), 0));
     };
-    let location = archive.location();
+    let location = other.location();
     let t0_done = AtomicBool::new(false);
-    let (done, commits) = (&t0_done, &commits);
+    let (done, commits, names) = (&t0_done, &commits, &names);
     std::thread::scope(|scope| {
         let t2 = std::thread::Builder::new()
             .name("t2-beside-t0".into())
             .spawn_scoped(scope, || {
-                let names = &names;
-                claim_and_run(worker, &mut *archive, names, run, (done, commits), stop)
+                let claims = (done, commits, BATCH);
+                claim_and_run(worker, &mut *other, names, run, claims, stop)
             })
             .map_err(|e| StoreError::Backend {
                 location,
@@ -116,12 +129,21 @@ pub(super) fn t2_beside<R>(
             // Set however `t0` ends: were it to panic, the T2 thread would
             // otherwise wait for more commits forever, and the scope for it.
             let _done = T0Done(done, commits);
-            t0(commits)
+            t0(&mut *archive, commits)
+        };
+        // After a failed T0 its error is what the caller reports; the
+        // T2 thread still finishes what T0 stored.
+        let tail = match out {
+            Ok(_) => {
+                let claims = (done, commits, TAIL_BATCH);
+                claim_and_run(worker, archive, names, run, claims, stop)
+            }
+            Err(_) => Ok(0),
         };
         let runs = t2
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-        Ok((out, runs))
+        Ok((out, runs + tail?))
     })
 }
 
@@ -135,13 +157,14 @@ impl Drop for T0Done<'_> {
     }
 }
 
-/// Claims and runs batches until T0 is done and a claim comes back empty.
+/// Claims and runs batches of `batch` until T0 is done and a claim comes
+/// back empty.
 fn claim_and_run(
     worker: &T2Worker,
     archive: &mut dyn Archive,
     names: &[String],
     run: i64,
-    (t0_done, commits): (&AtomicBool, &Commits),
+    (t0_done, commits, batch): (&AtomicBool, &Commits, usize),
     stop: &AtomicBool,
 ) -> Result<u64, StoreError> {
     let mut runs = 0;
@@ -151,7 +174,7 @@ fn claim_and_run(
         // may have brought new work.
         let last = t0_done.load(Ordering::Acquire);
         let seen = commits.seen();
-        let docs = archive.claim_t2(now(), BATCH, names)?;
+        let docs = archive.claim_t2(now(), batch, names)?;
         if docs.is_empty() {
             if last {
                 break;
@@ -189,9 +212,14 @@ mod tests {
         let stop = AtomicBool::new(false);
         // Without the guard this would wait for T0's next commit forever.
         let ended = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            t2_beside(&worker, Some(beside), 1, &stop, |_| -> () {
-                panic!("T0 failed")
-            })
+            let mut main = SqliteArchive::open(file.to_str().unwrap()).unwrap();
+            t2_beside(
+                &worker,
+                Some(beside),
+                (&mut main, 1),
+                &stop,
+                |_, _| -> Result<(), _> { panic!("T0 failed") },
+            )
         }));
         assert!(ended.is_err(), "the panic reaches the caller");
     }

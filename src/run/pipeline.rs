@@ -334,8 +334,8 @@ impl Pipeline {
         self.worker.reset_running(archive)?;
         let beside = Beside::open(self.beside, &self.worker, archive)?;
         let (worker, stop) = (self.worker.clone(), self.stop.clone());
-        let (t0, beside_runs) = t2_beside(&worker, beside, run, &stop, |commits| {
-            self.t0_stage(input, archive, run, summary, progress, commits)
+        let (t0, beside_runs) = t2_beside(&worker, beside, (archive, run), &stop, |a, commits| {
+            self.t0_stage(input, a, run, summary, progress, commits)
         })?;
         let mut summary = t0?;
         let mut at = Progress::of(&summary, "T2");
