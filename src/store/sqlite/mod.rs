@@ -170,17 +170,9 @@ impl SqliteArchive {
                 .get_ref(0)
                 .and_then(|v| v.as_str().map_err(Into::into))
                 .map_err(|e| self.err(e))?;
-            out.push(parse(text).map_err(|e| self.corrupt(collection, e))?);
+            out.push(parse(text).map_err(|e| corrupt(&self.path, collection, e))?);
         }
         Ok(out)
-    }
-
-    fn corrupt(&self, collection: &'static str, e: serde_json::Error) -> StoreError {
-        StoreError::Corrupt {
-            location: self.path.clone(),
-            collection,
-            reason: e.to_string(),
-        }
     }
 }
 
@@ -191,11 +183,16 @@ fn parse_doc<T: DeserializeOwned>(
     collection: &'static str,
     text: &str,
 ) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+    serde_json::from_str(text).map_err(|e| corrupt(path, collection, e))
+}
+
+/// A stored document that does not parse.
+fn corrupt(path: &str, collection: &'static str, e: serde_json::Error) -> StoreError {
+    StoreError::Corrupt {
         location: path.to_string(),
         collection,
         reason: e.to_string(),
-    })
+    }
 }
 
 impl Archive for SqliteArchive {

@@ -203,7 +203,27 @@ impl MongoSync {
         if let Some(l) = limit {
             f = f.limit(l);
         }
-        let cursor = f.run().map_err(self.fail())?;
+        self.parse_all(collection, f.run().map_err(self.fail())?)
+    }
+
+    /// [`Self::find`] with only the fields `projection` names sent back.
+    pub(super) fn find_projected<T: DeserializeOwned>(
+        &self,
+        collection: &'static str,
+        filter: Document,
+        projection: Document,
+        sort: Document,
+    ) -> Result<Vec<T>, StoreError> {
+        let coll = self.coll(collection);
+        let f = coll.find(filter).projection(projection).sort(sort);
+        self.parse_all(collection, f.run().map_err(self.fail())?)
+    }
+
+    fn parse_all<T: DeserializeOwned>(
+        &self,
+        collection: &'static str,
+        cursor: mongodb::sync::Cursor<Document>,
+    ) -> Result<Vec<T>, StoreError> {
         let mut out = Vec::new();
         for d in cursor {
             out.push(self.parse(collection, d.map_err(self.fail())?)?);
@@ -347,34 +367,14 @@ impl Archive for MongoSync {
         for f in fields {
             projection.insert(format!("body.{f}"), 1);
         }
-        let cursor = self
-            .coll("t0")
-            .find(doc! {"stock": stock})
-            .projection(projection)
-            .sort(doc! {"id": 1})
-            .run()
-            .map_err(self.fail())?;
-        let mut out = Vec::new();
-        for d in cursor {
-            out.push(self.parse("t0", d.map_err(self.fail())?)?);
-        }
-        Ok(out)
+        self.find_projected("t0", doc! {"stock": stock}, projection, doc! {"id": 1})
     }
 
     fn datapoint_tags(&self, stock: i64) -> Result<Vec<(i64, Vec<String>)>, StoreError> {
-        let cursor = self
-            .coll("t0")
-            .find(doc! {"stock": stock})
-            .projection(doc! {"id": 1, "tag": 1, "_id": 0})
-            .sort(doc! {"id": 1})
-            .run()
-            .map_err(self.fail())?;
-        let mut out = Vec::new();
-        for d in cursor {
-            let it: IdTags = self.parse("t0", d.map_err(self.fail())?)?;
-            out.push((it.id, it.tag));
-        }
-        Ok(out)
+        let projection = doc! {"id": 1, "tag": 1, "_id": 0};
+        let found: Vec<IdTags> =
+            self.find_projected("t0", doc! {"stock": stock}, projection, doc! {"id": 1})?;
+        Ok(found.into_iter().map(|it| (it.id, it.tag)).collect())
     }
 
     fn states(&self, stock: i64) -> Result<Vec<T1Doc>, StoreError> {
