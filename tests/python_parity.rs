@@ -52,6 +52,36 @@ fn stock_ids_datapoints_and_links_match_python_ampel() {
     }
 }
 
+/// Every datapoint body T0 writes is the body ZiDataPointShaper makes:
+/// the stored JSON, read back and written as Python's `json.dumps` writes
+/// it, has the digest the reference computed over Python's body.
+#[test]
+fn stored_datapoint_bodies_match_zi_datapoint_shaper() {
+    use ampel::id::pyjson;
+    use ampel::survey::document::datapoint_body;
+    let mut checked = 0;
+    for set in ZTF_SETS {
+        for ((origin, alert), exp) in alerts(set).iter().zip(expected(set)) {
+            let want: Vec<u64> = exp["t0_body_digests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d.as_u64().unwrap())
+                .collect();
+            assert_eq!(want.len(), alert.datapoints.len(), "{origin}");
+            for (dp, want) in alert.datapoints.iter().zip(want) {
+                let stored = serde_json::to_string(&datapoint_body(alert, dp)).unwrap();
+                let mut text = String::new();
+                pyjson::write_value(&mut text, &serde_json::from_str(&stored).unwrap());
+                let got = xxhash_rust::xxh64::xxh64(text.as_bytes(), 0);
+                assert_eq!(got, want, "{origin}: datapoint {}: {text}", dp.id);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 5000, "{checked}");
+}
+
 #[test]
 fn galactic_latitude_matches_astropy() {
     let mut worst: f64 = 0.0;

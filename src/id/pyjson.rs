@@ -14,11 +14,7 @@ pub fn float_repr(x: f64) -> String {
     if x.is_infinite() {
         return if x > 0.0 { "Infinity" } else { "-Infinity" }.into();
     }
-    // Rust's `{:e}` gives the shortest round-trip digits, like Python's repr.
-    let sci = format!("{:e}", x.abs());
-    let (mantissa, exp) = sci.split_once('e').expect("LowerExp has an exponent");
-    let exp: i32 = exp.parse().expect("integer exponent");
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let (digits, exp) = shortest_digits(x.abs());
     let decpt = exp + 1; // position of the decimal point after the first digit
     let sign = if x.is_sign_negative() { "-" } else { "" };
     let n = digits.len() as i32;
@@ -39,6 +35,60 @@ pub fn float_repr(x: f64) -> String {
         let (a, b) = digits.split_at(decpt as usize);
         format!("{sign}{a}.{b}")
     }
+}
+
+/// The shortest digits that read back as `x` (> 0 or 0), and the decimal
+/// exponent of the first. Rust's `{:e}` finds them, but where `x` lies
+/// exactly half-way between two such strings it rounds up, and Python's
+/// repr (David Gay's dtoa) takes the one ending in an even digit:
+/// `26.2220001220703125` (an f32 widened, common in alert packets) is
+/// `26.222000122070312` in Python. About 1 in 1,000 f32 values is such a tie.
+fn shortest_digits(x: f64) -> (String, i32) {
+    let split = |sci: &str| {
+        let (mantissa, exp) = sci.split_once('e').expect("LowerExp has an exponent");
+        let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+        (digits, exp.parse::<i32>().expect("integer exponent"))
+    };
+    let (digits, exp) = split(&format!("{x:e}"));
+    // Every f64 has a finite decimal expansion of at most 767 significant
+    // digits: this one is exact.
+    let (exact, exact_exp) = split(&format!("{x:.767e}"));
+    let n = digits.len();
+    let tie = exact_exp == exp
+        && exact.as_bytes().get(n) == Some(&b'5')
+        && exact.bytes().skip(n + 1).all(|b| b == b'0');
+    if !tie {
+        return (digits, exp);
+    }
+    let below = exact[..n].to_string();
+    let even = if below.as_bytes()[n - 1] % 2 == 0 {
+        below
+    } else {
+        increment(&below)
+    };
+    let reads_back =
+        even.len() == n && format!("{}.{}e{exp}", &even[..1], &even[1..]).parse::<f64>() == Ok(x);
+    if reads_back {
+        (even, exp)
+    } else {
+        (digits, exp)
+    }
+}
+
+/// A decimal digit string plus one in its last place (it may grow by a
+/// digit: `999` -> `1000`).
+fn increment(digits: &str) -> String {
+    let mut out: Vec<u8> = digits.bytes().collect();
+    for d in out.iter_mut().rev() {
+        if *d == b'9' {
+            *d = b'0';
+        } else {
+            *d += 1;
+            return String::from_utf8(out).expect("ASCII digits");
+        }
+    }
+    out.insert(0, b'1');
+    String::from_utf8(out).expect("ASCII digits")
 }
 
 /// Appends a JSON string literal with `ensure_ascii=True` escaping.
@@ -134,6 +184,15 @@ mod tests {
             (f64::NAN, "NaN"),
             (f64::INFINITY, "Infinity"),
             (f64::NEG_INFINITY, "-Infinity"),
+            // Half-way between two shortest strings: the even one, as
+            // Python (f32 values widened, from ZTF packets).
+            // (26.2220001220703125, 750.66827392578125, -617.60699462890625,
+            // 1223383794756801.25: written as bits, being more digits than
+            // an f64 literal should carry.)
+            (f64::from_bits(0x403a_38d5_0000_0000), "26.222000122070312"),
+            (f64::from_bits(0x4087_7558_a000_0000), "750.6682739257812"),
+            (f64::from_bits(0xc083_4cdb_2000_0000), "-617.6069946289062"),
+            (f64::from_bits(0x4311_62a4_f20a_b305), "1223383794756801.2"),
         ] {
             assert_eq!(float_repr(x), want, "{x:?}");
         }

@@ -11,7 +11,9 @@ the stock id (ZTFIdMapper), datapoint ids in shaper order
 (ZiAlertSupplier.shape_alert_dict + ZiDataPointShaper), the T1 links for
 public and private access (T1Compiler's hash), the galactic latitude
 (astropy), DecentFilter verdicts for the configs in decent_configs.json,
-and the T2LightCurveSummary body (default config) of each alert's public state.
+the T2LightCurveSummary body (default config) of each alert's public state,
+and a digest of each datapoint's shaped body (xxh64 of its compact JSON,
+NaN as null: the archive stores JSON, which has no NaN).
 """
 import json
 import sys
@@ -37,6 +39,15 @@ CONFIGS = json.load(open(Path(__file__).with_name("decent_configs.json")))
 def link(ids):
     i = xxhash.xxh32_intdigest(pack(f">{len(ids)}q", *sorted(ids)), 0)
     return i - 2**32 if i & (1 << 31) else i
+
+
+def nan_to_none(v):
+    return None if isinstance(v, float) and v != v else v
+
+
+def body_digest(body):
+    text = json.dumps({k: nan_to_none(v) for k, v in body.items()}, separators=(",", ":"))
+    return xxhash.xxh64_intdigest(text.encode(), 0)
 
 
 def main():
@@ -76,6 +87,7 @@ def main():
                     "gal_b": b,
                     "verdicts": {k: bool(f.process(alert)) for k, f in filters.items()},
                     "t2_lightcurve_summary": lc_summary,
+                    "t0_body_digests": [body_digest(d["body"]) for d in dps],
                 }
                 print(json.dumps(out))
 
