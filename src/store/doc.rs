@@ -1,6 +1,7 @@
 //! The documents of AMPEL's collections, with AMPEL's field names, so that
 //! the embedded archive and MongoDB hold the same shapes.
 
+use super::body::DataPointBody;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
@@ -148,7 +149,7 @@ pub struct DataPointDoc {
     pub tag: Vec<String>,
     #[serde(default)]
     pub meta: Vec<MetaRecord>,
-    pub body: Json,
+    pub body: DataPointBody,
 }
 
 /// `cutout` collection: the science, template and difference stamps of

@@ -8,12 +8,14 @@
 //! append a meta record, insert a T2 ticket only once), spelled out in
 //! [`merge`] so every backend applies them the same way.
 
+mod body;
 mod doc;
 mod fingerprint;
 pub mod merge;
 mod projection;
 mod sqlite;
 
+pub use body::{value_json, DataPointBody, RowBody, RowFields};
 pub use doc::*;
 pub use fingerprint::fingerprint;
 pub use projection::DataPointProjection;

@@ -51,9 +51,11 @@ impl DataPointProjection {
     /// projected read of the same stored document returns.
     pub fn apply(&self, mut dp: DataPointDoc) -> DataPointDoc {
         dp.meta.clear();
-        if let Json::Object(body) = &mut dp.body {
-            body.retain(|k, _| self.keeps(k));
+        let mut body = std::mem::replace(&mut dp.body, Json::Null.into()).into_json();
+        if let Json::Object(b) = &mut body {
+            b.retain(|k, _| self.keeps(k));
         }
+        dp.body = body.into();
         dp
     }
 
@@ -122,7 +124,7 @@ impl<'de> Visitor<'de> for DocVisitor<'_> {
             channel: channel.ok_or_else(|| A::Error::missing_field("channel"))?,
             tag,
             meta: Vec::new(),
-            body: body.ok_or_else(|| A::Error::missing_field("body"))?,
+            body: body.ok_or_else(|| A::Error::missing_field("body"))?.into(),
         })
     }
 }

@@ -2,19 +2,7 @@
 //! for ZTF exactly what AMPEL's `ZiDataPointShaper` stores.
 
 use crate::alert::{Alert, DataPoint, DataPointKind, Survey, Value};
-use serde_json::{Map, Value as Json};
-
-/// A value as stored JSON (NaN/inf become null, as JSON has neither).
-pub fn to_json(v: &Value) -> Json {
-    match v {
-        Value::Null => Json::Null,
-        Value::Bool(b) => Json::Bool(*b),
-        Value::Int(i) => Json::from(*i),
-        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
-        Value::Str(s) => Json::String(s.to_string()),
-        Value::Bytes(b) => Json::Array(b.iter().map(|x| Json::from(*x)).collect()),
-    }
-}
+use crate::store::{DataPointBody, RowBody, RowFields};
 
 /// The time (JD) of an alert's own detection: ZTF's `jd`, Rubin's
 /// `midpointMjdTai` as JD.
@@ -26,48 +14,25 @@ pub fn alert_jd(alert: &Alert) -> Option<f64> {
     }
 }
 
-/// The archived body of a datapoint.
-pub fn datapoint_body(alert: &Alert, dp: &DataPoint) -> Json {
-    match (alert.survey, dp.kind) {
+/// The archived body of a datapoint, as AMPEL's datapoint shapers make
+/// it, kept as the alert's row until it is written.
+pub fn datapoint_body(alert: &Alert, dp: &DataPoint) -> DataPointBody {
+    let fields = match (alert.survey, dp.kind) {
         // ZiDataPointShaper: the row without candid and programpi, with the
         // difference-image file name cut to its base name.
         (Survey::Ztf, DataPointKind::Detection) => {
-            // Sized once: ~100 fields grew the map's table several times.
-            let mut m = Map::with_capacity(dp.body.len());
-            for (k, v) in dp.body.iter() {
-                match k {
-                    "candid" | "programpi" => {}
-                    "pdiffimfilename" => {
-                        let v = match v.as_str() {
-                            Some(s) if !s.is_empty() => {
-                                Json::String(s.rsplit('/').next().unwrap_or(s).replace(".fz", ""))
-                            }
-                            _ => to_json(v),
-                        };
-                        m.insert(k.to_string(), v);
-                    }
-                    _ => {
-                        m.insert(k.to_string(), to_json(v));
-                    }
-                }
+            let mut row = dp.body.clone();
+            if let Some(name) = dp.body.str("pdiffimfilename").filter(|s| !s.is_empty()) {
+                let base = name.rsplit('/').next().unwrap_or(name).replace(".fz", "");
+                row.set("pdiffimfilename", Value::Str(base.into()));
             }
-            Json::Object(m)
+            return RowBody::new(row, RowFields::Except(&["candid", "programpi"])).into();
         }
         // ZiDataPointShaper's upper-limit body.
-        (Survey::Ztf, _) => {
-            let mut m = Map::with_capacity(5);
-            for k in ["jd", "diffmaglim", "rcid", "fid", "programid"] {
-                m.insert(k.to_string(), dp.body.get(k).map_or(Json::Null, to_json));
-            }
-            Json::Object(m)
-        }
-        (Survey::Lsst, _) => Json::Object(
-            dp.body
-                .iter()
-                .map(|(k, v)| (k.to_string(), to_json(v)))
-                .collect(),
-        ),
-    }
+        (Survey::Ztf, _) => RowFields::Only(&["jd", "diffmaglim", "rcid", "fid", "programid"]),
+        (Survey::Lsst, _) => RowFields::All,
+    };
+    RowBody::new(dp.body.clone(), fields).into()
 }
 
 /// The survey tag AMPEL puts on a stock and on its states and T2 documents

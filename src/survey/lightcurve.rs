@@ -128,7 +128,7 @@ mod tests {
             channel: vec![],
             tag: tag.iter().map(|t| t.to_string()).collect(),
             meta: vec![],
-            body,
+            body: body.into(),
         }
     }
 

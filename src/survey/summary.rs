@@ -98,7 +98,7 @@ pub fn object_summary(tags: &[String], name: &str, dps: &[DataPointDoc]) -> Obje
         };
     let dets: Vec<(&Json, Photometry)> = dps
         .iter()
-        .filter_map(|d| photometry(survey, &d.body).map(|p| (&d.body, p)))
+        .filter_map(|d| photometry(survey, &d.body).map(|p| (d.body.json(), p)))
         .collect();
     let pos: Vec<(f64, f64)> = dets
         .iter()
@@ -150,7 +150,7 @@ mod tests {
             channel: vec![],
             tag: vec![],
             meta: vec![],
-            body,
+            body: body.into(),
         }
     }
 

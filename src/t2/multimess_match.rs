@@ -235,7 +235,7 @@ mod tests {
             channel: vec![],
             tag: vec![],
             meta: vec![],
-            body: json!({"ra": ra, "dec": dec, "jd": jd}),
+            body: json!({"ra": ra, "dec": dec, "jd": jd}).into(),
         }
     }
 

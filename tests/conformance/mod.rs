@@ -51,7 +51,7 @@ fn dp(id: i64, stock: i64, channel: &str, tag: &str) -> DataPointDoc {
         channel: vec![channel.into()],
         tag: vec!["ZTF".into(), tag.into()],
         meta: vec![meta(1, "ingest", channel)],
-        body: json!({"jd": 2460000.5 + id as f64, "magpsf": 18.25, "fid": 1}),
+        body: json!({"jd": 2460000.5 + id as f64, "magpsf": 18.25, "fid": 1}).into(),
     }
 }
 
@@ -204,7 +204,7 @@ fn datapoints(a: &mut dyn Archive) {
     ])
     .unwrap();
     let mut again = dp(5, 9, "B", "ZTF_G");
-    again.body = json!({"ignored": true});
+    again.body = json!({"ignored": true}).into();
     a.write(vec![WriteOp::DataPoint(again)]).unwrap();
     let got = a.datapoints(9).unwrap();
     assert_eq!(
@@ -796,7 +796,8 @@ fn round_trip(a: &mut dyn Archive) {
     d.body = json!({
         "f32": f64::from(0.1_f32), "tiny": 5e-324, "big": 1.7976931348623157e308, "neg": -0.0,
         "int": i64::MAX, "min": i64::MIN, "s": "é\"\\\n", "n": null, "b": true, "l": [1, [2, {"x": 3}]],
-    });
+    })
+    .into();
     a.write(vec![WriteOp::DataPoint(d.clone())]).unwrap();
     assert_eq!(a.datapoints(9).unwrap()[0], d);
 }

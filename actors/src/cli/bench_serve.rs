@@ -38,7 +38,7 @@ fn datapoints(n: usize) -> Vec<WriteOp> {
                 channel: vec!["BENCH".into()],
                 tag: vec!["ZTF".into()],
                 meta: vec![],
-                body,
+                body: body.into(),
             })
         })
         .collect()

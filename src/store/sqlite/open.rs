@@ -205,7 +205,7 @@ mod tests {
             channel: vec![channel.into()],
             tag: vec![],
             meta: vec![],
-            body: serde_json::json!({"jd": 1.0}),
+            body: serde_json::json!({"jd": 1.0}).into(),
         }
     }
 

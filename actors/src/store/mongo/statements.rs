@@ -275,3 +275,54 @@ impl Statements {
 pub(super) fn t2_filter(k: &T2Key) -> Document {
     doc! {"stock": k.stock, "unit": &k.unit, "config": k.config, "link": k.link}
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ampel::alert::{Body, FieldNames, Row, Value};
+
+    fn datapoint(body: DataPointBody) -> WriteOp {
+        WriteOp::DataPoint(DataPointDoc {
+            id: 5,
+            stock: vec![9],
+            channel: vec!["A".into()],
+            tag: vec!["ZTF".into()],
+            meta: Vec::new(),
+            body,
+        })
+    }
+
+    /// T0 writes a new datapoint's body straight from the alert's row: the
+    /// statement sent must be the one its JSON form gives (the same BSON
+    /// types: ints as Int64, bytes as a list, a NaN as null).
+    #[test]
+    fn a_row_body_is_sent_as_its_json_form() {
+        let names = FieldNames::new(["jd", "candid", "fid", "name", "bad", "raw", "none"]);
+        let row = Body::new(
+            names,
+            Row(vec![
+                Value::Float(2460000.5),
+                Value::Int(1_234_567_890_123),
+                Value::Int(2),
+                Value::Str("ZTF21".into()),
+                Value::Float(f64::INFINITY),
+                Value::Bytes(vec![3, 4].into()),
+                Value::Null,
+            ]),
+        );
+        for fields in [
+            RowFields::All,
+            RowFields::Except(&["candid"]),
+            RowFields::Only(&["fid", "jd", "missing"]),
+        ] {
+            let body = RowBody::new(row.clone(), fields);
+            let json = DataPointBody::Json(DataPointBody::from(body.clone()).into_json());
+            let sent = |b| Statements::of(&[datapoint(b)]).by_collection[0].1[0].clone();
+            assert_eq!(
+                format!("{:?}", sent(body.into())),
+                format!("{:?}", sent(json)),
+                "{fields:?}"
+            );
+        }
+    }
+}
