@@ -19,6 +19,17 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataPointProjection {
     body: Vec<String>,
+    /// [`sieve_bit`] of each kept field: most body keys a read meets are
+    /// not kept, and are turned away here without a string comparison.
+    sieve: [u64; 4],
+}
+
+/// A key's place in [`DataPointProjection::sieve`], from its length and
+/// first and last bytes.
+fn sieve_bit(field: &str) -> usize {
+    let b = field.as_bytes();
+    let (first, last) = (b.first().copied(), b.last().copied());
+    (b.len() * 31 + usize::from(first.unwrap_or(0)) + 7 * usize::from(last.unwrap_or(0))) & 255
 }
 
 impl DataPointProjection {
@@ -31,7 +42,12 @@ impl DataPointProjection {
         let mut body: Vec<String> = fields.into_iter().map(Into::into).collect();
         body.sort();
         body.dedup();
-        DataPointProjection { body }
+        let mut sieve = [0u64; 4];
+        for f in &body {
+            let bit = sieve_bit(f);
+            sieve[bit / 64] |= 1 << (bit % 64);
+        }
+        DataPointProjection { body, sieve }
     }
 
     /// The body fields kept, sorted.
@@ -39,12 +55,16 @@ impl DataPointProjection {
         &self.body
     }
 
-    /// Asked for every body key of every datapoint read: the fields are
-    /// kept sorted for this search.
+    /// Asked for every body key of every datapoint read (a tenth of the T2
+    /// thread in an accept-all replay while it was a search alone): the
+    /// sieve turns most keys away, the sorted fields decide the rest.
     fn keeps(&self, field: &str) -> bool {
-        self.body
-            .binary_search_by(|f| f.as_str().cmp(field))
-            .is_ok()
+        let bit = sieve_bit(field);
+        self.sieve[bit / 64] & (1 << (bit % 64)) != 0
+            && self
+                .body
+                .binary_search_by(|f| f.as_str().cmp(field))
+                .is_ok()
     }
 
     /// A whole datapoint cut down to what the projection keeps: what a
