@@ -76,7 +76,7 @@ impl RowBody {
 }
 
 /// A row value as JSON: what [`Cell`] serialises.
-pub fn value_json(v: &Value) -> Json {
+fn value_json(v: &Value) -> Json {
     match v {
         Value::Null => Json::Null,
         Value::Bool(b) => Json::Bool(*b),

@@ -15,7 +15,7 @@ pub mod merge;
 mod projection;
 mod sqlite;
 
-pub use body::{value_json, DataPointBody, RowBody, RowFields};
+pub use body::{DataPointBody, RowBody, RowFields};
 pub use doc::*;
 pub use fingerprint::fingerprint;
 pub use projection::DataPointProjection;
