@@ -50,6 +50,12 @@ fn shortest_digits(x: f64) -> (String, i32) {
         (digits, exp.parse::<i32>().expect("integer exponent"))
     };
     let (digits, exp) = split(&format!("{x:e}"));
+    // Two shortest strings of n digits both read back only where decimals
+    // of n digits are closer together than doubles: n >= 16. Below that
+    // there is no tie, and no need for the exact expansion.
+    if digits.len() < 16 {
+        return (digits, exp);
+    }
     // Every f64 has a finite decimal expansion of at most 767 significant
     // digits: this one is exact.
     let (exact, exact_exp) = split(&format!("{x:.767e}"));

@@ -209,11 +209,7 @@ pub trait Archive: Send {
         stock: i64,
         p: &DataPointProjection,
     ) -> Result<Vec<DataPointDoc>, StoreError> {
-        Ok(self
-            .datapoints(stock)?
-            .into_iter()
-            .map(|d| p.apply(d))
-            .collect())
+        Ok(p.apply_all(self.datapoints(stock)?))
     }
     /// Ids and tags of a stock's datapoints (what T1 needs), ordered by id.
     fn datapoint_tags(&self, stock: i64) -> Result<Vec<(i64, Vec<String>)>, StoreError>;

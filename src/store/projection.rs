@@ -79,6 +79,12 @@ impl DataPointProjection {
         dp
     }
 
+    /// Whole datapoints cut down: what a backend that cannot project
+    /// while reading returns.
+    pub fn apply_all(&self, dps: Vec<DataPointDoc>) -> Vec<DataPointDoc> {
+        dps.into_iter().map(|d| self.apply(d)).collect()
+    }
+
     /// Parses one stored datapoint (JSON text) keeping only what the
     /// projection names.
     pub fn parse(&self, text: &str) -> serde_json::Result<DataPointDoc> {

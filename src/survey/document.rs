@@ -17,7 +17,7 @@ pub fn alert_jd(alert: &Alert) -> Option<f64> {
 /// The archived body of a datapoint, as AMPEL's datapoint shapers make
 /// it, kept as the alert's row until it is written.
 pub fn datapoint_body(alert: &Alert, dp: &DataPoint) -> DataPointBody {
-    let fields = match (alert.survey, dp.kind) {
+    let (row, fields) = match (alert.survey, dp.kind) {
         // ZiDataPointShaper: the row without candid and programpi, with the
         // difference-image file name cut to its base name.
         (Survey::Ztf, DataPointKind::Detection) => {
@@ -26,13 +26,16 @@ pub fn datapoint_body(alert: &Alert, dp: &DataPoint) -> DataPointBody {
                 let base = name.rsplit('/').next().unwrap_or(name).replace(".fz", "");
                 row.set("pdiffimfilename", Value::Str(base.into()));
             }
-            return RowBody::new(row, RowFields::Except(&["candid", "programpi"])).into();
+            (row, RowFields::Except(&["candid", "programpi"]))
         }
         // ZiDataPointShaper's upper-limit body.
-        (Survey::Ztf, _) => RowFields::Only(&["jd", "diffmaglim", "rcid", "fid", "programid"]),
-        (Survey::Lsst, _) => RowFields::All,
+        (Survey::Ztf, _) => (
+            dp.body.clone(),
+            RowFields::Only(&["jd", "diffmaglim", "rcid", "fid", "programid"]),
+        ),
+        (Survey::Lsst, _) => (dp.body.clone(), RowFields::All),
     };
-    RowBody::new(dp.body.clone(), fields).into()
+    RowBody::new(row, fields).into()
 }
 
 /// The survey tag AMPEL puts on a stock and on its states and T2 documents

@@ -74,7 +74,14 @@ fn template(name: &str) -> Option<&'static [(f64, f64)]> {
 
 /// Linear interpolation; linear extrapolation from the edge segments.
 fn shape(t: &[(f64, f64)], x: f64) -> f64 {
-    let i = t.partition_point(|p| p.0 <= x).clamp(1, t.len() - 1);
+    on_segment(t, t.partition_point(|p| p.0 <= x), x)
+}
+
+/// The template at `x` on the segment ending at `t[i]`, where `i` is the
+/// number of template points at or before `x` (clamped to an edge segment
+/// outside the template).
+fn on_segment(t: &[(f64, f64)], i: usize, x: f64) -> f64 {
+    let i = i.clamp(1, t.len() - 1);
     let ((x0, y0), (x1, y1)) = (t[i - 1], t[i]);
     y0 + (y1 - y0) * (x - x0) / (x1 - x0)
 }
@@ -162,33 +169,25 @@ fn number_bands(points: &mut [Point]) -> usize {
     seen.len()
 }
 
-/// Buffers reused by every [`chi2_at`] of one fit (a fit evaluates a few
-/// hundred peak times; each evaluation allocated a map before).
-struct Scratch {
-    residuals: Vec<f64>,
-    /// (weighted residual sum, weight sum) per band slot.
-    bands: Vec<(f64, f64)>,
-}
-
-/// chi2 of a template at peak time t0 with exact per-band offsets. The
-/// same float operations in the same order as a per-band map would do;
-/// bands are found by the slot numbered once per fit, not searched for at
-/// each point of each of a fit's few hundred evaluations.
-fn chi2_at(points: &[Point], tpl: &[(f64, f64)], t0: f64, s: &mut Scratch) -> f64 {
-    s.residuals.clear();
-    s.bands.iter_mut().for_each(|b| *b = (0.0, 0.0));
+/// chi2 of a template at peak time t0 with exact per-band offsets (bands
+/// by the slot numbered once per fit). [`chi2_grid`] computes the same for
+/// a whole grid; a fit calls this for its parabola's points.
+fn chi2_at(points: &[Point], tpl: &[(f64, f64)], t0: f64, bands: usize) -> f64 {
+    let mut residuals = Vec::with_capacity(points.len());
+    // (weighted residual sum, weight sum) per band slot.
+    let mut sums = vec![(0.0, 0.0); bands];
     for p in points {
         let r = p.mag - shape(tpl, p.t - t0);
-        s.residuals.push(r);
-        let b = &mut s.bands[p.slot];
+        residuals.push(r);
+        let b = &mut sums[p.slot];
         b.0 += p.w * r;
         b.1 += p.w;
     }
     points
         .iter()
-        .zip(&s.residuals)
+        .zip(&residuals)
         .map(|(p, r0)| {
-            let (sum, w) = s.bands[p.slot];
+            let (sum, w) = sums[p.slot];
             let r = r0 - sum / w;
             p.w * r * r
         })
@@ -225,9 +224,7 @@ fn chi2_grid(
             while seg > 0 && !(tpl[seg - 1].0 <= x) {
                 seg -= 1;
             }
-            let k = seg.clamp(1, tpl.len() - 1);
-            let ((x0, y0), (x1, y1)) = (tpl[k - 1], tpl[k]);
-            let r = p.mag - (y0 + (y1 - y0) * (x - x0) / (x1 - x0));
+            let r = p.mag - on_segment(tpl, seg, x);
             residuals[j * m + i] = r;
             sums[i * bands + p.slot] += p.w * r;
         }
@@ -255,10 +252,6 @@ fn fit(points: &[Point], tpl: &[(f64, f64)]) -> (f64, f64) {
     let n = ((hi - lo) / step).ceil() as usize;
     let mut best = (lo, f64::INFINITY, 0usize);
     let bands = points.iter().map(|p| p.slot + 1).max().unwrap_or(0);
-    let s = &mut Scratch {
-        residuals: Vec::with_capacity(points.len()),
-        bands: vec![(0.0, 0.0); bands],
-    };
     for (i, c) in chi2_grid(points, tpl, (lo, step, n), bands)
         .into_iter()
         .enumerate()
@@ -269,14 +262,14 @@ fn fit(points: &[Point], tpl: &[(f64, f64)]) -> (f64, f64) {
     }
     if best.2 > 0 && best.2 < n {
         let (a, b, c) = (
-            chi2_at(points, tpl, best.0 - step, s),
+            chi2_at(points, tpl, best.0 - step, bands),
             best.1,
-            chi2_at(points, tpl, best.0 + step, s),
+            chi2_at(points, tpl, best.0 + step, bands),
         );
         let denom = a - 2.0 * b + c;
         if denom > 0.0 {
             let t = best.0 + 0.5 * step * (a - c) / denom;
-            let ct = chi2_at(points, tpl, t, s);
+            let ct = chi2_at(points, tpl, t, bands);
             if ct < best.1 {
                 return (t, ct);
             }
@@ -427,12 +420,8 @@ mod tests {
             for tpl in [SN2009IP, SN_IA] {
                 let (lo, step, n) = (2_459_940.5 + next(), 0.25, 1000);
                 let grid = chi2_grid(&pts, tpl, (lo, step, n), bands);
-                let s = &mut Scratch {
-                    residuals: Vec::new(),
-                    bands: vec![(0.0, 0.0); bands],
-                };
                 for (i, c) in grid.iter().enumerate() {
-                    let one = chi2_at(&pts, tpl, lo + i as f64 * step, s);
+                    let one = chi2_at(&pts, tpl, lo + i as f64 * step, bands);
                     assert_eq!(c.to_bits(), one.to_bits(), "case {case}, step {i}");
                 }
             }

@@ -360,8 +360,7 @@ impl Archive for MongoSync {
     ) -> Result<Vec<DataPointDoc>, StoreError> {
         let fields = p.body_fields();
         if fields.is_empty() || fields.iter().any(|f| f.contains('.') || f.starts_with('$')) {
-            let whole = self.datapoints(stock)?;
-            return Ok(whole.into_iter().map(|d| p.apply(d)).collect());
+            return Ok(p.apply_all(self.datapoints(stock)?));
         }
         let mut projection = doc! {"_id": 0, "id": 1, "stock": 1, "channel": 1, "tag": 1};
         for f in fields {
