@@ -169,6 +169,8 @@ fn lightcurve_summary_bodies_match_python_ampel() {
                 .filter(|d| visible(&d.tag, &access))
                 .collect();
             docs.sort_by_key(|d| d.id);
+            let docs: Vec<std::sync::Arc<DataPointDoc>> =
+                docs.into_iter().map(Into::into).collect();
             let deps = Default::default();
             let input = T2Input {
                 stock: alert.stock,

@@ -158,13 +158,16 @@ fn units_reading_some_fields_compute_what_they_compute_on_whole_datapoints() {
             let own = DataPointProjection::body(unit.body_fields().expect("fields named"));
             let state = archive.state(d.stock, d.link).unwrap().unwrap();
             let whole = archive.datapoints(d.stock).unwrap();
-            let whole: Vec<_> = state
+            let whole: Vec<std::sync::Arc<_>> = state
                 .dps
                 .iter()
-                .map(|id| whole.iter().find(|p| p.id == *id).unwrap().clone())
+                .map(|id| whole.iter().find(|p| p.id == *id).unwrap().clone().into())
                 .collect();
             assert!(whole.iter().any(|p| !p.meta.is_empty()), "whole datapoints");
-            let cut: Vec<_> = whole.iter().map(|p| own.apply(p.clone())).collect();
+            let cut: Vec<std::sync::Arc<_>> = whole
+                .iter()
+                .map(|p| own.apply((**p).clone()).into())
+                .collect();
             for dps in [&whole, &cut] {
                 let deps = BTreeMap::new();
                 let input = ampel::t2::T2Input {

@@ -15,6 +15,7 @@ mod t0;
 mod t0_loop;
 mod t2;
 mod t2_input;
+mod t2_recent;
 mod t3;
 mod telemetry;
 

@@ -211,6 +211,22 @@ pub trait Archive: Send {
     ) -> Result<Vec<DataPointDoc>, StoreError> {
         Ok(p.apply_all(self.datapoints(stock)?))
     }
+    /// The datapoints of `stock` among `ids` (ascending) that are stored,
+    /// holding only what `p` keeps, ordered by id. What a T2 worker reads
+    /// for a state when it holds most of the state's datapoints already
+    /// (read for an earlier state of the same stock). The default reads
+    /// the stock and keeps those; an archive that can look datapoints up by
+    /// id does, so the cost follows `ids`.
+    fn datapoints_projected_among(
+        &self,
+        stock: i64,
+        ids: &[i64],
+        p: &DataPointProjection,
+    ) -> Result<Vec<DataPointDoc>, StoreError> {
+        let mut dps = self.datapoints_projected(stock, p)?;
+        dps.retain(|d| ids.binary_search(&d.id).is_ok());
+        Ok(dps)
+    }
     /// Ids and tags of a stock's datapoints (what T1 needs), ordered by id.
     fn datapoint_tags(&self, stock: i64) -> Result<Vec<(i64, Vec<String>)>, StoreError>;
     fn states(&self, stock: i64) -> Result<Vec<T1Doc>, StoreError>;

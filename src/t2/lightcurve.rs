@@ -4,6 +4,7 @@
 
 use crate::store::DataPointDoc;
 use serde_json::Value as Json;
+use std::sync::Arc;
 
 #[derive(Debug)]
 pub struct LightCurve<'a> {
@@ -12,10 +13,11 @@ pub struct LightCurve<'a> {
 }
 
 impl<'a> LightCurve<'a> {
-    pub fn build(datapoints: &'a [DataPointDoc]) -> Self {
+    pub fn build(datapoints: &'a [Arc<DataPointDoc>]) -> Self {
+        let points = || datapoints.iter().map(|d| &**d);
         LightCurve {
-            photopoints: datapoints.iter().filter(|d| d.id > 0).collect(),
-            upperlimits: datapoints.iter().filter(|d| d.id < 0).collect(),
+            photopoints: points().filter(|d| d.id > 0).collect(),
+            upperlimits: points().filter(|d| d.id < 0).collect(),
         }
     }
 }

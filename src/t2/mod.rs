@@ -22,6 +22,7 @@ pub use tutorial_decision::{T2TutorialDecision, T2TutorialDecisionConfig};
 use crate::store::{DataPointDoc, StockDoc, T1Doc};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// What a T2 unit computes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,7 +48,7 @@ pub struct T2Input<'a> {
     pub stock: i64,
     /// Point: the datapoint; state: the T1's datapoints in its `dps` order
     /// (ascending ids); stock: all datapoints of the stock.
-    pub datapoints: &'a [DataPointDoc],
+    pub datapoints: &'a [Arc<DataPointDoc>],
     pub state: Option<&'a T1Doc>,
     pub stock_doc: Option<&'a StockDoc>,
     /// Latest bodies of the dependencies, by unit name.
@@ -85,7 +86,10 @@ pub trait T2Unit: Send + Sync {
     /// photopoint has 56, the light curve units read about ten) and no
     /// meta. `None` (the default): whole datapoints. A unit naming fields
     /// must compute the same on datapoints cut down to them (tested for
-    /// each unit that names any).
+    /// each unit that names any), and reads of a datapoint only its id,
+    /// tags and those fields: the worker hands it datapoints read for an
+    /// earlier state of the stock, whose channel and stock lists may have
+    /// grown since.
     fn body_fields(&self) -> Option<Vec<String>> {
         None
     }

@@ -227,6 +227,7 @@ inventory::submit! {
 mod tests {
     use super::*;
     use crate::store::DataPointDoc;
+    use std::sync::Arc;
 
     fn dp(id: i64, ra: f64, dec: f64, jd: f64) -> DataPointDoc {
         DataPointDoc {
@@ -281,9 +282,10 @@ mod tests {
 
     fn run(u: &T2MultiMessMatch, dps: &[DataPointDoc]) -> Json {
         let deps = Default::default();
+        let dps: Vec<Arc<DataPointDoc>> = dps.iter().cloned().map(Arc::new).collect();
         let input = T2Input {
             stock: 1,
-            datapoints: dps,
+            datapoints: &dps,
             state: None,
             stock_doc: None,
             dependencies: &deps,

@@ -235,6 +235,17 @@ fn datapoints(a: &mut dyn Archive) {
     assert!(cut[0].meta.is_empty());
     let none = DataPointProjection::body(["absent"]);
     assert_eq!(a.datapoints_projected(9, &none).unwrap()[1].body, json!({}));
+    // Read by id: those stored among the ids, as the stock's projected
+    // read has them, ordered by id.
+    assert_eq!(
+        a.datapoints_projected_among(9, &[-3, 4, 5], &p).unwrap(),
+        cut
+    );
+    assert_eq!(a.datapoints_projected_among(9, &[5], &p).unwrap(), cut[1..]);
+    assert!(a
+        .datapoints_projected_among(9, &[4], &p)
+        .unwrap()
+        .is_empty());
 }
 
 /// A ZTF upper limit carried by two objects: one document whose stock set

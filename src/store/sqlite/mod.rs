@@ -316,6 +316,19 @@ impl Archive for SqliteArchive {
         self.query_parsed("t0", STOCK_DATAPOINTS, &[&stock], |text| p.parse(text))
     }
 
+    /// One statement (one read transaction, one snapshot), each id found
+    /// through `t0`'s id index: the ids go in as a JSON list.
+    fn datapoints_projected_among(
+        &self,
+        _stock: i64,
+        ids: &[i64],
+        p: &DataPointProjection,
+    ) -> Result<Vec<DataPointDoc>, StoreError> {
+        let sql = "SELECT doc FROM t0 WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id";
+        let list = serde_json::to_string(ids).expect("a list of integers");
+        self.query_parsed("t0", sql, &[&list], |text| p.parse(text))
+    }
+
     fn datapoint_tags(&self, stock: i64) -> Result<Vec<(i64, Vec<String>)>, StoreError> {
         let mut st = self
             .conn

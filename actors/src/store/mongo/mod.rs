@@ -164,6 +164,15 @@ impl Archive for MongoArchive {
         let p = p.clone();
         self.call(move |m| m.datapoints_projected(stock, &p))
     }
+    fn datapoints_projected_among(
+        &self,
+        stock: i64,
+        ids: &[i64],
+        p: &DataPointProjection,
+    ) -> Result<Vec<DataPointDoc>, StoreError> {
+        let (ids, p) = (ids.to_vec(), p.clone());
+        self.call(move |m| m.datapoints_projected_among(stock, &ids, &p))
+    }
     fn datapoint_tags(&self, stock: i64) -> Result<Vec<(i64, Vec<String>)>, StoreError> {
         self.call(move |m| m.datapoint_tags(stock))
     }

@@ -206,6 +206,26 @@ impl MongoSync {
         self.parse_all(collection, f.run().map_err(self.fail())?)
     }
 
+    /// The datapoints `filter` selects, ordered by id, as `p` keeps them:
+    /// the server sends only the projected fields (`body.F` paths). No
+    /// field, or a name MongoDB would read as a path or an operator (a `.`,
+    /// a leading `$`): read whole and cut down here instead.
+    fn projected(
+        &self,
+        filter: Document,
+        p: &DataPointProjection,
+    ) -> Result<Vec<DataPointDoc>, StoreError> {
+        let fields = p.body_fields();
+        if fields.is_empty() || fields.iter().any(|f| f.contains('.') || f.starts_with('$')) {
+            return Ok(p.apply_all(self.find("t0", filter, doc! {"id": 1}, None)?));
+        }
+        let mut projection = doc! {"_id": 0, "id": 1, "stock": 1, "channel": 1, "tag": 1};
+        for f in fields {
+            projection.insert(format!("body.{f}"), 1);
+        }
+        self.find_projected("t0", filter, projection, doc! {"id": 1})
+    }
+
     /// [`Self::find`] with only the fields `projection` names sent back.
     pub(super) fn find_projected<T: DeserializeOwned>(
         &self,
@@ -350,23 +370,23 @@ impl Archive for MongoSync {
         self.find("t0", doc! {"stock": stock}, doc! {"id": 1}, None)
     }
 
-    /// The server sends only the projected fields (`body.F` paths). No
-    /// field, or a name MongoDB would read as a path or an operator (a `.`,
-    /// a leading `$`): read whole and cut down here instead.
+    /// The server sends only the projected fields (see [`Self::projected`]).
     fn datapoints_projected(
         &self,
         stock: i64,
         p: &DataPointProjection,
     ) -> Result<Vec<DataPointDoc>, StoreError> {
-        let fields = p.body_fields();
-        if fields.is_empty() || fields.iter().any(|f| f.contains('.') || f.starts_with('$')) {
-            return Ok(p.apply_all(self.datapoints(stock)?));
-        }
-        let mut projection = doc! {"_id": 0, "id": 1, "stock": 1, "channel": 1, "tag": 1};
-        for f in fields {
-            projection.insert(format!("body.{f}"), 1);
-        }
-        self.find_projected("t0", doc! {"stock": stock}, projection, doc! {"id": 1})
+        self.projected(doc! {"stock": stock}, p)
+    }
+
+    /// By the unique `id` index, in one query.
+    fn datapoints_projected_among(
+        &self,
+        _stock: i64,
+        ids: &[i64],
+        p: &DataPointProjection,
+    ) -> Result<Vec<DataPointDoc>, StoreError> {
+        self.projected(doc! {"id": {"$in": ids}}, p)
     }
 
     fn datapoint_tags(&self, stock: i64) -> Result<Vec<(i64, Vec<String>)>, StoreError> {
