@@ -6,7 +6,7 @@ use super::progress::Progress;
 use super::record::RunRecord;
 use super::summary::RunSummary;
 use super::t0::{ChannelRt, T0};
-use super::t0_loop::{decode_stage, DecodedMessage, T0Loop};
+use super::t0_loop::{decode_stage, Chunks, DecodedMessage, T0Loop, CHUNK};
 use super::t2::{T2Spec, T2Units, T2Worker};
 use super::t3::T3Process;
 use super::telemetry::{NoTelemetry, Telemetry};
@@ -27,6 +27,7 @@ use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
 
 /// Where a replay's alerts come from.
@@ -412,8 +413,8 @@ impl Pipeline {
         // is most of a replay's cost), feeding the tiers through a bounded
         // channel: at most QUEUE messages in flight.
         const QUEUE: usize = 256;
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<RawAlert, SourceError>>(QUEUE);
-        let (decoded_tx, decoded_rx) = std::sync::mpsc::sync_channel::<DecodedMessage>(QUEUE);
+        let (tx, rx) = sync_channel::<Vec<Result<RawAlert, SourceError>>>(QUEUE / CHUNK);
+        let (decoded_tx, decoded_rx) = sync_channel::<Vec<DecodedMessage>>(QUEUE / CHUNK);
         let decoder = &decoder;
         let (stop, read) = (&*self.stop, &read);
         let result = std::thread::scope(|scope| {
@@ -421,7 +422,9 @@ impl Pipeline {
             scope.spawn(move || {
                 // Stopped (a signal) or the receiver gone (a store error):
                 // stop reading; what is queued is still stored.
-                let send = |item| match stop.load(Ordering::Relaxed) || tx.send(item).is_err() {
+                let mut out = Chunks::new(tx);
+                let mut send = |item| match stop.load(Ordering::Relaxed) || out.push(item).is_err()
+                {
                     true => ControlFlow::Break(()),
                     false => ControlFlow::Continue(()),
                 };
