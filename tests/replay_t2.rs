@@ -12,6 +12,7 @@ use ampel::job::Job;
 use ampel::run::{Pipeline, Version};
 use ampel::store::{code, open_embedded, Archive, DataPointProjection, SqliteArchive, T2Query};
 use ampel::t2::T2Outcome;
+use ampel::units::CatalogSpec;
 use common::*;
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,11 +26,21 @@ fn replay_with(
     dir: &std::path::Path,
     units: &str,
 ) -> (SqliteArchive, ampel::run::RunSummary) {
+    replay_job(set, dir, "", units)
+}
+
+/// An accept-all replay of `set` with `units`; `head` adds job settings.
+fn replay_job(
+    set: &str,
+    dir: &std::path::Path,
+    head: &str,
+    units: &str,
+) -> (SqliteArchive, ampel::run::RunSummary) {
     let job = dir.join(format!("{set}.yml"));
     std::fs::write(
         &job,
         format!(
-            "name: accept-all\nsource: {{paths: [{}]}}\nchannels:\n\
+            "name: accept-all\n{head}source: {{paths: [{}]}}\nchannels:\n\
              - {{channel: ALL, access: [ZTF, ZTF_PUB], t0_filter: {{unit: DecentFilter, config: {}}}, \
              t2_compute: [{units}]}}\n",
             data(&format!("{set}.tar.gz")).display(),
@@ -139,12 +150,12 @@ fn accept_all_replays_match_python_ampel_with_shared_upper_limits() {
 }
 
 /// Units that name the body fields they read run on datapoints cut down to
-/// what all the worker's units read (`T2Unit::body_fields`). Each stored
-/// result must equal what the same unit computes on the whole datapoints,
-/// and on datapoints cut down to its own fields alone.
+/// what all the worker's units read (`T2Unit::body_fields`), some of them
+/// held from an earlier state's load. Each stored result must equal what
+/// the same unit computes on the whole datapoints, and on datapoints cut
+/// down to its own fields alone.
 #[test]
 fn units_reading_some_fields_compute_what_they_compute_on_whole_datapoints() {
-    let ctx = ampel::units::UnitContext::new();
     let dir = tempfile::tempdir().unwrap();
     let mut checked = BTreeMap::<String, usize>::new();
     for set in ZTF_SETS {
@@ -152,50 +163,129 @@ fn units_reading_some_fields_compute_what_they_compute_on_whole_datapoints() {
                      {unit: T2LightCurveSummary, config: {cols: [magpsf, rb, fwhm], limiting_magnitude: 19}}";
         let (archive, summary) = replay_with(set, dir.path(), units);
         assert_eq!(summary.failed, 0, "{set}");
-        for d in archive.t2(&T2Query::default()).unwrap() {
-            let config = archive.config(d.config).unwrap().unwrap();
-            let unit = ampel::t2::build_t2(&d.unit, &config, &ctx).unwrap();
-            let own = DataPointProjection::body(unit.body_fields().expect("fields named"));
-            let state = archive.state(d.stock, d.link).unwrap().unwrap();
-            let whole = archive.datapoints(d.stock).unwrap();
-            let whole: Vec<std::sync::Arc<_>> = state
-                .dps
-                .iter()
-                .map(|id| whole.iter().find(|p| p.id == *id).unwrap().clone().into())
-                .collect();
-            assert!(whole.iter().any(|p| !p.meta.is_empty()), "whole datapoints");
-            let cut: Vec<std::sync::Arc<_>> = whole
-                .iter()
-                .map(|p| own.apply((**p).clone()).into())
-                .collect();
-            for dps in [&whole, &cut] {
-                let deps = BTreeMap::new();
-                let input = ampel::t2::T2Input {
-                    stock: d.stock,
-                    datapoints: dps,
-                    state: Some(&state),
-                    stock_doc: None,
-                    dependencies: &deps,
-                };
-                let body = match unit.process(&input) {
-                    T2Outcome::Ok(b) | T2Outcome::Code(_, b) => b,
-                    other => panic!("{set} stock {}: {other:?}", d.stock),
-                };
-                assert_eq!(
-                    d.latest_body(),
-                    Some(&body),
-                    "{set} {} stock {}",
-                    d.unit,
-                    d.stock
-                );
-            }
-            *checked
-                .entry(format!("{} {}", d.unit, code::name(d.code)))
-                .or_default() += 1;
-        }
+        let ctx = ampel::units::UnitContext::new();
+        check_cut_results(&archive, set, &ctx, &mut checked);
     }
     eprintln!("results checked: {checked:?}");
     // Fits, not only "too few points", and both summaries.
     assert!(checked["T2TemplateMatch OK"] > 20, "{checked:?}");
     assert!(checked["T2LightCurveSummary OK"] > 100, "{checked:?}");
+}
+
+/// The same for the tutorial's units (a point unit, a state unit and a
+/// tied one) and a catalogue match of each datapoint.
+#[test]
+fn the_tutorial_units_compute_on_cut_datapoints_what_they_compute_on_whole_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let regions =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/bench/neutrino_regions.yml");
+    let mut checked = BTreeMap::<String, usize>::new();
+    for set in ZTF_SETS {
+        // A catalogue entry at every tenth alert's position, so that
+        // matches and misses are both checked.
+        let mut csv = String::from("ra,dec,mag\n");
+        for (i, (_, a)) in alerts(set).iter().enumerate().step_by(10) {
+            let b = &a.latest().body;
+            let (ra, dec) = (b.f64("ra").unwrap(), b.f64("dec").unwrap());
+            csv += &format!("{ra},{dec},{}\n", 15.0 + i as f64 / 100.0);
+        }
+        let cat = dir.path().join(format!("{set}.csv"));
+        std::fs::write(&cat, csv).unwrap();
+        let tm = "{target_model_name: SN2009ip, base_model_name: SNIa, chi2dof_cut: 2.0}";
+        let mm = format!(
+            "{{regions: {}, temporal_pull_scaling: 10, spatial_pull_scaling: 0.3, \
+             energy_pull_scaling: 1000, match_where: latest}}",
+            regions.display()
+        );
+        let units = format!(
+            "{{unit: T2TemplateMatch, config: {tm}}}, {{unit: T2MultiMessMatch, config: {mm}}}, \
+             {{unit: T2TutorialDecision, config: {{template_match: {tm}, multimess_match: {mm}}}}}, \
+             {{unit: T2CatalogMatch, config: {{catalogs: {{LOCAL: {{rs_arcsec: 2, keys_to_append: [mag]}}}}}}}}"
+        );
+        let head = format!("catalogs: {{LOCAL: {}}}\n", cat.display());
+        let (archive, summary) = replay_job(set, dir.path(), &head, &units);
+        assert_eq!(summary.failed, 0, "{set}");
+        let spec = CatalogSpec {
+            name: "LOCAL".into(),
+            path: cat.clone(),
+        };
+        let ctx = ampel::units::UnitContext::new()
+            .with_catalogs(&[spec])
+            .unwrap();
+        check_cut_results(&archive, set, &ctx, &mut checked);
+        let q = T2Query {
+            unit: Some("T2CatalogMatch".into()),
+            ..Default::default()
+        };
+        *checked.entry("catalogue matches".into()).or_default() += archive
+            .t2(&q)
+            .unwrap()
+            .iter()
+            .filter(|d| d.latest_body().is_some_and(|b| !b["LOCAL"].is_null()))
+            .count();
+    }
+    eprintln!("results checked: {checked:?}");
+    assert!(checked["catalogue matches"] > 10, "{checked:?}");
+    for unit in ["T2MultiMessMatch", "T2TutorialDecision", "T2CatalogMatch"] {
+        assert!(checked[&format!("{unit} OK")] > 100, "{checked:?}");
+    }
+}
+
+/// Recomputes every stored T2 result on whole and on cut datapoints (with
+/// its dependencies' stored results) and asserts both equal it.
+fn check_cut_results(
+    archive: &SqliteArchive,
+    set: &str,
+    ctx: &ampel::units::UnitContext,
+    checked: &mut BTreeMap<String, usize>,
+) {
+    let all = archive.t2(&T2Query::default()).unwrap();
+    for d in &all {
+        let config = archive.config(d.config).unwrap().unwrap();
+        let unit = ampel::t2::build_t2(&d.unit, &config, ctx).unwrap();
+        let own = DataPointProjection::body(unit.body_fields().expect("fields named"));
+        let stored = archive.datapoints(d.stock).unwrap();
+        let ids = match unit.kind() {
+            ampel::t2::T2Kind::Point => vec![d.link],
+            _ => archive.state(d.stock, d.link).unwrap().unwrap().dps,
+        };
+        let state = archive.state(d.stock, d.link).unwrap();
+        let whole: Vec<std::sync::Arc<_>> = ids
+            .iter()
+            .map(|id| stored.iter().find(|p| p.id == *id).unwrap().clone().into())
+            .collect();
+        assert!(whole.iter().any(|p| !p.meta.is_empty()), "whole datapoints");
+        let cut: Vec<std::sync::Arc<_>> = whole
+            .iter()
+            .map(|p| own.apply((**p).clone()).into())
+            .collect();
+        let deps: BTreeMap<String, Json> = all
+            .iter()
+            .filter(|x| x.stock == d.stock && x.link == d.link && x.unit != d.unit)
+            .filter_map(|x| Some((x.unit.clone(), x.latest_body()?.clone())))
+            .collect();
+        for dps in [&whole, &cut] {
+            let input = ampel::t2::T2Input {
+                stock: d.stock,
+                datapoints: dps,
+                state: state.as_ref(),
+                stock_doc: None,
+                dependencies: &deps,
+            };
+            let body = match unit.process(&input) {
+                T2Outcome::Ok(b) | T2Outcome::Code(_, b) => b,
+                other => panic!("{set} stock {}: {other:?}", d.stock),
+            };
+            assert_eq!(
+                d.latest_body(),
+                Some(&body),
+                "{set} {} stock {}",
+                d.unit,
+                d.stock
+            );
+        }
+        *checked
+            .entry(format!("{} {}", d.unit, code::name(d.code)))
+            .or_default() += 1;
+    }
 }

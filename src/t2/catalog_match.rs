@@ -70,6 +70,11 @@ impl T2Unit for T2CatalogMatch {
         serde_json::to_value(&self.cfg).expect("plain config serialises")
     }
 
+    /// The detection's position, nothing else.
+    fn body_fields(&self) -> Option<Vec<String>> {
+        Some(["ra", "dec"].map(String::from).to_vec())
+    }
+
     fn process(&self, input: &T2Input) -> T2Outcome {
         let Some(dp) = input.datapoints.first() else {
             return T2Outcome::Error("no datapoint".into());

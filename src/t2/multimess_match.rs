@@ -169,6 +169,11 @@ impl T2Unit for T2MultiMessMatch {
         serde_json::to_value(&self.cfg).expect("plain config serialises")
     }
 
+    /// Each detection's position and time.
+    fn body_fields(&self) -> Option<Vec<String>> {
+        Some(["ra", "dec", "jd"].map(String::from).to_vec())
+    }
+
     fn process(&self, input: &T2Input) -> T2Outcome {
         let Some((ra, dec, jd)) = self.where_(input) else {
             return T2Outcome::Ok(

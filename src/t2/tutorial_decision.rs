@@ -53,6 +53,11 @@ impl T2Unit for T2TutorialDecision {
         ]
     }
 
+    /// None: it decides from its dependencies' results alone.
+    fn body_fields(&self) -> Option<Vec<String>> {
+        Some(Vec::new())
+    }
+
     fn process(&self, input: &T2Input) -> T2Outcome {
         let tm = input.dependencies.get("T2TemplateMatch");
         let mm = input.dependencies.get("T2MultiMessMatch");
