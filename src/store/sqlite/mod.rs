@@ -5,11 +5,12 @@
 
 use super::*;
 mod checkpoint;
+mod claims;
 mod gate;
 mod open;
 mod schema;
 mod write;
-use write::{apply, json, put_reaction, put_t2};
+use write::{apply, put_reaction};
 #[cfg(test)]
 mod plans;
 use gate::immediate;
@@ -24,14 +25,6 @@ const STOCK_DATAPOINTS: &str =
 
 /// T2 documents per code, for a run's summary.
 const T2_CODES: &str = "SELECT code, COUNT(*) FROM t2 GROUP BY code";
-
-/// The claimable T2 documents of some units (a JSON list, ?1) due at ?2,
-/// in key order, at most ?3: walks the partial index of NEW and
-/// RERUN_REQUESTED documents, so its cost is that of what it claims.
-const CLAIM_T2: &str = "SELECT doc FROM t2 INDEXED BY t2_claimable WHERE code IN (-1, -6)
-     AND unit IN (SELECT value FROM json_each(?1))
-     AND coalesce(json_extract(doc, '$.retry_after'), ?2) <= ?2
-     ORDER BY stock, unit, config, link LIMIT ?3";
 
 /// When the T3 process ?1 last selected, along its expression index.
 const T3_LAST_SELECTED: &str = "SELECT max(json_extract(doc, '$.meta.extra.selected_at')) FROM t3
@@ -449,42 +442,14 @@ impl Archive for SqliteArchive {
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
-    /// Walks the partial index of claimable documents (NEW and
-    /// RERUN_REQUESTED only) in key order and stops at `max`: the cost is
-    /// that of the documents claimed (plus any still in back-off ahead of
-    /// them), not of every T2 document the archive holds.
+    /// See `claims.rs`.
     fn claim_t2(
         &mut self,
         now: f64,
         max: usize,
         units: &[String],
     ) -> Result<Vec<T2Doc>, StoreError> {
-        let be = backend(&self.path);
-        let tx = immediate(&mut self.conn, &self.gate, &self.path)?;
-        let mut claimed = Vec::new();
-        let names = json(&units);
-        {
-            let mut st = tx.prepare_cached(CLAIM_T2).map_err(&be)?;
-            let rows = st
-                .query_map(params![names, now, max as i64], |r| r.get::<_, String>(0))
-                .map_err(&be)?;
-            for r in rows {
-                let d = parse_doc(&self.path, "t2", &r.map_err(&be)?)?;
-                if merge::claimable(&d, now) && units.contains(&d.unit) {
-                    claimed.push(d);
-                    if claimed.len() == max {
-                        break;
-                    }
-                }
-            }
-        }
-        for d in &mut claimed {
-            d.code = code::RUNNING;
-            d.claimed_at = Some(now);
-            put_t2(&tx, d).map_err(&be)?;
-        }
-        tx.commit().map_err(&be)?;
-        Ok(claimed)
+        self.claim_due(now, max, units)
     }
 
     fn claim_t2_keys(
@@ -493,34 +458,7 @@ impl Archive for SqliteArchive {
         now: f64,
         steal_running: bool,
     ) -> Result<Vec<T2Doc>, StoreError> {
-        let be = backend(&self.path);
-        let tx = immediate(&mut self.conn, &self.gate, &self.path)?;
-        let mut claimed = Vec::new();
-        {
-            let mut st = tx
-                .prepare_cached(
-                    "SELECT doc FROM t2 WHERE stock = ?1 AND unit = ?2 AND config = ?3 AND link = ?4",
-                )
-                .map_err(&be)?;
-            for k in keys {
-                let doc: Option<String> = st
-                    .query_row(params![k.stock, k.unit, k.config, k.link], |r| r.get(0))
-                    .optional()
-                    .map_err(&be)?;
-                let Some(text) = doc else { continue };
-                let d = parse_doc(&self.path, "t2", &text)?;
-                if merge::claimable(&d, now) || (steal_running && d.code == code::RUNNING) {
-                    let mut d = d;
-                    d.code = code::RUNNING;
-                    d.claimed_at = Some(now);
-                    // Written at once: a key given twice is claimed once.
-                    put_t2(&tx, &d).map_err(&be)?;
-                    claimed.push(d);
-                }
-            }
-        }
-        tx.commit().map_err(&be)?;
-        Ok(claimed)
+        self.claim_keys(keys, now, steal_running)
     }
 
     fn t3(&self, stock: Option<i64>) -> Result<Vec<T3Doc>, StoreError> {

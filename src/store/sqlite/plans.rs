@@ -2,6 +2,7 @@
 //! `EXPLAIN QUERY PLAN`) are checked, since a plan that scans a table costs
 //! nothing on a test archive and grows with a real one.
 
+use super::claims::CLAIM_T2;
 use super::*;
 
 fn plan(a: &SqliteArchive, sql: &str, args: &[&dyn rusqlite::ToSql]) -> String {
