@@ -211,12 +211,13 @@ pub trait Archive: Send {
     ) -> Result<Vec<DataPointDoc>, StoreError> {
         Ok(p.apply_all(self.datapoints(stock)?))
     }
-    /// The datapoints of `stock` among `ids` (ascending) that are stored,
-    /// holding only what `p` keeps, ordered by id. What a T2 worker reads
-    /// for a state when it holds most of the state's datapoints already
-    /// (read for an earlier state of the same stock). The default reads
-    /// the stock and keeps those; an archive that can look datapoints up by
-    /// id does, so the cost follows `ids`.
+    /// The stored datapoints among `ids` (ascending; a state's, so of
+    /// `stock`), holding only what `p` keeps, ordered by id. What a T2
+    /// worker reads for a state when it holds most of the state's
+    /// datapoints already (read for an earlier state of the same stock).
+    /// The default reads the stock and keeps those; an archive that can
+    /// look datapoints up by id does, so the cost follows `ids` (and it
+    /// need not check the stock: ids are unique).
     fn datapoints_projected_among(
         &self,
         stock: i64,

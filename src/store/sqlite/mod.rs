@@ -23,6 +23,10 @@ use std::sync::{Arc, Mutex};
 const STOCK_DATAPOINTS: &str =
     "SELECT t0.doc FROM t0_member m JOIN t0 ON t0.id = m.id WHERE m.stock = ?1 ORDER BY m.id";
 
+/// Datapoints by id (a JSON list, ?1), each found through `t0`'s id index.
+const DATAPOINTS_AMONG: &str =
+    "SELECT doc FROM t0 WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id";
+
 /// T2 documents per code, for a run's summary.
 const T2_CODES: &str = "SELECT code, COUNT(*) FROM t2 GROUP BY code";
 
@@ -310,16 +314,15 @@ impl Archive for SqliteArchive {
     }
 
     /// One statement (one read transaction, one snapshot), each id found
-    /// through `t0`'s id index: the ids go in as a JSON list.
+    /// through `t0`'s id index ([`DATAPOINTS_AMONG`]).
     fn datapoints_projected_among(
         &self,
         _stock: i64,
         ids: &[i64],
         p: &DataPointProjection,
     ) -> Result<Vec<DataPointDoc>, StoreError> {
-        let sql = "SELECT doc FROM t0 WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id";
         let list = serde_json::to_string(ids).expect("a list of integers");
-        self.query_parsed("t0", sql, &[&list], |text| p.parse(text))
+        self.query_parsed("t0", DATAPOINTS_AMONG, &[&list], |text| p.parse(text))
     }
 
     fn datapoint_tags(&self, stock: i64) -> Result<Vec<(i64, Vec<String>)>, StoreError> {

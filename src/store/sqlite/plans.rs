@@ -79,3 +79,14 @@ fn a_stocks_t2_documents_are_read_by_key() {
         "{p}"
     );
 }
+
+#[test]
+fn datapoints_by_id_are_found_by_the_id_index_without_sorting() {
+    let a = SqliteArchive::open(":memory:").unwrap();
+    let p = plan(&a, DATAPOINTS_AMONG, &[&"[3, 5]"]);
+    assert!(
+        p.contains("SEARCH t0 USING INDEX sqlite_autoindex_t0_1 (id=?)"),
+        "{p}"
+    );
+    assert!(!p.contains("TEMP B-TREE"), "ids come in order: {p}");
+}
