@@ -7,6 +7,7 @@ use super::*;
 mod checkpoint;
 mod claims;
 mod gate;
+mod members;
 mod open;
 mod schema;
 mod write;
@@ -103,6 +104,9 @@ pub struct SqliteArchive {
     /// Whether the file has the `cutout` table: an archive written before
     /// it existed and opened read-only has none (and no stamps).
     cutouts: bool,
+    /// Whether `t0_member` has its `tagset` column (see `schema.rs`): an
+    /// archive written before it and opened read-only has not.
+    member_tagsets: bool,
 }
 
 impl SqliteArchive {
@@ -251,8 +255,9 @@ impl Archive for SqliteArchive {
         }
         let be = backend(&self.path);
         let tx = immediate(&mut self.conn, &self.gate, &self.path)?;
+        let mut tagsets = write::Tagsets::default();
         for op in ops {
-            apply(&tx, op).map_err(&be)?;
+            apply(&tx, op, &mut tagsets).map_err(&be)?;
         }
         tx.commit().map_err(&be)
     }
@@ -326,24 +331,7 @@ impl Archive for SqliteArchive {
     }
 
     fn datapoint_tags(&self, stock: i64) -> Result<Vec<(i64, Vec<String>)>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare_cached(
-                "SELECT t0.id, t0.tags FROM t0_member m JOIN t0 ON t0.id = m.id \
-                 WHERE m.stock = ?1 ORDER BY m.id",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map([stock], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-            })
-            .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for r in rows {
-            let (id, tags) = r.map_err(|e| self.err(e))?;
-            out.push((id, self.parse("t0", &tags)?));
-        }
-        Ok(out)
+        self.member_tags(stock)
     }
 
     fn states(&self, stock: i64) -> Result<Vec<T1Doc>, StoreError> {

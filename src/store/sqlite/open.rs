@@ -3,7 +3,8 @@
 
 use super::checkpoint::Checkpointer;
 use super::schema::{
-    checkpoint_pages, checkpoint_thread, needs_member_backfill, tuning, MEMBER_BACKFILL, SCHEMA,
+    add_member_tagset, checkpoint_pages, checkpoint_thread, has_member_tagset,
+    needs_member_backfill, tuning, MEMBER_BACKFILL, SCHEMA,
 };
 use super::{backend, SqliteArchive};
 use crate::store::StoreError;
@@ -52,6 +53,7 @@ impl SqliteArchive {
             )?;
             c.execute_batch(&tuning())?;
             c.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA}"))?;
+            add_member_tagset(c)?;
             if needs_member_backfill(c)? {
                 c.execute_batch(MEMBER_BACKFILL)?;
             }
@@ -76,6 +78,7 @@ impl SqliteArchive {
             gate: Default::default(),
             path: path.to_string(),
             cutouts: true,
+            member_tagsets: true,
         })
     }
 
@@ -119,12 +122,14 @@ impl SqliteArchive {
             )
             .map_err(&be)?
             == 1;
+        let member_tagsets = has_member_tagset(&conn).map_err(&be)?;
         Ok(SqliteArchive {
             _checkpointer: None,
             conn,
             gate: Default::default(),
             path: path.to_string(),
             cutouts,
+            member_tagsets,
         })
     }
 }
@@ -236,6 +241,85 @@ mod tests {
         assert_eq!(ids, [-5, 1, 300, 900], "read by stock in id order");
         let merged = a.datapoints(7).unwrap().into_iter().find(|d| d.id == 300);
         assert_eq!(merged.unwrap().channel, ["A", "B"]);
+    }
+
+    fn tagged(id: i64, stock: i64, tags: &[&str]) -> WriteOp {
+        let mut d = dp(id, stock, "A");
+        d.tag = tags.iter().map(|t| t.to_string()).collect();
+        WriteOp::DataPoint(d)
+    }
+
+    fn tags_of(a: &SqliteArchive, stock: i64) -> Vec<(i64, Vec<String>)> {
+        a.datapoint_tags(stock).unwrap()
+    }
+
+    fn owned(v: &[(i64, &[&str])]) -> Vec<(i64, Vec<String>)> {
+        v.iter()
+            .map(|(id, t)| (*id, t.iter().map(|s| s.to_string()).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn a_stocks_datapoint_tags_are_read_from_its_members_not_from_t0() {
+        let mut a = SqliteArchive::open(":memory:").unwrap();
+        a.write(vec![
+            tagged(3, 7, &["ZTF", "ZTF_DP"]),
+            tagged(-2, 7, &["ZTF", "ZTF_UL"]),
+            tagged(5, 7, &["ZTF", "ZTF_DP"]),
+        ])
+        .unwrap();
+        // A datapoint stored again with more tags: its member rows follow.
+        a.write(vec![tagged(5, 7, &["ZTF_FP"])]).unwrap();
+        let want = owned(&[
+            (-2, &["ZTF", "ZTF_UL"]),
+            (3, &["ZTF", "ZTF_DP"]),
+            (5, &["ZTF", "ZTF_DP", "ZTF_FP"]),
+        ]);
+        assert_eq!(tags_of(&a, 7), want);
+        // Nothing of t0 is read for them: spoiling its copy changes nothing.
+        a.conn
+            .execute("UPDATE t0 SET tags = 'not json'", [])
+            .unwrap();
+        assert_eq!(tags_of(&a, 7), want);
+    }
+
+    #[test]
+    fn members_stored_before_the_tagset_column_are_read_from_t0() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        let path = path.to_str().unwrap();
+        // The layout of archives made before t0_member had `tagset`.
+        let c = Connection::open(path).unwrap();
+        c.execute_batch(
+            "CREATE TABLE t0(seq INTEGER PRIMARY KEY, id INTEGER NOT NULL UNIQUE, \
+             stock INTEGER NOT NULL, tags TEXT NOT NULL, doc TEXT NOT NULL);
+             CREATE TABLE t0_member(stock INTEGER NOT NULL, id INTEGER NOT NULL, \
+             PRIMARY KEY(stock, id)) WITHOUT ROWID;
+             INSERT INTO t0_member(stock, id) VALUES (7, 1);",
+        )
+        .unwrap();
+        let mut d = dp(1, 7, "A");
+        d.tag = vec!["OLD".into()];
+        c.execute(
+            "INSERT INTO t0(id, stock, tags, doc) VALUES (1, 7, '[\"OLD\"]', ?1)",
+            [serde_json::to_string(&d).unwrap()],
+        )
+        .unwrap();
+        drop(c);
+        let old = owned(&[(1, &["OLD"])]);
+        // Read-only, the file is left as it is and read through t0.
+        let r = SqliteArchive::open_read_only(path).unwrap();
+        assert!(!r.member_tagsets);
+        assert_eq!(tags_of(&r, 7), old);
+        drop(r);
+        let mut a = SqliteArchive::open(path).unwrap();
+        assert_eq!(tags_of(&a, 7), old, "a NULL tagset reads t0");
+        a.write(vec![tagged(2, 7, &["NEW"]), tagged(1, 7, &["MORE"])])
+            .unwrap();
+        assert_eq!(
+            tags_of(&a, 7),
+            owned(&[(1, &["OLD", "MORE"]), (2, &["NEW"])])
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! nothing on a test archive and grows with a real one.
 
 use super::claims::CLAIM_T2;
+use super::members::STOCK_DATAPOINT_TAGS;
 use super::*;
 
 fn plan(a: &SqliteArchive, sql: &str, args: &[&dyn rusqlite::ToSql]) -> String {
@@ -89,4 +90,13 @@ fn datapoints_by_id_are_found_by_the_id_index_without_sorting() {
         "{p}"
     );
     assert!(!p.contains("TEMP B-TREE"), "ids come in order: {p}");
+}
+
+#[test]
+fn a_stocks_datapoint_tags_are_one_range_of_the_member_index() {
+    let a = SqliteArchive::open(":memory:").unwrap();
+    let p = plan(&a, STOCK_DATAPOINT_TAGS, &[&7]);
+    assert!(p.contains("SEARCH m USING PRIMARY KEY (stock=?)"), "{p}");
+    assert!(!p.contains("TEMP B-TREE"), "members come in id order: {p}");
+    assert!(!p.contains("SCAN"), "{p}");
 }

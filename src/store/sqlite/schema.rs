@@ -10,6 +10,15 @@
 //! night). In storing order, new rows fill the table's last pages, and the
 //! random inserts go to an index ~25 times smaller. Archives made before
 //! keep `id` as their rowid; every statement works on both layouts.
+//!
+//! `t0_member` carries each datapoint's tags as a number (`tagset`, a row
+//! of a table of the few distinct tag lists), so that T0's "which
+//! datapoints, with which tags, does this stock hold" reads one range of
+//! one index. Read from `t0`, it was a row of the archive's largest table
+//! per datapoint, far apart since rows are in storing order: 84-89 us per
+//! stock in a million-alert archive against 9-13 us for the range alone
+//! (23.7 datapoints per stock, 256 MiB cache). Rows from before the column
+//! (NULL) are read from `t0` as before.
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS counter(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -19,7 +28,8 @@ CREATE INDEX IF NOT EXISTS stock_updated ON stock(updated);
 CREATE TABLE IF NOT EXISTS stock_name(name TEXT PRIMARY KEY, stock INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS stock_channel(stock INTEGER NOT NULL, channel TEXT NOT NULL, PRIMARY KEY(channel, stock));
 CREATE TABLE IF NOT EXISTS t0(seq INTEGER PRIMARY KEY, id INTEGER NOT NULL UNIQUE, stock INTEGER NOT NULL, tags TEXT NOT NULL, doc TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS t0_member(stock INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY(stock, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS t0_member(stock INTEGER NOT NULL, id INTEGER NOT NULL, tagset INTEGER, PRIMARY KEY(stock, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tagset(id INTEGER PRIMARY KEY, tags TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS t1(stock INTEGER NOT NULL, link INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY(stock, link));
 CREATE TABLE IF NOT EXISTS t2(stock INTEGER NOT NULL, unit TEXT NOT NULL, config INTEGER NOT NULL, link INTEGER NOT NULL,
     code INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY(stock, unit, config, link));
@@ -50,7 +60,28 @@ CREATE TABLE IF NOT EXISTS reaction_item(destination TEXT NOT NULL, stock INTEGE
 /// its `NOT EXISTS` guard was evaluated per row, so every open scanned all
 /// of `t0` (an index of every datapoint ever stored) to insert nothing.
 pub(super) const MEMBER_BACKFILL: &str =
-    "INSERT OR IGNORE INTO t0_member(stock, id) SELECT stock, id FROM t0";
+    "INSERT OR IGNORE INTO tagset(tags) SELECT DISTINCT tags FROM t0;
+     INSERT OR IGNORE INTO t0_member(stock, id, tagset)
+     SELECT t0.stock, t0.id, s.id FROM t0 JOIN tagset s ON s.tags = t0.tags;";
+
+/// Gives `t0_member` of an archive made before it had the column its
+/// `tagset` (NULL in the rows already there; see the module's doc).
+pub(super) fn add_member_tagset(c: &rusqlite::Connection) -> rusqlite::Result<()> {
+    if !has_member_tagset(c)? {
+        c.execute_batch("ALTER TABLE t0_member ADD COLUMN tagset INTEGER")?;
+    }
+    Ok(())
+}
+
+/// Whether `t0_member` has its `tagset` column.
+pub(super) fn has_member_tagset(c: &rusqlite::Connection) -> rusqlite::Result<bool> {
+    c.query_row(
+        "SELECT count(*) FROM pragma_table_info('t0_member') WHERE name = 'tagset'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n == 1)
+}
 
 /// Whether [`MEMBER_BACKFILL`] has work: two one-row probes.
 pub(super) fn needs_member_backfill(c: &rusqlite::Connection) -> rusqlite::Result<bool> {

@@ -22,31 +22,59 @@ fn get_doc<T: DeserializeOwned>(
     Ok(text.map(|t| serde_json::from_str(&t).expect("archive documents are written by us")))
 }
 
-pub(super) fn apply(tx: &Transaction, op: WriteOp) -> rusqlite::Result<()> {
+/// The `tagset` numbers of the tag lists a transaction has written (see
+/// `schema.rs`): a batch's datapoints share a few lists, so each is looked
+/// up once per batch, not once per datapoint. Per transaction, since a
+/// number inserted by one rolled back would not exist.
+#[derive(Default)]
+pub(super) struct Tagsets(std::collections::HashMap<String, i64>);
+
+impl Tagsets {
+    fn id(&mut self, tx: &Transaction, tags: &str) -> rusqlite::Result<i64> {
+        if let Some(&n) = self.0.get(tags) {
+            return Ok(n);
+        }
+        tx.prepare_cached("INSERT OR IGNORE INTO tagset(tags) VALUES (?1)")?
+            .execute([tags])?;
+        let n = tx
+            .prepare_cached("SELECT id FROM tagset WHERE tags = ?1")?
+            .query_row([tags], |r| r.get(0))?;
+        self.0.insert(tags.to_string(), n);
+        Ok(n)
+    }
+}
+
+pub(super) fn apply(tx: &Transaction, op: WriteOp, tagsets: &mut Tagsets) -> rusqlite::Result<()> {
     match op {
         WriteOp::DataPoint(d) => {
             // Most datapoints are new: insert first, merge only on conflict.
+            let tags = json(&d.tag);
             let new = tx
                 .prepare_cached(
                     "INSERT OR IGNORE INTO t0(id, stock, tags, doc) VALUES (?1, ?2, ?3, ?4)",
                 )?
-                .execute(params![d.id, d.stock[0], json(&d.tag), json(&d)])?
+                .execute(params![d.id, d.stock[0], tags, json(&d)])?
                 == 1;
-            let d = if new {
-                d
+            let (d, tags) = if new {
+                (d, tags)
             } else {
                 let stored = get_doc(tx, "SELECT doc FROM t0 WHERE id = ?1", &[&d.id])?;
                 let d = merge::datapoint(stored, d);
+                let tags = json(&d.tag);
                 tx.prepare_cached("UPDATE t0 SET tags = ?2, doc = ?3 WHERE id = ?1")?
-                    .execute(params![d.id, json(&d.tag), json(&d)])?;
-                d
+                    .execute(params![d.id, tags, json(&d)])?;
+                (d, tags)
             };
             // t0_member: the datapoint's stock set, one row per member, so a
-            // read by stock finds datapoints shared with other stocks.
-            let mut member =
-                tx.prepare_cached("INSERT OR IGNORE INTO t0_member(stock, id) VALUES (?1, ?2)")?;
+            // read by stock finds datapoints shared with other stocks; each
+            // with the datapoint's tags as a `tagset` number (schema.rs).
+            let tagset = tagsets.id(tx, &tags)?;
+            let mut member = tx.prepare_cached(
+                "INSERT INTO t0_member(stock, id, tagset) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(stock, id) DO UPDATE SET tagset = excluded.tagset",
+            )?;
             for s in &d.stock {
-                member.execute(params![s, d.id])?;
+                member.execute(params![s, d.id, tagset])?;
             }
         }
         WriteOp::Stock {
