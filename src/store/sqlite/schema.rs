@@ -15,10 +15,10 @@
 //! of a table of the few distinct tag lists), so that T0's "which
 //! datapoints, with which tags, does this stock hold" reads one range of
 //! one index. Read from `t0`, it was a row of the archive's largest table
-//! per datapoint, far apart since rows are in storing order: 84-89 us per
-//! stock in a million-alert archive against 9-13 us for the range alone
-//! (23.7 datapoints per stock, 256 MiB cache). Rows from before the column
-//! (NULL) are read from `t0` as before.
+//! per datapoint, far apart since rows are in storing order: 84-95 us per
+//! stock in a million-alert archive, against 20-22 us read from
+//! `t0_member` (23.7 datapoints per stock, 256 MiB cache). Rows from
+//! before the column (NULL) are read from `t0` as before.
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS counter(name TEXT PRIMARY KEY, value INTEGER NOT NULL);

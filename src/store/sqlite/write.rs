@@ -67,11 +67,14 @@ pub(super) fn apply(tx: &Transaction, op: WriteOp, tagsets: &mut Tagsets) -> rus
             };
             // t0_member: the datapoint's stock set, one row per member, so a
             // read by stock finds datapoints shared with other stocks; each
-            // with the datapoint's tags as a `tagset` number (schema.rs).
+            // with the datapoint's tags as a `tagset` number (schema.rs). A
+            // member row is rewritten only when the tags changed, so a
+            // datapoint stored again (a re-ingested alert) dirties no page.
             let tagset = tagsets.id(tx, &tags)?;
             let mut member = tx.prepare_cached(
                 "INSERT INTO t0_member(stock, id, tagset) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(stock, id) DO UPDATE SET tagset = excluded.tagset",
+                 ON CONFLICT(stock, id) DO UPDATE SET tagset = excluded.tagset
+                 WHERE tagset IS NOT excluded.tagset",
             )?;
             for s in &d.stock {
                 member.execute(params![s, d.id, tagset])?;
