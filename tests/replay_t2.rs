@@ -245,11 +245,11 @@ fn check_cut_results(
         let unit = ampel::t2::build_t2(&d.unit, &config, ctx).unwrap();
         let own = DataPointProjection::body(unit.body_fields().expect("fields named"));
         let stored = archive.datapoints(d.stock).unwrap();
+        let state = archive.state(d.stock, d.link).unwrap();
         let ids = match unit.kind() {
             ampel::t2::T2Kind::Point => vec![d.link],
-            _ => archive.state(d.stock, d.link).unwrap().unwrap().dps,
+            _ => state.as_ref().unwrap().dps.clone(),
         };
-        let state = archive.state(d.stock, d.link).unwrap();
         let whole: Vec<std::sync::Arc<_>> = ids
             .iter()
             .map(|id| stored.iter().find(|p| p.id == *id).unwrap().clone().into())

@@ -164,6 +164,13 @@ mod tests {
     use super::*;
     use crate::store::{Archive, DataPointDoc, WriteOp};
 
+    /// A path in a fresh temporary directory (removed with the guard).
+    fn temp_file() -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.sqlite").to_str().unwrap().to_string();
+        (dir, path)
+    }
+
     fn members(a: &SqliteArchive) -> i64 {
         a.conn
             .query_row("SELECT count(*) FROM t0_member", [], |r| r.get(0))
@@ -172,9 +179,8 @@ mod tests {
 
     #[test]
     fn an_archive_from_before_t0_member_gets_it_filled_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a.sqlite");
-        let path = path.to_str().unwrap();
+        let (_dir, path) = temp_file();
+        let path = path.as_str();
         {
             let a = SqliteArchive::open(path).unwrap();
             a.conn
@@ -285,9 +291,8 @@ mod tests {
 
     #[test]
     fn members_stored_before_the_tagset_column_are_read_from_t0() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("old.sqlite");
-        let path = path.to_str().unwrap();
+        let (_dir, path) = temp_file();
+        let path = path.as_str();
         // The layout of archives made before t0_member had `tagset`.
         let c = Connection::open(path).unwrap();
         c.execute_batch(
@@ -324,9 +329,8 @@ mod tests {
 
     #[test]
     fn an_archive_keyed_by_datapoint_id_still_stores_and_reads() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("old.sqlite");
-        let path = path.to_str().unwrap();
+        let (_dir, path) = temp_file();
+        let path = path.as_str();
         // The layout of archives made before t0 had `seq`.
         Connection::open(path)
             .unwrap()
