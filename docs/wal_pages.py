@@ -6,7 +6,8 @@ belong to.
 
 The first form reads a copy of a running archive's `night.sqlite-wal` and
 then `night.sqlite`, side by side (the log copied first): the frames the
-log holds at that moment.
+log holds at that moment. Reading the copy folds its log into it (SQLite
+does so when its last connection closes), so each copy is read once.
 
 The second runs `ampel bench night --alerts N` (from the repository root,
 for its job's relative paths) with every frame of the night kept: no
@@ -38,13 +39,13 @@ def frames(wal_path):
     """The log's valid frames (those with its header's salts) as page
     numbers, and the commits among them."""
     pages, commits = [], 0
+    size = os.path.getsize(wal_path)
     with open(wal_path, 'rb') as f:
         header = f.read(32)
         _, _, psz, _, s1, s2, _, _ = struct.unpack('>8I', header)
-        while True:
+        # A copy taken mid-write may end in a partial frame: not counted.
+        while f.tell() + 24 + psz <= size:
             h = f.read(24)
-            if len(h) < 24:
-                break
             pg, commit, fs1, fs2 = struct.unpack('>4I', h[:16])
             if (fs1, fs2) != (s1, s2):
                 break
