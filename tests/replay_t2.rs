@@ -246,9 +246,10 @@ fn check_cut_results(
         let own = DataPointProjection::body(unit.body_fields().expect("fields named"));
         let stored = archive.datapoints(d.stock).unwrap();
         let state = archive.state(d.stock, d.link).unwrap();
-        let ids = match unit.kind() {
-            ampel::t2::T2Kind::Point => vec![d.link],
-            _ => state.as_ref().unwrap().dps.clone(),
+        let point = [d.link];
+        let ids: &[i64] = match unit.kind() {
+            ampel::t2::T2Kind::Point => &point,
+            _ => &state.as_ref().unwrap().dps,
         };
         let whole: Vec<std::sync::Arc<_>> = ids
             .iter()
