@@ -7,20 +7,27 @@ use super::{backend, immediate, parse_doc, SqliteArchive};
 use crate::store::{code, merge, StoreError, T2Doc, T2Key};
 use rusqlite::{params, OptionalExtension};
 
-/// The claimable T2 documents of some units (a JSON list, ?1) due at ?2,
-/// in key order, at most ?3: walks the partial index of NEW and
-/// RERUN_REQUESTED documents, so its cost is that of what it claims.
+/// One unit's claimable T2 documents due at ?2, due reruns first, then
+/// oldest first, at most ?3: walks the unit's part of the partial index of
+/// NEW and RERUN_REQUESTED documents (`t2_due`), whose entries follow the
+/// table's storing order, so its cost is that of what it claims.
+///
+/// The order of AMPEL's T2 worker, whose unsorted `find_one_and_update`
+/// walks the `t2` collection's index on `code` (ampel-core's
+/// `mongo/data.yaml`): by code, then in storing order. A claim takes
+/// documents stored together, on the table's last pages, and marks them
+/// RUNNING and then done while those pages are in the cache. In key
+/// (stock) order, as before, a claim took the lowest stocks of the whole
+/// backlog, each on a page of its own once the backlog outgrew a batch,
+/// and a ticket could wait as long as lower stocks kept coming.
 pub(super) const CLAIM_T2: &str =
-    "SELECT doc FROM t2 INDEXED BY t2_claimable WHERE code IN (-1, -6)
-     AND unit IN (SELECT value FROM json_each(?1))
+    "SELECT code, rowid FROM t2 INDEXED BY t2_due WHERE unit = ?1 AND code IN (-1, -6)
      AND coalesce(json_extract(doc, '$.retry_after'), ?2) <= ?2
-     ORDER BY stock, unit, config, link LIMIT ?3";
+     ORDER BY code, rowid LIMIT ?3";
 
 impl SqliteArchive {
-    /// Walks the partial index of claimable documents (NEW and
-    /// RERUN_REQUESTED only) in key order and stops at `max`: the cost is
-    /// that of the documents claimed (plus any still in back-off ahead of
-    /// them), not of every T2 document the archive holds.
+    /// Claims up to `max` due documents of `units`, due reruns first, then
+    /// oldest first across the units ([`CLAIM_T2`] per unit, merged).
     pub(super) fn claim_due(
         &mut self,
         now: f64,
@@ -29,27 +36,44 @@ impl SqliteArchive {
     ) -> Result<Vec<T2Doc>, StoreError> {
         let be = backend(&self.path);
         let tx = immediate(&mut self.conn, &self.gate, &self.path)?;
-        let mut claimed = Vec::new();
-        let names = json(&units);
+        let mut due: Vec<(i64, i64)> = Vec::new();
         {
             let mut st = tx.prepare_cached(CLAIM_T2).map_err(&be)?;
-            let rows = st
-                .query_map(params![names, now, max as i64], |r| r.get::<_, String>(0))
-                .map_err(&be)?;
-            for r in rows {
-                let d = parse_doc(&self.path, "t2", &r.map_err(&be)?)?;
-                if merge::claimable(&d, now) && units.contains(&d.unit) {
-                    claimed.push(d);
-                    if claimed.len() == max {
-                        break;
-                    }
+            for unit in units {
+                let rows = st
+                    .query_map(params![unit, now, max as i64], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .map_err(&be)?;
+                for r in rows {
+                    due.push(r.map_err(&be)?);
                 }
             }
         }
-        for d in &mut claimed {
-            d.code = code::RUNNING;
-            d.claimed_at = Some(now);
-            put_t2(&tx, d).map_err(&be)?;
+        due.sort_unstable();
+        due.dedup();
+        due.truncate(max);
+        let mut claimed = Vec::with_capacity(due.len());
+        {
+            let mut read = tx
+                .prepare_cached("SELECT doc FROM t2 WHERE rowid = ?1")
+                .map_err(&be)?;
+            let mut write = tx
+                .prepare_cached("UPDATE t2 SET code = ?2, doc = ?3 WHERE rowid = ?1")
+                .map_err(&be)?;
+            for (_, rowid) in due {
+                let text: String = read.query_row([rowid], |r| r.get(0)).map_err(&be)?;
+                let mut d: T2Doc = parse_doc(&self.path, "t2", &text)?;
+                if !merge::claimable(&d, now) {
+                    continue;
+                }
+                d.code = code::RUNNING;
+                d.claimed_at = Some(now);
+                write
+                    .execute(params![rowid, d.code, json(&d)])
+                    .map_err(&be)?;
+                claimed.push(d);
+            }
         }
         tx.commit().map_err(&be)?;
         Ok(claimed)
@@ -91,5 +115,52 @@ impl SqliteArchive {
         }
         tx.commit().map_err(&be)?;
         Ok(claimed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::{code, Archive, SqliteArchive, T2Doc, WriteOp};
+
+    fn ticket(stock: i64, unit: &str) -> T2Doc {
+        T2Doc {
+            stock,
+            unit: unit.into(),
+            config: 1,
+            link: stock,
+            col: None,
+            channel: vec!["C".into()],
+            tag: vec![],
+            code: code::NEW,
+            meta: vec![],
+            body: vec![],
+            trials: 0,
+            retry_after: None,
+            claimed_at: None,
+        }
+    }
+
+    fn claimed(a: &mut SqliteArchive, max: usize) -> Vec<(i64, String)> {
+        let units = ["A".to_string(), "B".to_string()];
+        let docs = a.claim_t2(10.0, max, &units).unwrap();
+        docs.into_iter().map(|d| (d.stock, d.unit)).collect()
+    }
+
+    #[test]
+    fn due_reruns_come_first_then_the_oldest_tickets_of_any_unit() {
+        let mut a = SqliteArchive::open(":memory:").unwrap();
+        let mut rerun = ticket(1, "B");
+        rerun.code = code::RERUN_REQUESTED;
+        let mut later = ticket(2, "A");
+        later.code = code::RERUN_REQUESTED;
+        later.retry_after = Some(99.0);
+        // Stored in this order: stock 9 first, the reruns last.
+        let stored = [ticket(9, "A"), ticket(5, "B"), ticket(7, "A"), rerun, later];
+        a.write(stored.into_iter().map(WriteOp::T2Ticket).collect())
+            .unwrap();
+        let first = claimed(&mut a, 2);
+        assert_eq!(first, [(1, "B".into()), (9, "A".into())], "not key order");
+        assert_eq!(claimed(&mut a, 5), [(5, "B".into()), (7, "A".into())]);
+        assert!(claimed(&mut a, 5).is_empty(), "stock 2 is in back-off");
     }
 }

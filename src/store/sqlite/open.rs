@@ -136,7 +136,7 @@ impl SqliteArchive {
 
 /// What every connection gets: a busy wait of 30 s, and a planner that
 /// ignores bound values. The bundled SQLite has STAT4, under which a bound
-/// value compared with a partial index's condition (t2_claimable) or an
+/// value compared with a partial index's condition (a claim's t2_due) or an
 /// indexed column marks the statement expired on every re-bind: each claim
 /// and each tag read was compiled again (7% of a replay, perf). Our plans
 /// are fixed by the query text (and tested in `plans.rs`).

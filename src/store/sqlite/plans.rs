@@ -20,8 +20,8 @@ fn plan(a: &SqliteArchive, sql: &str, args: &[&dyn rusqlite::ToSql]) -> String {
 #[test]
 fn claims_walk_the_claimable_index_without_sorting() {
     let a = SqliteArchive::open(":memory:").unwrap();
-    let p = plan(&a, CLAIM_T2, &[&"[\"T2LightCurveSummary\"]", &0.0, &10]);
-    assert!(p.contains("USING INDEX t2_claimable"), "{p}");
+    let p = plan(&a, CLAIM_T2, &[&"T2LightCurveSummary", &0.0, &10]);
+    assert!(p.contains("USING INDEX t2_due"), "{p}");
     assert!(!p.contains("TEMP B-TREE"), "a claim must not sort: {p}");
 }
 

@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS t2(stock INTEGER NOT NULL, unit TEXT NOT NULL, config
     code INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY(stock, unit, config, link));
 DROP INDEX IF EXISTS t2_code;
 CREATE INDEX IF NOT EXISTS t2_code_unit ON t2(code, unit, config);
-CREATE INDEX IF NOT EXISTS t2_claimable ON t2(stock, unit, config, link) WHERE code IN (-1, -6);
+DROP INDEX IF EXISTS t2_claimable;
+CREATE INDEX IF NOT EXISTS t2_due ON t2(unit, code) WHERE code IN (-1, -6);
 CREATE INDEX IF NOT EXISTS t2_unit ON t2(unit);
 CREATE TABLE IF NOT EXISTS cutout(id INTEGER PRIMARY KEY, stock INTEGER NOT NULL, jd REAL NOT NULL,
     science BLOB, template BLOB, difference BLOB);
