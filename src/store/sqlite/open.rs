@@ -204,6 +204,33 @@ mod tests {
     }
 
     #[test]
+    fn an_archive_from_before_t2_due_gets_it_and_loses_t2_claimable() {
+        let (_dir, path) = temp_file();
+        let path = path.as_str();
+        let index = |a: &SqliteArchive, name: &str| -> bool {
+            a.conn
+                .query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?1",
+                    [name],
+                    |r| r.get::<_, i64>(0),
+                )
+                .unwrap()
+                == 1
+        };
+        {
+            let a = SqliteArchive::open(path).unwrap();
+            a.conn
+                .execute_batch(
+                    "DROP INDEX t2_due;
+                     CREATE INDEX t2_claimable ON t2(stock, unit, config, link) WHERE code IN (-1, -6);",
+                )
+                .unwrap();
+        }
+        let a = SqliteArchive::open(path).unwrap();
+        assert!(index(&a, "t2_due") && !index(&a, "t2_claimable"));
+    }
+
+    #[test]
     fn a_new_archive_needs_no_backfill() {
         let a = SqliteArchive::open(":memory:").unwrap();
         assert!(!needs_member_backfill(&a.conn).unwrap());
