@@ -107,6 +107,13 @@ pub fn claimable(d: &T2Doc, now: f64) -> bool {
         && d.retry_after.is_none_or(|t| t <= now)
 }
 
+/// A T2 document taken by a worker: RUNNING, stamped with the claim's
+/// time (so a dead worker's claims can be taken over).
+pub fn claim_t2(d: &mut T2Doc, now: f64) {
+    d.code = code::RUNNING;
+    d.claimed_at = Some(now);
+}
+
 /// A delivery step: the new state, attempts made, when to try next and the
 /// last error (kept when the step brings none, so a delivered reaction
 /// still shows what it went through).

@@ -61,14 +61,11 @@ impl SqliteArchive {
             let mut write = tx
                 .prepare_cached("UPDATE t2 SET code = ?2, doc = ?3 WHERE rowid = ?1")
                 .map_err(&be)?;
+            // Claimable by the walk's own filter, in this transaction.
             for (_, rowid) in due {
                 let text: String = read.query_row([rowid], |r| r.get(0)).map_err(&be)?;
                 let mut d: T2Doc = parse_doc(&self.path, "t2", &text)?;
-                if !merge::claimable(&d, now) {
-                    continue;
-                }
-                d.code = code::RUNNING;
-                d.claimed_at = Some(now);
+                merge::claim_t2(&mut d, now);
                 write
                     .execute(params![rowid, d.code, json(&d)])
                     .map_err(&be)?;
@@ -105,8 +102,7 @@ impl SqliteArchive {
                 let d = parse_doc(&self.path, "t2", &text)?;
                 if merge::claimable(&d, now) || (steal_running && d.code == code::RUNNING) {
                     let mut d = d;
-                    d.code = code::RUNNING;
-                    d.claimed_at = Some(now);
+                    merge::claim_t2(&mut d, now);
                     // Written at once: a key given twice is claimed once.
                     put_t2(&tx, &d).map_err(&be)?;
                     claimed.push(d);
