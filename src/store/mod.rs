@@ -266,8 +266,9 @@ pub trait Archive: Send {
     fn t2_outcomes(&self) -> Result<std::collections::BTreeMap<(String, i64), u64>, StoreError>;
     /// Atomically moves up to `max` T2 documents of the given units that are
     /// NEW or RERUN_REQUESTED (and past their back-off) to RUNNING, and
-    /// returns them. Which come first is the archive's: the embedded one
-    /// takes due reruns, then the oldest tickets (see its `claims.rs`).
+    /// returns them: due reruns first, then the oldest tickets of any unit,
+    /// the order AMPEL's T2 worker takes them in (the conformance suite
+    /// checks it on every archive).
     fn claim_t2(
         &mut self,
         now: f64,

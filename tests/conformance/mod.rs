@@ -5,11 +5,13 @@
 
 #![allow(dead_code)]
 
+mod claim_order;
 mod counts;
 mod large_batch;
 mod viewer;
 
 use ampel::store::*;
+use claim_order::claim_order;
 use counts::counts;
 use large_batch::large_batch;
 #[allow(unused_imports)]
@@ -55,7 +57,7 @@ fn dp(id: i64, stock: i64, channel: &str, tag: &str) -> DataPointDoc {
     }
 }
 
-fn ticket(stock: i64, unit: &str, link: i64, channel: &str) -> T2Doc {
+pub(crate) fn ticket(stock: i64, unit: &str, link: i64, channel: &str) -> T2Doc {
     T2Doc {
         stock,
         unit: unit.into(),
@@ -85,7 +87,7 @@ fn key(stock: i64, unit: &str, link: i64) -> T2Key {
 /// Every check, each on a fresh archive from `make`.
 pub fn run_all(make: &mut dyn FnMut() -> Box<dyn Archive>) {
     type Check = fn(&mut dyn Archive);
-    let checks: [(&str, Check); 18] = [
+    let checks: [(&str, Check); 19] = [
         ("run ids increase", run_ids),
         ("datapoints merge channels, tags and meta", datapoints),
         (
@@ -99,6 +101,10 @@ pub fn run_all(make: &mut dyn FnMut() -> Box<dyn Archive>) {
         (
             "T2 claims are atomic, filtered and respect back-off",
             t2_claims,
+        ),
+        (
+            "T2 claims take due reruns, then the oldest of any unit",
+            claim_order,
         ),
         (
             "T2 claims by key: once, back-off, stealing RUNNING",

@@ -3,18 +3,18 @@
 //! comes from the claimable condition being part of each update's filter.
 
 use super::statements::t2_filter;
-use super::sync::to_b;
 use super::sync::MongoSync;
 use ampel::store::*;
-use mongodb::bson::{doc, Document};
+use mongodb::bson::{doc, Bson, Document};
 use mongodb::options::ReturnDocument;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 impl MongoSync {
-    /// A batch in three round trips, whatever its size: choose up to
-    /// `max` claimable documents, take those still claimable with this
-    /// claim's token (one `update`; the condition is in its filter, so of
-    /// two workers that chose the same documents each takes only what the
+    /// A batch in a round trip per unit plus two, whatever its size:
+    /// choose up to `max` claimable documents (AMPEL's order, see
+    /// [`Self::choose`]), take those still claimable with this claim's
+    /// token (one `update`; the condition is in its filter, so of two
+    /// workers that chose the same documents each takes only what the
     /// other has not), read back what carries the token. One
     /// find-and-modify per document made a drain cost a round trip, and on
     /// a server without a usable index a scan, per T2 run.
@@ -24,28 +24,12 @@ impl MongoSync {
         max: usize,
         units: &[String],
     ) -> Result<Vec<T2Doc>, StoreError> {
-        let mut claimable = claimable(&[code::NEW, code::RERUN_REQUESTED], now);
-        claimable.insert("unit", doc! {"$in": to_b(&units)});
-        let order = doc! {"stock": 1, "unit": 1, "config": 1, "link": 1};
-        let chosen = self
-            .coll("t2")
-            .find(claimable.clone())
-            .projection(doc! {"_id": 1})
-            .sort(order.clone())
-            .limit(max as i64)
-            .run()
-            .map_err(self.fail())?;
-        let mut ids = Vec::new();
-        for d in chosen {
-            if let Some(id) = d.map_err(self.fail())?.get("_id") {
-                ids.push(id.clone());
-            }
-        }
+        let ids = self.choose(now, max, units)?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let token = claim_token(now);
-        let mut take = claimable;
+        let mut take = claimable(&[code::RERUN_REQUESTED, code::NEW], now);
         take.insert("_id", doc! {"$in": ids.clone()});
         self.coll("t2")
             .update_many(
@@ -54,12 +38,65 @@ impl MongoSync {
             )
             .run()
             .map_err(self.fail())?;
-        self.find(
-            "t2",
-            doc! {"_id": {"$in": ids}, "claim": &token},
-            order,
-            None,
-        )
+        let mut got: Vec<T2Doc> = Vec::with_capacity(ids.len());
+        let mut by_id: Vec<(Bson, T2Doc)> = Vec::with_capacity(ids.len());
+        let cursor = self
+            .coll("t2")
+            .find(doc! {"_id": {"$in": ids.clone()}, "claim": &token})
+            .run()
+            .map_err(self.fail())?;
+        for d in cursor {
+            let d = d.map_err(self.fail())?;
+            let id = d.get("_id").cloned().unwrap_or(Bson::Null);
+            by_id.push((id, self.parse("t2", d)?));
+        }
+        // Handed on in the order chosen.
+        for id in &ids {
+            if let Some(i) = by_id.iter().position(|(k, _)| k == id) {
+                got.push(by_id.swap_remove(i).1);
+            }
+        }
+        Ok(got)
+    }
+
+    /// Up to `max` claimable ids in AMPEL's order: due reruns first, then
+    /// the oldest tickets of any unit. AMPEL's T2 worker claims with an
+    /// unsorted `find_one_and_update`, which walks the `code` index: by
+    /// code, then in storing order. Here each unit's candidates are one
+    /// range of the `{code, unit}` index (equality on both, ties in
+    /// storing order, so the sort needs no sort stage and reads at most
+    /// `max` entries), merged by code and `_id`: ObjectIds made by one
+    /// server rise with time. Sorting by the document's key instead made
+    /// MongoDB choose between sorting the whole backlog and walking the
+    /// key index through every finished document.
+    fn choose(&mut self, now: f64, max: usize, units: &[String]) -> Result<Vec<Bson>, StoreError> {
+        let units: std::collections::BTreeSet<&String> = units.iter().collect();
+        let mut chosen: Vec<(i64, Bson)> = Vec::new();
+        for unit in units {
+            let mut filter = claimable(&[code::RERUN_REQUESTED, code::NEW], now);
+            filter.insert("unit", unit);
+            let found = self
+                .coll("t2")
+                .find(filter)
+                .projection(doc! {"_id": 1, "code": 1})
+                .sort(doc! {"code": 1, "unit": 1})
+                .limit(max as i64)
+                .run()
+                .map_err(self.fail())?;
+            for d in found {
+                let d = d.map_err(self.fail())?;
+                if let (Some(id), Ok(c)) = (
+                    d.get("_id"),
+                    d.get_i64("code")
+                        .or_else(|_| d.get_i32("code").map(i64::from)),
+                ) {
+                    chosen.push((c, id.clone()));
+                }
+            }
+        }
+        chosen.sort_by(|(c1, a), (c2, b)| c1.cmp(c2).then_with(|| storing_order(a, b)));
+        chosen.truncate(max);
+        Ok(chosen.into_iter().map(|(_, id)| id).collect())
     }
 
     pub(super) fn claim_keys(
@@ -109,6 +146,16 @@ fn claimable(codes: &[i64], now: f64) -> Document {
     doc! {
         "code": {"$in": codes.to_vec()},
         "retry_after": {"$not": {"$gt": now}},
+    }
+}
+
+/// Storing order between two `_id`s: ObjectIds rise with the time and
+/// counter of the server that made them. Any other kind of id keeps the
+/// order its unit's walk gave (the sort is stable).
+fn storing_order(a: &Bson, b: &Bson) -> std::cmp::Ordering {
+    match (a, b) {
+        (Bson::ObjectId(a), Bson::ObjectId(b)) => a.bytes().cmp(&b.bytes()),
+        _ => std::cmp::Ordering::Equal,
     }
 }
 
