@@ -4,9 +4,11 @@
 
 use super::statements::t2_filter;
 use super::sync::MongoSync;
+use super::values::int;
 use ampel::store::*;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::options::ReturnDocument;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 impl MongoSync {
@@ -38,25 +40,25 @@ impl MongoSync {
             )
             .run()
             .map_err(self.fail())?;
-        let mut got: Vec<T2Doc> = Vec::with_capacity(ids.len());
-        let mut by_id: Vec<(Bson, T2Doc)> = Vec::with_capacity(ids.len());
+        // Handed on in the order chosen.
+        let rank: HashMap<String, usize> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.to_string(), i))
+            .collect();
+        let mut got: Vec<(usize, T2Doc)> = Vec::with_capacity(ids.len());
         let cursor = self
             .coll("t2")
-            .find(doc! {"_id": {"$in": ids.clone()}, "claim": &token})
+            .find(doc! {"_id": {"$in": ids}, "claim": &token})
             .run()
             .map_err(self.fail())?;
         for d in cursor {
             let d = d.map_err(self.fail())?;
-            let id = d.get("_id").cloned().unwrap_or(Bson::Null);
-            by_id.push((id, self.parse("t2", d)?));
+            let at = d.get("_id").and_then(|id| rank.get(&id.to_string()));
+            got.push((at.copied().unwrap_or(usize::MAX), self.parse("t2", d)?));
         }
-        // Handed on in the order chosen.
-        for id in &ids {
-            if let Some(i) = by_id.iter().position(|(k, _)| k == id) {
-                got.push(by_id.swap_remove(i).1);
-            }
-        }
-        Ok(got)
+        got.sort_by_key(|(at, _)| *at);
+        Ok(got.into_iter().map(|(_, d)| d).collect())
     }
 
     /// Up to `max` claimable ids in AMPEL's order: due reruns first, then
@@ -69,7 +71,7 @@ impl MongoSync {
     /// server rise with time. Sorting by the document's key instead made
     /// MongoDB choose between sorting the whole backlog and walking the
     /// key index through every finished document.
-    fn choose(&mut self, now: f64, max: usize, units: &[String]) -> Result<Vec<Bson>, StoreError> {
+    fn choose(&self, now: f64, max: usize, units: &[String]) -> Result<Vec<Bson>, StoreError> {
         let units: std::collections::BTreeSet<&String> = units.iter().collect();
         let mut chosen: Vec<(i64, Bson)> = Vec::new();
         for unit in units {
@@ -85,12 +87,9 @@ impl MongoSync {
                 .map_err(self.fail())?;
             for d in found {
                 let d = d.map_err(self.fail())?;
-                if let (Some(id), Ok(c)) = (
-                    d.get("_id"),
-                    d.get_i64("code")
-                        .or_else(|_| d.get_i32("code").map(i64::from)),
-                ) {
-                    chosen.push((c, id.clone()));
+                if let Some(id) = d.get("_id") {
+                    // The filter matched a claimable code, so one is there.
+                    chosen.push((int(d.get("code")).unwrap_or(code::NEW), id.clone()));
                 }
             }
         }

@@ -17,6 +17,7 @@ mod cutouts;
 mod errors;
 mod statements;
 mod sync;
+mod values;
 
 use ampel::store::*;
 use serde_json::Value as Json;

@@ -14,6 +14,7 @@
 //! [`super::MongoArchive`] calls this.
 
 use super::errors::{backend_error, no_transactions, redact};
+use super::values::int;
 use ampel::store::*;
 use mongodb::bson::{self, doc, Bson, Document};
 use mongodb::event::{command::CommandEvent, EventHandler};
@@ -287,13 +288,14 @@ impl Archive for MongoSync {
 
     fn next_run_id(&mut self) -> Result<i64, StoreError> {
         let d = self.upsert_counter("run", doc! {"$inc": {"value": 1i64}})?;
-        d.get_i64("value")
-            .or_else(|_| d.get_i32("value").map(i64::from))
-            .map_err(|e| StoreError::Corrupt {
-                location: self.location.clone(),
-                collection: "counter",
-                reason: e.to_string(),
-            })
+        int(d.get("value")).ok_or_else(|| StoreError::Corrupt {
+            location: self.location.clone(),
+            collection: "counter",
+            reason: format!(
+                "the run counter is not a whole number: {:?}",
+                d.get("value")
+            ),
+        })
     }
 
     fn archive_id(&mut self) -> Result<i64, StoreError> {
