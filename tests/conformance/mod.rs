@@ -5,13 +5,13 @@
 
 #![allow(dead_code)]
 
-mod claim_order;
+mod claims;
 mod counts;
 mod large_batch;
 mod viewer;
 
 use ampel::store::*;
-use claim_order::claim_order;
+use claims::{claim_order, t2_claims, t2_key_claims};
 use counts::counts;
 use large_batch::large_batch;
 #[allow(unused_imports)]
@@ -57,7 +57,7 @@ fn dp(id: i64, stock: i64, channel: &str, tag: &str) -> DataPointDoc {
     }
 }
 
-pub(crate) fn ticket(stock: i64, unit: &str, link: i64, channel: &str) -> T2Doc {
+fn ticket(stock: i64, unit: &str, link: i64, channel: &str) -> T2Doc {
     T2Doc {
         stock,
         unit: unit.into(),
@@ -545,117 +545,6 @@ fn t2_tickets(a: &mut dyn Archive) {
         .unwrap()
         .len(),
         2
-    );
-}
-
-fn t2_claims(a: &mut dyn Archive) {
-    let mut waiting = ticket(9, "U", 3, "A");
-    waiting.code = code::RERUN_REQUESTED;
-    waiting.retry_after = Some(500.0);
-    a.write(vec![
-        WriteOp::T2Ticket(ticket(9, "U", 1, "A")),
-        WriteOp::T2Ticket(ticket(9, "U", 2, "A")),
-        WriteOp::T2Ticket(waiting),
-        WriteOp::T2Ticket(ticket(9, "Other", 1, "A")),
-    ])
-    .unwrap();
-    let units = ["U".to_string()];
-    let first = a.claim_t2(100.0, 1, &units).unwrap();
-    assert_eq!(first.len(), 1);
-    assert_eq!(first[0].code, code::RUNNING);
-    assert_eq!(first[0].claimed_at, Some(100.0), "a claim is stamped");
-    let rest = a.claim_t2(100.0, 10, &units).unwrap();
-    assert_eq!(rest.len(), 1, "the back-off of link 3 is not over");
-    assert_ne!(rest[0].link, first[0].link, "never claimed twice");
-    assert!(a.claim_t2(100.0, 10, &units).unwrap().is_empty());
-    let later = a.claim_t2(600.0, 10, &units).unwrap();
-    assert_eq!(later.iter().map(|d| d.link).collect::<Vec<_>>(), [3]);
-    assert_eq!(
-        a.t2(&T2Query {
-            code: Some(code::RUNNING),
-            ..Default::default()
-        })
-        .unwrap()
-        .len(),
-        3
-    );
-    assert_eq!(
-        a.t2(&T2Query {
-            unit: Some("Other".into()),
-            ..Default::default()
-        })
-        .unwrap()[0]
-            .code,
-        code::NEW
-    );
-}
-
-fn t2_key_claims(a: &mut dyn Archive) {
-    let mut waiting = ticket(9, "U", 3, "A");
-    waiting.code = code::RERUN_REQUESTED;
-    waiting.retry_after = Some(500.0);
-    a.write(vec![
-        WriteOp::T2Ticket(ticket(9, "U", 1, "A")),
-        WriteOp::T2Ticket(ticket(9, "U", 2, "A")),
-        WriteOp::T2Ticket(waiting),
-    ])
-    .unwrap();
-    let keys = [key(9, "U", 1), key(9, "U", 3), key(9, "U", 7)];
-    // A key queued twice and taken in one claim runs once.
-    let twice = [keys[0].clone(), keys[0].clone()];
-    let got = a.claim_t2_keys(&twice, 100.0, false).unwrap();
-    assert_eq!(
-        got.iter().map(|d| (d.link, d.code)).collect::<Vec<_>>(),
-        [(1, code::RUNNING)],
-        "link 3 is backing off, link 7 does not exist"
-    );
-    assert!(
-        a.claim_t2_keys(&keys, 100.0, false).unwrap().is_empty(),
-        "never claimed twice"
-    );
-    let later = a.claim_t2_keys(&keys, 600.0, false).unwrap();
-    assert_eq!(later.iter().map(|d| d.link).collect::<Vec<_>>(), [3]);
-    // A reclaimed queue entry: its worker died while RUNNING.
-    let stolen = a.claim_t2_keys(&keys[..1], 600.0, true).unwrap();
-    assert_eq!(stolen.len(), 1);
-    assert_eq!(stolen[0].code, code::RUNNING);
-    assert_eq!(stolen[0].claimed_at, Some(600.0), "the new claim's time");
-    let stored = a
-        .t2(&T2Query {
-            code: Some(code::RUNNING),
-            ..Default::default()
-        })
-        .unwrap();
-    assert!(
-        stored
-            .iter()
-            .any(|d| d.link == 1 && d.claimed_at == Some(600.0)),
-        "the claim time is stored"
-    );
-    let done = key(9, "U", 1);
-    a.write(vec![WriteOp::T2Result {
-        key: done.clone(),
-        code: code::OK,
-        body: Some(serde_json::json!({"x": 1})),
-        meta: meta(2, "run", "A"),
-        trials: 0,
-        retry_after: None,
-    }])
-    .unwrap();
-    assert!(
-        a.claim_t2_keys(&[done], 700.0, true).unwrap().is_empty(),
-        "a finished document is never claimed"
-    );
-    assert_eq!(
-        a.t2(&T2Query {
-            code: Some(code::NEW),
-            ..Default::default()
-        })
-        .unwrap()
-        .iter()
-        .map(|d| d.link)
-        .collect::<Vec<_>>(),
-        [2]
     );
 }
 
