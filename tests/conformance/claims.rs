@@ -13,20 +13,23 @@ fn claimed(a: &mut dyn Archive, max: usize) -> Vec<(i64, String)> {
     docs.into_iter().map(|d| (d.stock, d.unit)).collect()
 }
 
+/// A RERUN_REQUESTED document, in back-off until `after` if given.
+fn rerun(stock: i64, unit: &str, link: i64, after: Option<f64>) -> T2Doc {
+    let mut t = ticket(stock, unit, link, "A");
+    t.code = code::RERUN_REQUESTED;
+    t.retry_after = after;
+    t
+}
+
 /// Due reruns first, then the oldest tickets of any unit.
 pub fn claim_order(a: &mut dyn Archive) {
-    let mut rerun = ticket(1, "B", 1, "C");
-    rerun.code = code::RERUN_REQUESTED;
-    let mut later = ticket(2, "A", 2, "C");
-    later.code = code::RERUN_REQUESTED;
-    later.retry_after = Some(99.0);
     // Stored one at a time in this order: stock 9 first, the reruns last.
     for t in [
-        ticket(9, "A", 9, "C"),
-        ticket(5, "B", 5, "C"),
-        ticket(7, "A", 7, "C"),
-        rerun,
-        later,
+        ticket(9, "A", 9, "A"),
+        ticket(5, "B", 5, "A"),
+        ticket(7, "A", 7, "A"),
+        rerun(1, "B", 1, None),
+        rerun(2, "A", 2, Some(99.0)),
     ] {
         a.write(vec![WriteOp::T2Ticket(t)]).unwrap();
     }
@@ -39,13 +42,10 @@ pub fn claim_order(a: &mut dyn Archive) {
 /// A batch claim takes each claimable document once, stamps it, and
 /// leaves one in back-off until its time.
 pub fn t2_claims(a: &mut dyn Archive) {
-    let mut waiting = ticket(9, "U", 3, "A");
-    waiting.code = code::RERUN_REQUESTED;
-    waiting.retry_after = Some(500.0);
     a.write(vec![
         WriteOp::T2Ticket(ticket(9, "U", 1, "A")),
         WriteOp::T2Ticket(ticket(9, "U", 2, "A")),
-        WriteOp::T2Ticket(waiting),
+        WriteOp::T2Ticket(rerun(9, "U", 3, Some(500.0))),
         WriteOp::T2Ticket(ticket(9, "Other", 1, "A")),
     ])
     .unwrap();
@@ -83,13 +83,10 @@ pub fn t2_claims(a: &mut dyn Archive) {
 /// A claim by key: once per key, back-off respected, and a RUNNING
 /// document taken over only when asked to steal it.
 pub fn t2_key_claims(a: &mut dyn Archive) {
-    let mut waiting = ticket(9, "U", 3, "A");
-    waiting.code = code::RERUN_REQUESTED;
-    waiting.retry_after = Some(500.0);
     a.write(vec![
         WriteOp::T2Ticket(ticket(9, "U", 1, "A")),
         WriteOp::T2Ticket(ticket(9, "U", 2, "A")),
-        WriteOp::T2Ticket(waiting),
+        WriteOp::T2Ticket(rerun(9, "U", 3, Some(500.0))),
     ])
     .unwrap();
     let keys = [key(9, "U", 1), key(9, "U", 3), key(9, "U", 7)];

@@ -2,8 +2,9 @@
 //! per channel, T2 documents per (unit, code).
 
 use super::sync::MongoSync;
+use super::values::int;
 use ampel::store::StoreError;
-use mongodb::bson::{doc, Bson};
+use mongodb::bson::doc;
 use std::collections::BTreeMap;
 
 impl MongoSync {
@@ -20,13 +21,9 @@ impl MongoSync {
         let mut out = BTreeMap::new();
         for d in cursor {
             let d = d.map_err(self.fail())?;
-            let n = match d.get("n") {
-                Some(Bson::Int64(v)) => *v as u64,
-                Some(Bson::Int32(v)) => *v as u64,
-                _ => continue,
-            };
+            let Some(n) = int(d.get("n")) else { continue };
             if let Ok(c) = d.get_str("_id") {
-                out.insert(c.to_string(), n);
+                out.insert(c.to_string(), n as u64);
             }
         }
         Ok(out)
@@ -39,11 +36,6 @@ impl MongoSync {
             .aggregate([group])
             .run()
             .map_err(self.fail())?;
-        let int = |b: Option<&Bson>| match b {
-            Some(Bson::Int64(v)) => Some(*v),
-            Some(Bson::Int32(v)) => Some(i64::from(*v)),
-            _ => None,
-        };
         let mut out = BTreeMap::new();
         for d in cursor {
             let d = d.map_err(self.fail())?;
